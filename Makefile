@@ -1,0 +1,89 @@
+# psgpipe -- GNU make.  A stage is stages/psg-<verb>.c plus its .1 man page;
+# both are found by wildcard, so adding a stage needs no edit here.
+#
+#   make              build the library and every stage into $(B)/
+#   make check        build and run the whole test suite
+#   make check SAN=1  the same, built with AddressSanitizer + UBSan
+#   make bench        benchmarks (slow; numbers go to docs/performance.md)
+#   make demo         the README's main job on bundled data
+#   make install PREFIX=/usr/local
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SAN ?=
+
+PKGS := fftw3 hdf5 sndfile
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+
+CC ?= cc
+CSTD := -std=c11 -D_POSIX_C_SOURCE=200809L
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
+OPT ?= -O2 -g
+ifeq ($(SAN),1)
+B := build-san
+OPT := -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+B := build
+SANFLAGS :=
+endif
+
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -Iinclude -Ipipeline \
+	$(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(SANFLAGS) $(LDFLAGS) $(PKG_LIBS) -ledf -lpthread -lm $(LDLIBS)
+
+LIB_SRC := $(wildcard pipeline/*.c)
+LIB_OBJ := $(LIB_SRC:pipeline/%.c=$(B)/obj/%.o)
+STAGE_SRC := $(wildcard stages/psg-*.c)
+STAGES := $(STAGE_SRC:stages/%.c=$(B)/bin/%)
+SCRIPTS := $(wildcard scripts/psg-*)
+MANS := $(wildcard stages/psg-*.1)
+TEST_SRC := $(wildcard tests/unit/*.c)
+TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
+HDRS := include/psg.h $(wildcard pipeline/*.h stages/*.h)
+
+.PHONY: all check bench demo install clean
+all: $(B)/libpsg.a $(STAGES)
+
+$(B)/obj/%.o: pipeline/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -fPIC -c $< -o $@
+
+$(B)/libpsg.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/bin/%: stages/%.c $(B)/libpsg.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $< $(B)/libpsg.a $(LDLIBS_ALL) -o $@
+
+$(B)/tests/%: tests/unit/%.c $(B)/libpsg.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $< $(B)/libpsg.a $(LDLIBS_ALL) -o $@
+
+$(B)/tools/%: tests/tools/%.c $(B)/libpsg.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $< $(B)/libpsg.a $(LDLIBS_ALL) -o $@
+
+check: all $(TESTS) $(TOOLS)
+	PSG_BUILD=$(B) sh tests/run.sh
+
+bench: all $(TOOLS)
+	PSG_BUILD=$(B) sh tests/bench.sh
+
+demo: all
+	PSG_BUILD=$(B) sh scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(STAGES) $(SCRIPTS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(B)/libpsg.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/psg.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf build build-san

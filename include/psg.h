@@ -1,0 +1,290 @@
+/*
+ * psg.h -- the public interface of libpsg, the library behind psgpipe.
+ *
+ * psgpipe turns polysomnography recordings into annotations through small
+ * stage programs joined by pipes.  Every stage speaks one binary stream
+ * (docs/stream.md): a header that describes the recording, its channels and
+ * the result columns that stages declare, followed by time-ordered records:
+ *
+ *   DATA   a block of samples of one channel, with its own start time
+ *   EVENT  an annotation or detected event (onset, duration, channel, label,
+ *          numeric fields declared in the header)
+ *   EPOCH  per-epoch feature values (declared columns)
+ *   SUMMARY one figure for the whole recording (name, unit, value)
+ *   END    the closing record; a stream without it is truncated.
+ *
+ * Conventions (as in libsndfile/zstd): opaque handles with _open/_free pairs
+ * (free accepts NULL); functions return PSG_OK (0) or a negative psg_status;
+ * psg_strerror() names a status, and each handle keeps a detail message.
+ * The library never prints and never exits.
+ *
+ * Times are integer ticks of 100 ns (as in EDF+ and edflib) from the start
+ * of the recording.  A channel's rate is exact: `spr` samples every `period`
+ * ticks (487.5 Hz is 975 samples per 20000000 ticks).
+ */
+#ifndef PSG_H
+#define PSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PSG_VERSION "0.1.0"
+#define PSG_STREAM_MAJOR 1   /* incompatible changes */
+#define PSG_STREAM_MINOR 0   /* compatible additions */
+#define PSG_TICKS_PER_SEC INT64_C(10000000)
+
+/* ---- status codes ------------------------------------------------------ */
+
+enum psg_status {
+	PSG_OK = 0,
+	PSG_ERR_NOMEM = -1,       /* out of memory */
+	PSG_ERR_IO = -2,          /* read or write failed (errno kept) */
+	PSG_ERR_FORMAT = -3,      /* malformed input file or stream */
+	PSG_ERR_TRUNCATED = -4,   /* input ends early */
+	PSG_ERR_VERSION = -5,     /* stream from an incompatible version */
+	PSG_ERR_ARG = -6,         /* invalid argument */
+	PSG_ERR_UNSUPPORTED = -7, /* valid input this build cannot handle */
+	PSG_ERR_NOTFOUND = -8,    /* no such channel, feature or file */
+	PSG_ERR_LIMIT = -9        /* beyond a documented limit */
+};
+
+/* A short constant text for a status, e.g. "malformed input". */
+const char *psg_strerror(int status);
+
+/* ---- the header -------------------------------------------------------- */
+
+#define PSG_LABEL_LEN 64
+#define PSG_KIND_LEN 16
+#define PSG_UNIT_LEN 16
+#define PSG_TEXT_LEN 256
+#define PSG_PATH_LEN 1024
+#define PSG_MAX_FIELDS 32
+
+/* Channel kinds guessed from labels (psg_guess_kind); stored as text. */
+#define PSG_KIND_EEG "EEG"
+#define PSG_KIND_EOG "EOG"
+#define PSG_KIND_EMG "EMG"
+#define PSG_KIND_ECG "ECG"
+#define PSG_KIND_RESP "RESP"
+#define PSG_KIND_SPO2 "SPO2"
+#define PSG_KIND_AUDIO "AUDIO"
+#define PSG_KIND_OTHER "OTHER"
+
+typedef struct psg_channel {
+	char label[PSG_LABEL_LEN];
+	char kind[PSG_KIND_LEN];
+	char unit[PSG_UNIT_LEN];          /* "uV" for every voltage */
+	char transducer[PSG_TEXT_LEN];
+	char prefilter[PSG_TEXT_LEN];
+	double phys_min, phys_max;        /* in `unit` */
+	int32_t dig_min, dig_max;         /* of the source file; 0 if none */
+	int64_t spr;                      /* samples per period */
+	int64_t period;                   /* ticks */
+} psg_channel;
+
+typedef struct psg_feature {          /* an epoch column */
+	char name[PSG_LABEL_LEN];
+	char unit[PSG_UNIT_LEN];
+	char desc[PSG_TEXT_LEN];
+} psg_feature;
+
+typedef struct psg_evtype {           /* an event table */
+	char name[PSG_LABEL_LEN];
+	int nfields;
+	char field[PSG_MAX_FIELDS][PSG_LABEL_LEN];
+	char unit[PSG_MAX_FIELDS][PSG_UNIT_LEN];
+} psg_evtype;
+
+typedef struct psg_header {
+	char software[PSG_LABEL_LEN];     /* who wrote the stream */
+	char file_type[PSG_KIND_LEN];     /* "EDF", "EDF+C", "EDF+D", "BDF+C"... */
+	char source[PSG_PATH_LEN];        /* path of the source recording */
+	int year, month, day, hour, minute, second;
+	int64_t subsecond;                /* ticks, 0..9999999 */
+	char patient[PSG_TEXT_LEN];       /* raw EDF fields */
+	char recording[PSG_TEXT_LEN];
+	char patient_code[PSG_TEXT_LEN];  /* EDF+ subfields; "" when absent */
+	char sex[PSG_KIND_LEN];
+	char birthdate[PSG_KIND_LEN];
+	char patient_name[PSG_TEXT_LEN];
+	char patient_additional[PSG_TEXT_LEN];
+	char admincode[PSG_TEXT_LEN];
+	char technician[PSG_TEXT_LEN];
+	char equipment[PSG_TEXT_LEN];
+	char recording_additional[PSG_TEXT_LEN];
+	int64_t duration;                 /* ticks, end of last sample; -1 unknown */
+	int64_t epoch_len;                /* ticks, default 30 s */
+	int64_t epoch_origin;             /* ticks from start of the first epoch */
+
+	int nchannels;
+	psg_channel *channels;
+	int nfeatures;
+	psg_feature *features;
+	int nevtypes;
+	psg_evtype *evtypes;
+	int nhistory;
+	char **history;                   /* command line of each stage */
+} psg_header;
+
+psg_header *psg_header_new(void);
+void psg_header_free(psg_header *h);
+/* Deep copy into an empty header made by psg_header_new(). */
+int psg_header_copy(psg_header *dst, const psg_header *src);
+/* Each returns the new index (>= 0) or a negative status. */
+int psg_header_add_channel(psg_header *h, const psg_channel *c);
+int psg_header_add_feature(psg_header *h, const char *name, const char *unit,
+			   const char *desc);
+int psg_header_add_evtype(psg_header *h, const char *name, int nfields,
+			  const char *const *fields, const char *const *units);
+int psg_header_add_history(psg_header *h, int argc, char *const *argv);
+/* Index of a named item, or PSG_ERR_NOTFOUND. */
+int psg_header_find_channel(const psg_header *h, const char *label);
+int psg_header_find_feature(const psg_header *h, const char *name);
+int psg_header_find_evtype(const psg_header *h, const char *name);
+/* Number of complete epochs in the recording (0 if duration unknown). */
+int64_t psg_header_nepochs(const psg_header *h);
+/* "2009-12-10T12:44:02.0000000" into buf (at least 32 bytes). */
+void psg_header_start_iso(const psg_header *h, char *buf, size_t n);
+
+double psg_channel_rate(const psg_channel *c);           /* Hz */
+/* Time in ticks of sample `idx` of a segment starting at t0 (rounded). */
+int64_t psg_sample_time(const psg_channel *c, int64_t t0, int64_t idx);
+/* Kind from label, transducer and unit: one of PSG_KIND_*. */
+const char *psg_guess_kind(const char *label, const char *transducer,
+			   const char *unit);
+/* Channels matching a selection such as "EEG*,EMG Leg*,3": each item is an
+   exact label, else a glob, else a 0-based index.  Writes up to max indices
+   in header order, returns the count or a negative status; `bad` receives
+   the first item that matched nothing. */
+int psg_select_channels(const psg_header *h, const char *spec, int *idx,
+			int max, char *bad, size_t badlen);
+
+/* ---- records ----------------------------------------------------------- */
+
+enum psg_record_kind {
+	PSG_REC_DATA = 1,
+	PSG_REC_EVENT = 2,
+	PSG_REC_EPOCH = 3,
+	PSG_REC_SUMMARY = 4,
+	PSG_REC_END = 5
+};
+
+typedef struct psg_block {
+	int channel;
+	int64_t t0;          /* ticks: start of the continuous segment */
+	int64_t offset;      /* index of the first sample within the segment */
+	int32_t n;
+	const float *x;      /* physical values in the channel's unit */
+} psg_block;
+
+typedef struct psg_event {
+	int type;            /* index into header evtypes */
+	int channel;         /* -1: not tied to a channel */
+	int64_t onset;       /* ticks */
+	int64_t duration;    /* ticks; -1: none given */
+	const char *label;   /* UTF-8 */
+	int nvalues;
+	const double *values;
+} psg_event;
+
+typedef struct psg_epoch {
+	int64_t epoch;       /* index on the header's epoch grid */
+	int n;
+	const uint32_t *feature;  /* indices into header features */
+	const double *value;
+} psg_epoch;
+
+typedef struct psg_summary {
+	const char *name;
+	const char *unit;
+	double value;
+} psg_summary;
+
+typedef struct psg_end {
+	int64_t duration;    /* ticks */
+	uint64_t nrecords;   /* records before END (header excluded) */
+	char sha256[65];     /* of the source file; "" if not known */
+} psg_end;
+
+typedef struct psg_record {
+	int kind;
+	union {
+		psg_block block;
+		psg_event event;
+		psg_epoch epoch;
+		psg_summary summary;
+		psg_end end;
+	};
+} psg_record;
+
+/* ---- reading: a stream, or a recording file ---------------------------- */
+
+typedef struct psg_reader psg_reader;
+
+enum psg_edf_backend {
+	PSG_EDF_AUTO = 0,    /* edflib, else the native parser (EDF+D, quirks) */
+	PSG_EDF_EDFLIB = 1,  /* edflib only */
+	PSG_EDF_NATIVE = 2   /* the native parser only */
+};
+
+typedef struct psg_open_opts {
+	int backend;                 /* enum psg_edf_backend */
+	int no_samples;              /* skip sample data (header, events, gaps) */
+	const char *channels;        /* selection (psg_select_channels); NULL all */
+	double block_seconds;        /* target block length; 0 = 1 s */
+	int64_t epoch_len;           /* ticks; 0 = 30 s */
+	int64_t epoch_origin;        /* ticks */
+	int hash;                    /* compute the source's SHA-256 */
+} psg_open_opts;
+
+/* Opens a stream (path "-" is stdin; a file with the stream magic) or an
+   EDF/EDF+/BDF/BDF+ recording.  On failure returns NULL and stores a status
+   in *status and a message in msg (may be NULL). */
+psg_reader *psg_reader_open(const char *path, const psg_open_opts *opts,
+			    int *status, char *msg, size_t msglen);
+psg_reader *psg_reader_open_fd(int fd, int *status, char *msg, size_t msglen);
+void psg_reader_free(psg_reader *r);
+const psg_header *psg_reader_header(const psg_reader *r);
+/* 1: a record in *rec (valid until the next call); 0: after END;
+   negative: an error, see psg_reader_errmsg(). */
+int psg_reader_next(psg_reader *r, psg_record *rec);
+const char *psg_reader_errmsg(const psg_reader *r);
+/* Warnings about non-conforming input that was read anyway. */
+int psg_reader_nwarnings(const psg_reader *r);
+const char *psg_reader_warning(const psg_reader *r, int i);
+/* Non-zero if the source was a stream, zero for a recording file. */
+int psg_reader_is_stream(const psg_reader *r);
+
+/* ---- writing a stream -------------------------------------------------- */
+
+typedef struct psg_writer psg_writer;
+
+/* Writes the magic and the header at once. */
+psg_writer *psg_writer_open_fd(int fd, const psg_header *h, int *status);
+void psg_writer_free(psg_writer *w);
+int psg_write_block(psg_writer *w, const psg_block *b);
+int psg_write_event(psg_writer *w, const psg_event *e);
+int psg_write_epoch(psg_writer *w, const psg_epoch *e);
+int psg_write_summary(psg_writer *w, const psg_summary *s);
+/* Any record except END (pass-through). */
+int psg_write_record(psg_writer *w, const psg_record *rec);
+/* Writes END and flushes; the writer stays valid for psg_writer_free. */
+int psg_writer_finish(psg_writer *w, const psg_end *end);
+const char *psg_writer_errmsg(const psg_writer *w);
+
+/* ---- small helpers ----------------------------------------------------- */
+
+/* SHA-256 of a file as 64 hex digits (+NUL) in out. */
+int psg_sha256_file(const char *path, char out[65]);
+
+/* Ticks from 1970-01-01T00:00:00 of the header's start (no time zone). */
+int64_t psg_header_start_ticks(const psg_header *h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

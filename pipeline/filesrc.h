@@ -1,0 +1,43 @@
+/*
+ * filesrc.h -- what the two EDF backends share: the order in which a
+ * recording file becomes records.  Each chunk of contiguous data records
+ * becomes one block per selected channel; annotations whose onset falls
+ * before the chunk's end go out first, so consumers see them in time order.
+ */
+#ifndef PSG_FILESRC_H
+#define PSG_FILESRC_H
+
+#include "internal.h"
+
+typedef struct filesrc_ann {
+	int64_t onset, duration;
+	char *text;
+} filesrc_ann;
+
+/* A FIFO of annotations waiting to be emitted, kept sorted by onset. */
+typedef struct filesrc_queue {
+	filesrc_ann *a;
+	size_t head, n, cap;
+} filesrc_queue;
+
+int filesrc_queue_push(filesrc_queue *q, int64_t onset, int64_t duration,
+		       const char *text);
+/* Sorts the waiting annotations by onset (stable). */
+void filesrc_queue_sort(filesrc_queue *q);
+/* Fills rec with the next annotation whose onset is < limit; 0 if none.
+   The text stays valid until the next call. */
+int filesrc_queue_pop(filesrc_queue *q, int64_t limit, psg_record *rec,
+		      char **hold);
+void filesrc_queue_free(filesrc_queue *q);
+
+/* Declares the "annotations" event table every file source carries. */
+int filesrc_declare(psg_header *h);
+
+/* Start date from an EDF header's "dd.mm.yy" and "hh.mm.ss", with the
+   four-digit year of an EDF+ "Startdate dd-MMM-yyyy" when present. */
+int filesrc_parse_start(psg_header *h, const char *date, const char *time);
+
+/* Records per chunk for a target block length in seconds. */
+int64_t filesrc_records_per_chunk(int64_t record_ticks, double seconds);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * internal.h -- shared between the library's files, not installed.
+ *
+ * A psg_reader is one record source behind a small vtable: the stream
+ * decoder (stream_read.c), edflib (edf_edflib.c) and the native EDF/BDF
+ * parser (edf_native.c).  Stages see only the public psg_reader.
+ */
+#ifndef PSG_INTERNAL_H
+#define PSG_INTERNAL_H
+
+#include "psg.h"
+#include <stdarg.h>
+#include <stdio.h>
+
+struct psg_reader_ops {
+	int (*next)(psg_reader *r, psg_record *rec);
+	void (*close)(psg_reader *r);
+};
+
+struct psg_reader {
+	const struct psg_reader_ops *ops;
+	void *impl;
+	psg_header *h;
+	int is_stream;
+	int done;
+	char err[512];
+	int nwarn;
+	char **warn;
+};
+
+/* Formats a message into r->err and returns status. */
+int psg__fail(psg_reader *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void psg__warn(psg_reader *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void psg__set_msg(char *msg, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+psg_reader *psg__reader_new(void);
+
+/* Copies src into a fixed field, trimming trailing blanks. */
+void psg__copy_trim(char *dst, size_t dstlen, const char *src, size_t srclen);
+void psg__strlcpy(char *dst, const char *src, size_t n);
+
+/* Backends: each fills r on success or returns a status with msg set. */
+int psg__open_stream(psg_reader *r, int fd, int owns_fd);
+int psg__open_edflib(psg_reader *r, const char *path, const psg_open_opts *o);
+int psg__open_native(psg_reader *r, const char *path, const psg_open_opts *o);
+
+/* Converts voltages to microvolts: returns the factor for unit (1 if none)
+   and rewrites unit to "uV" when it was a voltage. */
+double psg__to_microvolts(char *unit, size_t n);
+
+/* Parses the EDF+ patient and recording subfields into h. */
+void psg__parse_edfplus_ids(psg_header *h);
+
+/* Applies the selection and epoch options common to file backends; fills
+   map[i] = source signal of output channel i, returns count or status. */
+int psg__select(psg_reader *r, const psg_open_opts *o, int *map, int nmax);
+
+/* SHA-256 computed on a thread while a file is read. */
+typedef struct psg_hasher psg_hasher;
+psg_hasher *psg__hasher_start(const char *path);
+/* Joins the thread; writes 64 hex digits or "" on failure. */
+void psg__hasher_finish(psg_hasher *hs, char out[65]);
+
+/* Date arithmetic: days since 1970-01-01 of a civil date. */
+int64_t psg__days_from_civil(int y, int m, int d);
+
+/* Parses an EDF+ TAL block (one annotation signal of one record).
+   Calls fn for every annotation; the first timekeeping TAL's onset goes to
+   *record_onset (ticks, or INT64_MIN if absent).  Returns 0 or -1. */
+typedef void (*psg__tal_fn)(void *ctx, int64_t onset, int64_t duration,
+			    const char *text);
+int psg__parse_tal(const unsigned char *buf, size_t n, int first_signal,
+		   int64_t *record_onset, psg__tal_fn fn, void *ctx);
+/* "+12.5" -> ticks; returns 0 or -1. */
+int psg__parse_seconds(const char *s, size_t n, int64_t *ticks);
+
+#endif

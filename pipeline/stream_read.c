@@ -1,0 +1,489 @@
+/*
+ * stream_read.c -- decodes the psgpipe stream (docs/stream.md).
+ *
+ * Memory is bounded by the largest record (PSG_MAX_PAYLOAD), never by the
+ * stream's length.  Unknown record tags are skipped, and bytes beyond the
+ * fields a record is known to have are ignored: that is how minor versions
+ * add things without breaking older stages.
+ */
+#include "internal.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define INBUF (1u << 20)
+
+typedef struct stream {
+	int fd, owns_fd;
+	unsigned char *in;
+	size_t have, pos;
+	int eof;
+	unsigned char *payload;
+	size_t cap;
+	char *label;             /* event label, NUL-terminated */
+	size_t labelcap;
+	double *values;
+	uint32_t *feature;
+	double *fvalue;
+	size_t fcap;
+	char sname[PSG_LABEL_LEN], sunit[PSG_UNIT_LEN];
+	uint64_t nrecords;
+} stream;
+
+typedef struct cursor {
+	const unsigned char *p;
+	size_t n;
+	int bad;
+} cursor;
+
+/* Reads exactly n bytes; returns n, or fewer at end of input, or -1. */
+static ssize_t read_exact(stream *s, void *dst, size_t n)
+{
+	unsigned char *d = dst;
+	size_t got = 0;
+	while (got < n) {
+		if (s->pos == s->have) {
+			if (s->eof)
+				break;
+			ssize_t k = read(s->fd, s->in, INBUF);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return -1;
+			if (k == 0) {
+				s->eof = 1;
+				break;
+			}
+			s->have = (size_t)k, s->pos = 0;
+		}
+		size_t k = s->have - s->pos;
+		if (k > n - got)
+			k = n - got;
+		memcpy(d + got, s->in + s->pos, k);
+		s->pos += k, got += k;
+	}
+	return (ssize_t)got;
+}
+
+static uint32_t get32(cursor *c)
+{
+	if (c->n < 4) {
+		c->bad = 1;
+		return 0;
+	}
+	uint32_t v = psg__get_u32(c->p);
+	c->p += 4, c->n -= 4;
+	return v;
+}
+
+static uint64_t get64(cursor *c)
+{
+	if (c->n < 8) {
+		c->bad = 1;
+		return 0;
+	}
+	uint64_t v = psg__get_u64(c->p);
+	c->p += 8, c->n -= 8;
+	return v;
+}
+
+static double getf64(cursor *c)
+{
+	uint64_t v = get64(c);
+	double d;
+	memcpy(&d, &v, 8);
+	return d;
+}
+
+/* A string into a fixed field (truncated to fit). */
+static void getstr(cursor *c, char *dst, size_t dstlen)
+{
+	uint32_t n = get32(c);
+	if (c->bad || n > c->n) {
+		c->bad = 1;
+		if (dstlen)
+			dst[0] = '\0';
+		return;
+	}
+	size_t k = n < dstlen ? n : dstlen - 1;
+	memcpy(dst, c->p, k);
+	dst[k] = '\0';
+	c->p += n, c->n -= n;
+}
+
+static int read_frame(psg_reader *r, uint32_t *tag, uint32_t *len)
+{
+	stream *s = r->impl;
+	unsigned char f[8];
+	ssize_t k = read_exact(s, f, 8);
+	if (k < 0)
+		return psg__fail(r, PSG_ERR_IO, "read: %s", strerror(errno));
+	if (k < 8)
+		return psg__fail(r, PSG_ERR_TRUNCATED,
+				 "stream ends without an end record "
+				 "(truncated after %llu records)",
+				 (unsigned long long)s->nrecords);
+	*tag = psg__get_u32(f);
+	*len = psg__get_u32(f + 4);
+	if (*len > PSG_MAX_PAYLOAD)
+		return psg__fail(r, PSG_ERR_FORMAT,
+				 "record of %u bytes exceeds the limit", *len);
+	if (*len > s->cap) {
+		unsigned char *p = realloc(s->payload, *len);
+		if (!p)
+			return psg__fail(r, PSG_ERR_NOMEM, "out of memory");
+		s->payload = p, s->cap = *len;
+	}
+	k = read_exact(s, s->payload, *len);
+	if (k < 0)
+		return psg__fail(r, PSG_ERR_IO, "read: %s", strerror(errno));
+	if ((size_t)k < *len)
+		return psg__fail(r, PSG_ERR_TRUNCATED,
+				 "stream ends inside a record (truncated)");
+	return PSG_OK;
+}
+
+static void get_channel(cursor *c, psg_channel *ch)
+{
+	getstr(c, ch->label, sizeof ch->label);
+	getstr(c, ch->kind, sizeof ch->kind);
+	getstr(c, ch->unit, sizeof ch->unit);
+	getstr(c, ch->transducer, sizeof ch->transducer);
+	getstr(c, ch->prefilter, sizeof ch->prefilter);
+	ch->phys_min = getf64(c);
+	ch->phys_max = getf64(c);
+	ch->dig_min = (int32_t)get32(c);
+	ch->dig_max = (int32_t)get32(c);
+	ch->spr = (int64_t)get64(c);
+	ch->period = (int64_t)get64(c);
+}
+
+/* Counts in the header are bounded so a corrupt count cannot make us
+   allocate gigabytes before the cursor notices the payload is short. */
+static int get_count(cursor *c, uint32_t max)
+{
+	uint32_t n = get32(c);
+	if (n > max)
+		c->bad = 1;
+	return c->bad ? 0 : (int)n;
+}
+
+static int parse_ids(cursor *c, psg_header *h)
+{
+	struct { char *p; size_t n; } ids[] = {
+		{h->patient, sizeof h->patient},
+		{h->recording, sizeof h->recording},
+		{h->patient_code, sizeof h->patient_code},
+		{h->sex, sizeof h->sex}, {h->birthdate, sizeof h->birthdate},
+		{h->patient_name, sizeof h->patient_name},
+		{h->patient_additional, sizeof h->patient_additional},
+		{h->admincode, sizeof h->admincode},
+		{h->technician, sizeof h->technician},
+		{h->equipment, sizeof h->equipment},
+		{h->recording_additional, sizeof h->recording_additional}};
+	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+		getstr(c, ids[i].p, ids[i].n);
+	return c->bad;
+}
+
+static int parse_lists(cursor *c, psg_header *h)
+{
+	char buf[PSG_PATH_LEN];
+	int n = get_count(c, 1u << 16);
+	for (int i = 0; i < n && !c->bad; i++) {
+		getstr(c, buf, sizeof buf);
+		char *argv[1] = {buf};
+		if (psg_header_add_history(h, 1, argv) < 0)
+			return -1;
+	}
+	n = get_count(c, 1u << 16);
+	for (int i = 0; i < n && !c->bad; i++) {
+		psg_channel ch = {0};
+		get_channel(c, &ch);
+		if (!c->bad && psg_header_add_channel(h, &ch) < 0)
+			c->bad = 1;
+	}
+	n = get_count(c, 1u << 16);
+	for (int i = 0; i < n && !c->bad; i++) {
+		psg_feature f;
+		getstr(c, f.name, sizeof f.name);
+		getstr(c, f.unit, sizeof f.unit);
+		getstr(c, f.desc, sizeof f.desc);
+		if (!c->bad && psg_header_add_feature(h, f.name, f.unit,
+						      f.desc) < 0)
+			c->bad = 1;
+	}
+	n = get_count(c, 1u << 16);
+	for (int i = 0; i < n && !c->bad; i++) {
+		psg_evtype t;
+		const char *fp[PSG_MAX_FIELDS], *up[PSG_MAX_FIELDS];
+		getstr(c, t.name, sizeof t.name);
+		t.nfields = get_count(c, PSG_MAX_FIELDS);
+		for (int k = 0; k < t.nfields; k++) {
+			getstr(c, t.field[k], sizeof t.field[k]);
+			getstr(c, t.unit[k], sizeof t.unit[k]);
+			fp[k] = t.field[k], up[k] = t.unit[k];
+		}
+		if (!c->bad && psg_header_add_evtype(h, t.name, t.nfields,
+						     fp, up) < 0)
+			c->bad = 1;
+	}
+	return c->bad;
+}
+
+static int parse_header(psg_reader *r, const unsigned char *p, size_t n)
+{
+	cursor c = {p, n, 0};
+	psg_header *h = r->h;
+	getstr(&c, h->software, sizeof h->software);
+	getstr(&c, h->file_type, sizeof h->file_type);
+	getstr(&c, h->source, sizeof h->source);
+	h->year = (int)get32(&c);
+	h->month = (int)get32(&c);
+	h->day = (int)get32(&c);
+	h->hour = (int)get32(&c);
+	h->minute = (int)get32(&c);
+	h->second = (int)get32(&c);
+	h->subsecond = (int64_t)get64(&c);
+	parse_ids(&c, h);
+	h->duration = (int64_t)get64(&c);
+	h->epoch_len = (int64_t)get64(&c);
+	h->epoch_origin = (int64_t)get64(&c);
+	if (c.bad || parse_lists(&c, h))
+		return psg__fail(r, PSG_ERR_FORMAT, "malformed stream header");
+	return PSG_OK;
+}
+
+static int decode_data(psg_reader *r, stream *s, uint32_t len,
+		       psg_record *rec)
+{
+	cursor c = {s->payload, len, 0};
+	psg_block *b = &rec->block;
+	b->channel = (int)get32(&c);
+	b->t0 = (int64_t)get64(&c);
+	b->offset = (int64_t)get64(&c);
+	b->n = (int32_t)get32(&c);
+	get32(&c);   /* reserved */
+	if (c.bad || b->channel < 0 || b->channel >= r->h->nchannels ||
+	    b->n < 0 || (size_t)b->n * 4 != c.n || b->offset < 0)
+		return psg__fail(r, PSG_ERR_FORMAT,
+				 "malformed data record %llu",
+				 (unsigned long long)s->nrecords);
+	float *x = (float *)(void *)(s->payload + 28);
+	if (!psg__little_endian())
+		for (int32_t i = 0; i < b->n; i++) {
+			uint32_t u = psg__get_u32((unsigned char *)&x[i]);
+			memcpy(&x[i], &u, 4);
+		}
+	b->x = x;
+	rec->kind = PSG_REC_DATA;
+	return 1;
+}
+
+static int ensure(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	void *q = realloc(*p, need * size);
+	if (!q)
+		return -1;
+	*p = q, *cap = need;
+	return 0;
+}
+
+static int decode_event(psg_reader *r, stream *s, uint32_t len,
+			psg_record *rec)
+{
+	cursor c = {s->payload, len, 0};
+	psg_event *e = &rec->event;
+	e->type = (int)get32(&c);
+	e->channel = (int)(int32_t)get32(&c);
+	e->onset = (int64_t)get64(&c);
+	e->duration = (int64_t)get64(&c);
+	uint32_t n = get32(&c);
+	if (c.bad || n > c.n ||
+	    ensure((void **)&s->label, &s->labelcap, (size_t)n + 1, 1))
+		goto bad;
+	memcpy(s->label, c.p, n);
+	s->label[n] = '\0';
+	c.p += n, c.n -= n;
+	e->label = s->label;
+	e->nvalues = (int)get32(&c);
+	if (c.bad || e->type < 0 || e->type >= r->h->nevtypes ||
+	    e->channel < -1 || e->channel >= r->h->nchannels ||
+	    e->nvalues != r->h->evtypes[e->type].nfields)
+		goto bad;
+	for (int i = 0; i < e->nvalues; i++)
+		s->values[i] = getf64(&c);
+	e->values = s->values;
+	if (c.bad)
+		goto bad;
+	rec->kind = PSG_REC_EVENT;
+	return 1;
+bad:
+	return psg__fail(r, PSG_ERR_FORMAT, "malformed event record %llu",
+			 (unsigned long long)s->nrecords);
+}
+
+static int decode_epoch(psg_reader *r, stream *s, uint32_t len,
+			psg_record *rec)
+{
+	cursor c = {s->payload, len, 0};
+	psg_epoch *e = &rec->epoch;
+	e->epoch = (int64_t)get64(&c);
+	uint32_t n = get32(&c);
+	if (c.bad || n > c.n / 12 || e->epoch < 0)
+		goto bad;
+	if (n > s->fcap) {
+		uint32_t *f = realloc(s->feature, n * sizeof *f);
+		if (f)
+			s->feature = f;
+		double *v = realloc(s->fvalue, n * sizeof *v);
+		if (v)
+			s->fvalue = v;
+		if (!f || !v)
+			goto bad;
+		s->fcap = n;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		s->feature[i] = get32(&c);
+		s->fvalue[i] = getf64(&c);
+		if (s->feature[i] >= (uint32_t)r->h->nfeatures)
+			goto bad;
+	}
+	e->n = (int)n;
+	e->feature = s->feature;
+	e->value = s->fvalue;
+	rec->kind = PSG_REC_EPOCH;
+	return 1;
+bad:
+	return psg__fail(r, PSG_ERR_FORMAT, "malformed epoch record %llu",
+			 (unsigned long long)s->nrecords);
+}
+
+static int decode_summary(psg_reader *r, stream *s, uint32_t len,
+			  psg_record *rec)
+{
+	cursor c = {s->payload, len, 0};
+	getstr(&c, s->sname, sizeof s->sname);
+	getstr(&c, s->sunit, sizeof s->sunit);
+	rec->summary.value = getf64(&c);
+	if (c.bad)
+		return psg__fail(r, PSG_ERR_FORMAT, "malformed summary record");
+	rec->summary.name = s->sname;
+	rec->summary.unit = s->sunit;
+	rec->kind = PSG_REC_SUMMARY;
+	return 1;
+}
+
+static int decode_end(psg_reader *r, stream *s, uint32_t len, psg_record *rec)
+{
+	cursor c = {s->payload, len, 0};
+	rec->end.duration = (int64_t)get64(&c);
+	rec->end.nrecords = get64(&c);
+	getstr(&c, rec->end.sha256, sizeof rec->end.sha256);
+	if (c.bad)
+		return psg__fail(r, PSG_ERR_FORMAT, "malformed end record");
+	if (rec->end.nrecords != s->nrecords)
+		return psg__fail(r, PSG_ERR_FORMAT,
+				 "end record counts %llu records, stream had "
+				 "%llu (records lost)",
+				 (unsigned long long)rec->end.nrecords,
+				 (unsigned long long)s->nrecords);
+	rec->kind = PSG_REC_END;
+	r->done = 1;
+	return 1;
+}
+
+static int stream_next(psg_reader *r, psg_record *rec)
+{
+	stream *s = r->impl;
+	uint32_t tag, len;
+	for (;;) {
+		int st = read_frame(r, &tag, &len);
+		if (st)
+			return st;
+		switch (tag) {
+		case PSG_TAG_DATA:
+			st = decode_data(r, s, len, rec);
+			break;
+		case PSG_TAG_EVNT:
+			st = decode_event(r, s, len, rec);
+			break;
+		case PSG_TAG_EPOC:
+			st = decode_epoch(r, s, len, rec);
+			break;
+		case PSG_TAG_SUMM:
+			st = decode_summary(r, s, len, rec);
+			break;
+		case PSG_TAG_END:
+			return decode_end(r, s, len, rec);
+		case PSG_TAG_HEAD:
+			return psg__fail(r, PSG_ERR_FORMAT,
+					 "second header inside the stream");
+		default:
+			s->nrecords++;   /* a newer minor version's record */
+			continue;
+		}
+		if (st == 1)
+			s->nrecords++;
+		return st;
+	}
+}
+
+static void stream_close(psg_reader *r)
+{
+	stream *s = r->impl;
+	if (!s)
+		return;
+	if (s->owns_fd)
+		close(s->fd);
+	free(s->in);
+	free(s->payload);
+	free(s->label);
+	free(s->values);
+	free(s->feature);
+	free(s->fvalue);
+	free(s);
+}
+
+static const struct psg_reader_ops stream_ops = {stream_next, stream_close};
+
+int psg__open_stream(psg_reader *r, int fd, int owns_fd)
+{
+	stream *s = calloc(1, sizeof *s);
+	unsigned char magic[PSG_MAGIC_LEN + 4];
+	uint32_t tag, len;
+	if (!s || !(s->in = malloc(INBUF)) ||
+	    !(s->values = malloc(PSG_MAX_FIELDS * sizeof *s->values))) {
+		if (s)
+			free(s->in);
+		free(s);
+		return psg__fail(r, PSG_ERR_NOMEM, "out of memory");
+	}
+	s->fd = fd, s->owns_fd = owns_fd;
+	r->impl = s, r->ops = &stream_ops, r->is_stream = 1;
+	ssize_t k = read_exact(s, magic, sizeof magic);
+	if (k < 0)
+		return psg__fail(r, PSG_ERR_IO, "read: %s", strerror(errno));
+	if (k == 0)
+		return psg__fail(r, PSG_ERR_TRUNCATED,
+				 "empty input (no stream)");
+	if ((size_t)k < sizeof magic || memcmp(magic, PSG_MAGIC, PSG_MAGIC_LEN))
+		return psg__fail(r, PSG_ERR_FORMAT,
+				 "not a psgpipe stream (bad magic)");
+	uint32_t ver = psg__get_u32(magic + PSG_MAGIC_LEN);
+	if ((ver & 0xffff) != PSG_STREAM_MAJOR)
+		return psg__fail(r, PSG_ERR_VERSION,
+				 "stream version %u.%u, this build reads %d.x",
+				 ver & 0xffff, ver >> 16, PSG_STREAM_MAJOR);
+	int st = read_frame(r, &tag, &len);
+	if (st)
+		return st;
+	if (tag != PSG_TAG_HEAD)
+		return psg__fail(r, PSG_ERR_FORMAT, "stream has no header");
+	return parse_header(r, s->payload, len);
+}

@@ -1,0 +1,329 @@
+/*
+ * stream_write.c -- encodes the psgpipe stream (docs/stream.md).
+ *
+ * Records are framed as tag (u32) + payload length (u32) + payload, all
+ * little-endian, through a 1 MiB buffer written with write(2): one syscall
+ * per megabyte keeps the pipe, not the encoder, the limit.
+ */
+#include "internal.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OUTBUF (1u << 20)
+
+struct psg_writer {
+	int fd;
+	unsigned char *out;
+	size_t used;
+	unsigned char *rec;       /* payload under construction */
+	size_t reclen, reccap;
+	uint64_t nrecords;
+	psg_header *h;            /* private copy, to validate records */
+	int failed;
+	char err[256];
+};
+
+static int flush_out(psg_writer *w)
+{
+	size_t off = 0;
+	while (off < w->used) {
+		ssize_t k = write(w->fd, w->out + off, w->used - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			snprintf(w->err, sizeof w->err, "write: %s",
+				 strerror(errno));
+			w->failed = PSG_ERR_IO;
+			return PSG_ERR_IO;
+		}
+		off += (size_t)k;
+	}
+	w->used = 0;
+	return PSG_OK;
+}
+
+static int emit(psg_writer *w, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	while (n) {
+		size_t room = OUTBUF - w->used, k = n < room ? n : room;
+		memcpy(w->out + w->used, s, k);
+		w->used += k, s += k, n -= k;
+		if (w->used == OUTBUF && flush_out(w))
+			return PSG_ERR_IO;
+	}
+	return PSG_OK;
+}
+
+/* ---- payload builder ---- */
+
+static int reserve(psg_writer *w, size_t n)
+{
+	if (w->reclen + n <= w->reccap)
+		return 0;
+	size_t cap = w->reccap ? w->reccap : 4096;
+	while (cap < w->reclen + n)
+		cap *= 2;
+	unsigned char *p = realloc(w->rec, cap);
+	if (!p)
+		return w->failed = PSG_ERR_NOMEM;
+	w->rec = p, w->reccap = cap;
+	return 0;
+}
+
+static void put32(psg_writer *w, uint32_t v)
+{
+	if (!reserve(w, 4))
+		psg__put_u32(w->rec + w->reclen, v), w->reclen += 4;
+}
+
+static void put64(psg_writer *w, uint64_t v)
+{
+	if (!reserve(w, 8))
+		psg__put_u64(w->rec + w->reclen, v), w->reclen += 8;
+}
+
+static void putf64(psg_writer *w, double d)
+{
+	uint64_t v;
+	memcpy(&v, &d, 8);
+	put64(w, v);
+}
+
+static void putstr(psg_writer *w, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	put32(w, (uint32_t)n);
+	if (n && !reserve(w, n))
+		memcpy(w->rec + w->reclen, s, n), w->reclen += n;
+}
+
+static int end_record(psg_writer *w, uint32_t tag)
+{
+	unsigned char frame[8];
+	if (w->failed)
+		return w->failed;
+	psg__put_u32(frame, tag);
+	psg__put_u32(frame + 4, (uint32_t)w->reclen);
+	w->reclen = 0;
+	if (emit(w, frame, 8) || emit(w, w->rec, psg__get_u32(frame + 4)))
+		return PSG_ERR_IO;
+	if (tag != PSG_TAG_HEAD)
+		w->nrecords++;
+	return PSG_OK;
+}
+
+/* ---- header ---- */
+
+static void put_channel(psg_writer *w, const psg_channel *c)
+{
+	putstr(w, c->label);
+	putstr(w, c->kind);
+	putstr(w, c->unit);
+	putstr(w, c->transducer);
+	putstr(w, c->prefilter);
+	putf64(w, c->phys_min);
+	putf64(w, c->phys_max);
+	put32(w, (uint32_t)c->dig_min);
+	put32(w, (uint32_t)c->dig_max);
+	put64(w, (uint64_t)c->spr);
+	put64(w, (uint64_t)c->period);
+}
+
+static void put_header(psg_writer *w, const psg_header *h)
+{
+	const char *ids[] = {h->patient, h->recording, h->patient_code, h->sex,
+		h->birthdate, h->patient_name, h->patient_additional,
+		h->admincode, h->technician, h->equipment,
+		h->recording_additional};
+	putstr(w, h->software);
+	putstr(w, h->file_type);
+	putstr(w, h->source);
+	put32(w, (uint32_t)h->year);
+	put32(w, (uint32_t)h->month);
+	put32(w, (uint32_t)h->day);
+	put32(w, (uint32_t)h->hour);
+	put32(w, (uint32_t)h->minute);
+	put32(w, (uint32_t)h->second);
+	put64(w, (uint64_t)h->subsecond);
+	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+		putstr(w, ids[i]);
+	put64(w, (uint64_t)h->duration);
+	put64(w, (uint64_t)h->epoch_len);
+	put64(w, (uint64_t)h->epoch_origin);
+	put32(w, (uint32_t)h->nhistory);
+	for (int i = 0; i < h->nhistory; i++)
+		putstr(w, h->history[i]);
+	put32(w, (uint32_t)h->nchannels);
+	for (int i = 0; i < h->nchannels; i++)
+		put_channel(w, &h->channels[i]);
+	put32(w, (uint32_t)h->nfeatures);
+	for (int i = 0; i < h->nfeatures; i++) {
+		putstr(w, h->features[i].name);
+		putstr(w, h->features[i].unit);
+		putstr(w, h->features[i].desc);
+	}
+	put32(w, (uint32_t)h->nevtypes);
+	for (int i = 0; i < h->nevtypes; i++) {
+		const psg_evtype *t = &h->evtypes[i];
+		putstr(w, t->name);
+		put32(w, (uint32_t)t->nfields);
+		for (int k = 0; k < t->nfields; k++) {
+			putstr(w, t->field[k]);
+			putstr(w, t->unit[k]);
+		}
+	}
+}
+
+psg_writer *psg_writer_open_fd(int fd, const psg_header *h, int *status)
+{
+	psg_writer *w = calloc(1, sizeof *w);
+	int st = PSG_ERR_NOMEM;
+	if (!w || !(w->out = malloc(OUTBUF)) || !(w->h = psg_header_new()) ||
+	    psg_header_copy(w->h, h))
+		goto fail;
+	w->fd = fd;
+	unsigned char ver[4];
+	psg__put_u32(ver, PSG_STREAM_MAJOR | (uint32_t)PSG_STREAM_MINOR << 16);
+	put_header(w, h);
+	if ((st = emit(w, PSG_MAGIC, PSG_MAGIC_LEN)) ||
+	    (st = emit(w, ver, 4)) || (st = end_record(w, PSG_TAG_HEAD)) ||
+	    (st = flush_out(w)))
+		goto fail;
+	if (status)
+		*status = PSG_OK;
+	return w;
+fail:
+	if (status)
+		*status = st;
+	psg_writer_free(w);
+	return NULL;
+}
+
+void psg_writer_free(psg_writer *w)
+{
+	if (!w)
+		return;
+	free(w->out);
+	free(w->rec);
+	psg_header_free(w->h);
+	free(w);
+}
+
+const char *psg_writer_errmsg(const psg_writer *w)
+{
+	return w->err[0] ? w->err : psg_strerror(w->failed);
+}
+
+static int bad(psg_writer *w, const char *what)
+{
+	snprintf(w->err, sizeof w->err, "invalid record: %s", what);
+	return PSG_ERR_ARG;
+}
+
+int psg_write_block(psg_writer *w, const psg_block *b)
+{
+	unsigned char head[8 + 28];
+	if (b->channel < 0 || b->channel >= w->h->nchannels)
+		return bad(w, "block channel out of range");
+	if (b->n < 0 || (uint32_t)b->n > PSG_MAX_BLOCK || b->offset < 0)
+		return bad(w, "block size");
+	if (w->failed)
+		return w->failed;
+	/* Samples go straight to the output buffer: no payload copy. */
+	psg__put_u32(head, PSG_TAG_DATA);
+	psg__put_u32(head + 4, 28 + 4 * (uint32_t)b->n);
+	psg__put_u32(head + 8, (uint32_t)b->channel);
+	psg__put_u64(head + 12, (uint64_t)b->t0);
+	psg__put_u64(head + 20, (uint64_t)b->offset);
+	psg__put_u32(head + 28, (uint32_t)b->n);
+	psg__put_u32(head + 32, 0);   /* reserved, keeps samples 4-aligned */
+	if (emit(w, head, sizeof head))
+		return PSG_ERR_IO;
+	if (psg__little_endian()) {
+		if (emit(w, b->x, 4 * (size_t)b->n))
+			return PSG_ERR_IO;
+	} else {
+		for (int32_t i = 0; i < b->n; i++) {
+			unsigned char v[4];
+			uint32_t u;
+			memcpy(&u, &b->x[i], 4);
+			psg__put_u32(v, u);
+			if (emit(w, v, 4))
+				return PSG_ERR_IO;
+		}
+	}
+	w->nrecords++;
+	return PSG_OK;
+}
+
+int psg_write_event(psg_writer *w, const psg_event *e)
+{
+	if (e->type < 0 || e->type >= w->h->nevtypes)
+		return bad(w, "event type out of range");
+	if (e->channel < -1 || e->channel >= w->h->nchannels)
+		return bad(w, "event channel out of range");
+	if (e->nvalues != w->h->evtypes[e->type].nfields)
+		return bad(w, "event field count differs from its type");
+	put32(w, (uint32_t)e->type);
+	put32(w, (uint32_t)e->channel);
+	put64(w, (uint64_t)e->onset);
+	put64(w, (uint64_t)e->duration);
+	putstr(w, e->label);
+	put32(w, (uint32_t)e->nvalues);
+	for (int i = 0; i < e->nvalues; i++)
+		putf64(w, e->values[i]);
+	return end_record(w, PSG_TAG_EVNT);
+}
+
+int psg_write_epoch(psg_writer *w, const psg_epoch *e)
+{
+	if (e->epoch < 0 || e->n < 0)
+		return bad(w, "epoch index");
+	for (int i = 0; i < e->n; i++)
+		if (e->feature[i] >= (uint32_t)w->h->nfeatures)
+			return bad(w, "epoch feature out of range");
+	put64(w, (uint64_t)e->epoch);
+	put32(w, (uint32_t)e->n);
+	for (int i = 0; i < e->n; i++) {
+		put32(w, e->feature[i]);
+		putf64(w, e->value[i]);
+	}
+	return end_record(w, PSG_TAG_EPOC);
+}
+
+int psg_write_summary(psg_writer *w, const psg_summary *s)
+{
+	if (!s->name || !*s->name)
+		return bad(w, "summary without a name");
+	putstr(w, s->name);
+	putstr(w, s->unit);
+	putf64(w, s->value);
+	return end_record(w, PSG_TAG_SUMM);
+}
+
+int psg_write_record(psg_writer *w, const psg_record *rec)
+{
+	switch (rec->kind) {
+	case PSG_REC_DATA: return psg_write_block(w, &rec->block);
+	case PSG_REC_EVENT: return psg_write_event(w, &rec->event);
+	case PSG_REC_EPOCH: return psg_write_epoch(w, &rec->epoch);
+	case PSG_REC_SUMMARY: return psg_write_summary(w, &rec->summary);
+	}
+	return bad(w, "record kind");
+}
+
+int psg_writer_finish(psg_writer *w, const psg_end *end)
+{
+	uint64_t n = w->nrecords;
+	put64(w, (uint64_t)end->duration);
+	put64(w, n);
+	putstr(w, end->sha256);
+	if (end_record(w, PSG_TAG_END))
+		return w->failed ? w->failed : PSG_ERR_IO;
+	return flush_out(w);
+}

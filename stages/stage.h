@@ -1,0 +1,102 @@
+/*
+ * stage.h -- what every psg-<verb> program shares: its name in messages,
+ * the meaning of exit codes, and option parsing of times.  Kept here and
+ * not in libpsg because the library never prints and never exits.
+ *
+ * Exit codes: 0 success; 1 usage (bad option); 2 input/output or format
+ * error (unreadable, malformed or truncated input, unwritable output);
+ * 3 input that is valid but unsuitable (e.g. no channel matches).
+ */
+#ifndef PSG_STAGE_H
+#define PSG_STAGE_H
+
+#include "psg.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { EXIT_USAGE = 1, EXIT_IO = 2, EXIT_UNSUITABLE = 3 };
+
+static const char *stage_name = "psg";
+
+__attribute__((format(printf, 2, 3), noreturn, unused))
+static void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", stage_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+__attribute__((format(printf, 1, 2), unused))
+static void warn(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: warning: ", stage_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The exit code for a library status. */
+__attribute__((unused))
+static int exit_code(int status)
+{
+	switch (status) {
+	case PSG_ERR_ARG: return EXIT_USAGE;
+	case PSG_ERR_NOTFOUND:
+	case PSG_ERR_UNSUPPORTED: return EXIT_UNSUITABLE;
+	}
+	return EXIT_IO;
+}
+
+/* Seconds as text ("30", "0.5") to ticks; dies with a usage error. */
+__attribute__((unused))
+static int64_t opt_seconds(const char *opt, const char *arg, double min)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	if (errno || end == arg || *end || v < min || v > 1e9)
+		die(EXIT_USAGE, "%s: bad number of seconds '%s'", opt, arg);
+	return (int64_t)(v * PSG_TICKS_PER_SEC + (v < 0 ? -0.5 : 0.5));
+}
+
+/* Prints the reader's warnings, prefixed with the program's name. */
+__attribute__((unused))
+static void print_warnings(const psg_reader *r, const char *path)
+{
+	for (int i = 0; i < psg_reader_nwarnings(r); i++)
+		warn("%s: %s", path, psg_reader_warning(r, i));
+}
+
+/* Stages write a binary stream; a terminal would only show garbage. */
+__attribute__((unused))
+static void refuse_terminal(void)
+{
+	if (isatty(1))
+		die(EXIT_USAGE, "refusing to write a binary stream to a "
+		    "terminal (pipe it into another stage or redirect it)");
+}
+
+/* Opens the input stream on stdin or dies with a clear message. */
+__attribute__((unused))
+static psg_reader *open_stdin_stream(void)
+{
+	int st;
+	char msg[512];
+	psg_reader *r = psg_reader_open_fd(0, &st, msg, sizeof msg);
+	if (!r)
+		die(exit_code(st), "standard input: %s", msg);
+	return r;
+}
+
+#endif
