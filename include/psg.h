@@ -178,7 +178,8 @@ typedef struct psg_block {
 	int64_t t0;          /* ticks: start of the continuous segment */
 	int64_t offset;      /* index of the first sample within the segment */
 	int32_t n;
-	const float *x;      /* physical values in the channel's unit */
+	const float *x;      /* physical values in the channel's unit; NULL
+	                        from a file opened with no_samples */
 } psg_block;
 
 typedef struct psg_event {
@@ -233,7 +234,7 @@ enum psg_edf_backend {
 
 typedef struct psg_open_opts {
 	int backend;                 /* enum psg_edf_backend */
-	int no_samples;              /* skip sample data (header, events, gaps) */
+	int no_samples;              /* blocks keep n and timing, x = NULL */
 	const char *channels;        /* selection (psg_select_channels); NULL all */
 	double block_seconds;        /* target block length; 0 = 1 s */
 	int64_t epoch_len;           /* ticks; 0 = 30 s */

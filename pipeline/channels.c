@@ -45,12 +45,16 @@ const char *psg_guess_kind(const char *label, const char *transducer,
 		"fp1", "fp2", "fpz", "f3", "f4", "f7", "f8", "fz", "c3", "c4",
 		"cz", "p3", "p4", "pz", "o1", "o2", "oz", "t3", "t4", "t5",
 		"t6", "t7", "t8", "af", "fc", "cp", "po"};
-	char buf[PSG_LABEL_LEN + PSG_TEXT_LEN + 2];
-	snprintf(buf, sizeof buf, "%s %s", label ? label : "",
-		 transducer ? transducer : "");
-	for (size_t i = 0; i < sizeof rules / sizeof *rules; i++)
-		if (has(buf, rules[i].word))
-			return rules[i].kind;
+	/* The label decides when it can; the transducer only breaks ties
+	   ("Temp rectal" has a "Rectal thermistor", not a breathing one). */
+	const char *texts[2] = {label ? label : "", transducer ? transducer : ""};
+	for (int t = 0; t < 2; t++) {
+		if (t == 1 && has(texts[0], "temp"))
+			return PSG_KIND_OTHER;
+		for (size_t i = 0; i < sizeof rules / sizeof *rules; i++)
+			if (has(texts[t], rules[i].word))
+				return rules[i].kind;
+	}
 	for (size_t i = 0; label && i < sizeof eeg / sizeof *eeg; i++) {
 		size_t n = strlen(eeg[i]);
 		if (!strncasecmp(label, eeg[i], n) &&

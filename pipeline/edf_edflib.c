@@ -25,7 +25,7 @@ typedef struct edfl {
 	filesrc_queue q;
 	char *hold;
 	psg_hasher *hasher;
-	int ended;
+	int no_samples;
 } edfl;
 
 static const char *edflib_error(int code)
@@ -72,6 +72,20 @@ static const char *type_name(int t)
 	return t >= 0 && t < 4 ? n[t] : "?";
 }
 
+/* edflib blanks the raw patient and recording fields of EDF+ files, but
+   users' scripts want them verbatim: read them from the file itself. */
+static void raw_ids(psg_header *h)
+{
+	char m[168];
+	FILE *f = fopen(h->source, "rb");
+	if (f && fread(m, 1, sizeof m, f) == sizeof m) {
+		psg__copy_trim(h->patient, sizeof h->patient, m + 8, 80);
+		psg__copy_trim(h->recording, sizeof h->recording, m + 88, 80);
+	}
+	if (f)
+		fclose(f);
+}
+
 static int fill_header(psg_reader *r, edfl *e, const psg_open_opts *o)
 {
 	struct edf_hdr_struct *eh = e->eh;
@@ -81,8 +95,7 @@ static int fill_header(psg_reader *r, edfl *e, const psg_open_opts *o)
 	h->day = eh->startdate_day, h->hour = eh->starttime_hour;
 	h->minute = eh->starttime_minute, h->second = eh->starttime_second;
 	h->subsecond = eh->starttime_subsecond;
-	psg__strlcpy(h->patient, eh->patient, sizeof h->patient);
-	psg__strlcpy(h->recording, eh->recording, sizeof h->recording);
+	raw_ids(h);
 	psg__strlcpy(h->patient_code, eh->patientcode, sizeof h->patient_code);
 	psg__strlcpy(h->sex, eh->gender, sizeof h->sex);
 	psg__strlcpy(h->birthdate, eh->birthdate, sizeof h->birthdate);
@@ -154,12 +167,33 @@ static int alloc_buffers(psg_reader *r, edfl *e, const psg_open_opts *o)
 	return PSG_OK;
 }
 
+static int advance(psg_reader *r, edfl *e, int64_t nrec)
+{
+	if (++e->cur == r->h->nchannels) {
+		e->cur = 0;
+		e->rec += nrec;
+	}
+	return 1;
+}
+
+/* A block's timing without its samples (psg_open_opts.no_samples). */
+static int skip_block(psg_reader *r, edfl *e, psg_record *rec, int n)
+{
+	const psg_channel *c = &r->h->channels[e->cur];
+	rec->kind = PSG_REC_DATA;
+	rec->block = (psg_block){.channel = e->cur, .t0 = 0,
+		.offset = e->rec * c->spr, .n = n, .x = NULL};
+	return advance(r, e, n / c->spr);
+}
+
 static int read_block(psg_reader *r, edfl *e, psg_record *rec)
 {
 	int ch = e->cur;
 	const psg_channel *c = &r->h->channels[ch];
 	int64_t nrec = e->nrec - e->rec < e->chunk ? e->nrec - e->rec : e->chunk;
 	int n = (int)(nrec * c->spr);
+	if (e->no_samples)
+		return skip_block(r, e, rec, n);
 	int got = edfread_physical_samples(e->handle, e->map[ch], n, e->dbuf);
 	if (got != n)
 		return psg__fail(r, got < 0 ? PSG_ERR_IO : PSG_ERR_TRUNCATED,
@@ -171,17 +205,13 @@ static int read_block(psg_reader *r, edfl *e, psg_record *rec)
 	rec->kind = PSG_REC_DATA;
 	rec->block = (psg_block){.channel = ch, .t0 = 0,
 		.offset = e->rec * c->spr, .n = n, .x = e->fbuf};
-	if (++e->cur == r->h->nchannels) {
-		e->cur = 0;
-		e->rec += nrec;
-	}
-	return 1;
+	return advance(r, e, nrec);
 }
 
 static int edfl_next(psg_reader *r, psg_record *rec)
 {
 	edfl *e = r->impl;
-	int nodata = e->ended || e->rec >= e->nrec || r->h->nchannels == 0;
+	int nodata = e->rec >= e->nrec || r->h->nchannels == 0;
 	int64_t limit = nodata ? INT64_MAX : (e->rec + e->chunk) * e->recdur;
 	/* Annotations of the coming chunk precede its first block. */
 	if (e->cur == 0 && filesrc_queue_pop(&e->q, limit, rec, &e->hold))
@@ -244,7 +274,6 @@ int psg__open_edflib(psg_reader *r, const char *path, const psg_open_opts *o)
 		st = alloc_buffers(r, e, o);
 	if (!st && o->hash)
 		e->hasher = psg__hasher_start(path);
-	if (o->no_samples)
-		e->ended = 1;
+	e->no_samples = o->no_samples;
 	return st;
 }

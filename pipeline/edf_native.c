@@ -357,7 +357,9 @@ static int find_timeline(psg_reader *r, native *nv)
 		nv->sub = first % PSG_TICKS_PER_SEC;
 		h->subsecond = nv->sub;
 	}
-	last = (nv->nrec - 1) * nv->recdur;
+	/* Contiguous files end nrec records after the start; EDF+D ends
+	   one record after its last record's own onset. */
+	last = (nv->nrec - 1) * nv->recdur + nv->sub;
 	if (nv->discont && nv->nrec > 0 &&
 	    read_record(r, nv, nv->raw, nv->nrec - 1, &last, 0))
 		return PSG_ERR_FORMAT;
@@ -472,12 +474,12 @@ static int emit_block(psg_reader *r, native *nv, psg_record *rec)
 	int64_t spr = nv->sig[s].spr;
 	/* The chunk's first record index within its segment: */
 	int64_t first = nv->chunk_offset;
-	for (int64_t k = 0; k < nv->inchunk; k++)
+	for (int64_t k = 0; !nv->no_samples && k < nv->inchunk; k++)
 		decode(nv, nv->raw + k * nv->recbytes, s, nv->fbuf + k * spr);
 	rec->kind = PSG_REC_DATA;
 	rec->block = (psg_block){.channel = ch, .t0 = nv->chunk_t0,
 		.offset = first * spr, .n = (int32_t)(nv->inchunk * spr),
-		.x = nv->fbuf};
+		.x = nv->no_samples ? NULL : nv->fbuf};
 	if (++nv->cur == r->h->nchannels)
 		nv->cur = -1;
 	return 1;
@@ -505,9 +507,7 @@ static int native_next(psg_reader *r, psg_record *rec)
 			if (nv->cur == 0 &&
 			    filesrc_queue_pop(&nv->q, end, rec, &nv->hold))
 				return 1;
-			if (!nv->no_samples)
-				return emit_block(r, nv, rec);
-			nv->cur = -1;
+			return emit_block(r, nv, rec);
 		}
 		if (nv->rec >= nv->nrec && !nv->have_pending) {
 			if (filesrc_queue_pop(&nv->q, INT64_MAX, rec,

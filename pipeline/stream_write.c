@@ -230,6 +230,8 @@ int psg_write_block(psg_writer *w, const psg_block *b)
 	unsigned char head[8 + 28];
 	if (b->channel < 0 || b->channel >= w->h->nchannels)
 		return bad(w, "block channel out of range");
+	if (b->n > 0 && !b->x)
+		return bad(w, "block without samples");
 	if (b->n < 0 || (uint32_t)b->n > PSG_MAX_BLOCK || b->offset < 0)
 		return bad(w, "block size");
 	if (w->failed)
