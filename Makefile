@@ -39,11 +39,11 @@ STAGE_SRC := $(wildcard stages/psg-*.c)
 STAGES := $(STAGE_SRC:stages/%.c=$(B)/bin/%)
 SCRIPTS := $(wildcard scripts/psg-*)
 MANS := $(wildcard stages/psg-*.1)
-TEST_SRC := $(wildcard tests/unit/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
-HDRS := include/psg.h $(wildcard pipeline/*.h stages/*.h)
+HDRS := include/psg.h $(wildcard pipeline/*.h stages/*.h tests/unit/*.h)
 
 .PHONY: all check bench demo install clean
 all: $(B)/libpsg.a $(STAGES)
