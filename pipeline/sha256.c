@@ -48,16 +48,19 @@ static void compress(sha256 *s, const unsigned char *p)
 		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
 	}
 	memcpy(a, s->h, sizeof a);
+	uint32_t A = a[0], B = a[1], C = a[2], D = a[3], E = a[4], F = a[5],
+		 G = a[6], H = a[7];
 	for (int i = 0; i < 64; i++) {
-		uint32_t S1 = ROR(a[4], 6) ^ ROR(a[4], 11) ^ ROR(a[4], 25);
-		uint32_t ch = (a[4] & a[5]) ^ (~a[4] & a[6]);
-		uint32_t t1 = a[7] + S1 + ch + K[i] + w[i];
-		uint32_t S0 = ROR(a[0], 2) ^ ROR(a[0], 13) ^ ROR(a[0], 22);
-		uint32_t mj = (a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]);
-		memmove(a + 1, a, 7 * sizeof *a);
-		a[4] += t1;
-		a[0] = t1 + S0 + mj;
+		uint32_t S1 = ROR(E, 6) ^ ROR(E, 11) ^ ROR(E, 25);
+		uint32_t ch = (E & F) ^ (~E & G);
+		uint32_t t1 = H + S1 + ch + K[i] + w[i];
+		uint32_t S0 = ROR(A, 2) ^ ROR(A, 13) ^ ROR(A, 22);
+		uint32_t mj = (A & B) ^ (A & C) ^ (B & C);
+		H = G, G = F, F = E, E = D + t1;
+		D = C, C = B, B = A, A = t1 + S0 + mj;
 	}
+	a[0] = A, a[1] = B, a[2] = C, a[3] = D;
+	a[4] = E, a[5] = F, a[6] = G, a[7] = H;
 	for (int i = 0; i < 8; i++)
 		s->h[i] += a[i];
 }
