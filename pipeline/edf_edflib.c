@@ -218,13 +218,7 @@ static int edfl_next(psg_reader *r, psg_record *rec)
 		return 1;
 	if (!nodata)
 		return read_block(r, e, rec);
-	rec->kind = PSG_REC_END;
-	rec->end.duration = r->h->duration;
-	rec->end.nrecords = 0;
-	psg__hasher_finish(e->hasher, rec->end.sha256);
-	e->hasher = NULL;
-	r->done = 1;
-	return 1;
+	return filesrc_end(r, &e->hasher, rec);
 }
 
 static void edfl_close(psg_reader *r)

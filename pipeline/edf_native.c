@@ -485,17 +485,6 @@ static int emit_block(psg_reader *r, native *nv, psg_record *rec)
 	return 1;
 }
 
-static int native_end(psg_reader *r, native *nv, psg_record *rec)
-{
-	rec->kind = PSG_REC_END;
-	rec->end.duration = r->h->duration;
-	rec->end.nrecords = 0;
-	psg__hasher_finish(nv->hasher, rec->end.sha256);
-	nv->hasher = NULL;
-	r->done = 1;
-	return 1;
-}
-
 static int native_next(psg_reader *r, psg_record *rec)
 {
 	native *nv = r->impl;
@@ -513,7 +502,7 @@ static int native_next(psg_reader *r, psg_record *rec)
 			if (filesrc_queue_pop(&nv->q, INT64_MAX, rec,
 					      &nv->hold))
 				return 1;
-			return native_end(r, nv, rec);
+			return filesrc_end(r, &nv->hasher, rec);
 		}
 		int st = fill_chunk(r, nv);
 		if (st)

@@ -113,3 +113,14 @@ int64_t filesrc_records_per_chunk(int64_t record_ticks, double seconds)
 	int64_t k = (int64_t)(seconds * PSG_TICKS_PER_SEC / record_ticks + 0.5);
 	return k < 1 ? 1 : k;
 }
+
+int filesrc_end(psg_reader *r, psg_hasher **hs, psg_record *rec)
+{
+	rec->kind = PSG_REC_END;
+	rec->end.duration = r->h->duration;
+	rec->end.nrecords = 0;
+	psg__hasher_finish(*hs, rec->end.sha256);
+	*hs = NULL;
+	r->done = 1;
+	return 1;
+}

@@ -30,6 +30,10 @@ int filesrc_queue_pop(filesrc_queue *q, int64_t limit, psg_record *rec,
 		      char **hold);
 void filesrc_queue_free(filesrc_queue *q);
 
+/* The END record of a file source: duration, and the hash once the hashing
+   thread is done (*hs is consumed). */
+int filesrc_end(psg_reader *r, psg_hasher **hs, psg_record *rec);
+
 /* Declares the "annotations" event table every file source carries. */
 int filesrc_declare(psg_header *h);
 
