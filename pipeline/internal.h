@@ -23,6 +23,7 @@ struct psg_reader {
 	psg_header *h;
 	int is_stream;
 	int done;
+	char *path;           /* for messages; NULL for stdin */
 	char err[512];
 	int nwarn;
 	char **warn;

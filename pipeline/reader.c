@@ -28,6 +28,7 @@ void psg_reader_free(psg_reader *r)
 		free(r->warn[i]);
 	free(r->warn);
 	psg_header_free(r->h);
+	free(r->path);
 	free(r);
 }
 
@@ -56,6 +57,17 @@ psg_reader *psg_reader_open_fd(int fd, int *status, char *msg, size_t msglen)
 }
 
 /* A stream file starts with the magic; anything else is taken for EDF. */
+/* Every message about a file names it, once. */
+static void name_file(psg_reader *r)
+{
+	size_t n = r->path ? strlen(r->path) : 0;
+	if (!n || (!strncmp(r->err, r->path, n) && r->err[n] == ':'))
+		return;
+	char m[sizeof r->err];
+	snprintf(m, sizeof m, "%s: %s", r->path, r->err);
+	psg__strlcpy(r->err, m, sizeof r->err);
+}
+
 static int is_stream_file(const char *path)
 {
 	unsigned char m[PSG_MAGIC_LEN];
@@ -112,8 +124,12 @@ psg_reader *psg_reader_open(const char *path, const psg_open_opts *opts,
 			*status = PSG_ERR_NOMEM;
 		return NULL;
 	}
-	return finish_open(r, open_file(r, path, opts ? opts : &none), status,
-			   msg, msglen);
+	int st = open_file(r, path, opts ? opts : &none);
+	if (!(r->path = strdup(path)) && st == PSG_OK)
+		st = psg__fail(r, PSG_ERR_NOMEM, "out of memory");
+	if (st != PSG_OK)
+		name_file(r);
+	return finish_open(r, st, status, msg, msglen);
 }
 
 const psg_header *psg_reader_header(const psg_reader *r)
@@ -125,7 +141,10 @@ int psg_reader_next(psg_reader *r, psg_record *rec)
 {
 	if (r->done)
 		return 0;
-	return r->ops->next(r, rec);
+	int st = r->ops->next(r, rec);
+	if (st < 0)
+		name_file(r);
+	return st;
 }
 
 const char *psg_reader_errmsg(const psg_reader *r)

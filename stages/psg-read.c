@@ -172,7 +172,7 @@ static void load_annotations(const char *path, const psg_header *rec,
 			add_ann(l, r.event.onset + shift, r.event.duration,
 				r.event.label);
 	if (st < 0)
-		die(EXIT_IO, "%s: %s", path, psg_reader_errmsg(in));
+		die(exit_code(st), "%s", psg_reader_errmsg(in));
 	psg_reader_free(in);
 }
 
