@@ -63,7 +63,7 @@ static void name_file(psg_reader *r)
 	size_t n = r->path ? strlen(r->path) : 0;
 	if (!n || (!strncmp(r->err, r->path, n) && r->err[n] == ':'))
 		return;
-	char m[sizeof r->err];
+	char m[sizeof r->err + PSG_PATH_LEN];
 	snprintf(m, sizeof m, "%s: %s", r->path, r->err);
 	psg__strlcpy(r->err, m, sizeof r->err);
 }
@@ -84,8 +84,7 @@ static int open_file(psg_reader *r, const char *path, const psg_open_opts *o)
 {
 	int st;
 	if (access(path, R_OK))
-		return psg__fail(r, errno == ENOENT ? PSG_ERR_NOTFOUND :
-				 PSG_ERR_IO, "%s: %s", path, strerror(errno));
+		return psg__fail(r, PSG_ERR_IO, "%s", strerror(errno));
 	if (is_stream_file(path)) {
 		int fd = open(path, O_RDONLY);
 		if (fd < 0)
