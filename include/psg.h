@@ -249,6 +249,8 @@ psg_reader *psg_reader_open(const char *path, const psg_open_opts *opts,
 			    int *status, char *msg, size_t msglen);
 psg_reader *psg_reader_open_fd(int fd, int *status, char *msg, size_t msglen);
 void psg_reader_free(psg_reader *r);
+/* The header; its duration, if unknown (-1) at the start, is set from the
+   END record once that has been read. */
 const psg_header *psg_reader_header(const psg_reader *r);
 /* 1: a record in *rec (valid until the next call); 0: after END;
    negative: an error, see psg_reader_errmsg(). */
@@ -273,6 +275,9 @@ int psg_write_epoch(psg_writer *w, const psg_epoch *e);
 int psg_write_summary(psg_writer *w, const psg_summary *s);
 /* Any record except END (pass-through). */
 int psg_write_record(psg_writer *w, const psg_record *rec);
+/* Hands buffered records to the pipe now (a stage about to wait on slow
+   work need not hold up the next one). */
+int psg_writer_flush(psg_writer *w);
 /* Writes END and flushes; the writer stays valid for psg_writer_free. */
 int psg_writer_finish(psg_writer *w, const psg_end *end);
 const char *psg_writer_errmsg(const psg_writer *w);

@@ -109,6 +109,13 @@ int psg_header_add_evtype(psg_header *h, const char *name, int nfields,
 	if (!name || !*name || nfields < 0 || nfields > PSG_MAX_FIELDS ||
 	    psg_header_find_evtype(h, name) >= 0)
 		return PSG_ERR_ARG;
+	for (int k = 0; k < nfields; k++) {   /* fields become columns */
+		if (!fields[k] || !*fields[k])
+			return PSG_ERR_ARG;
+		for (int j = 0; j < k; j++)
+			if (!strcmp(fields[j], fields[k]))
+				return PSG_ERR_ARG;
+	}
 	int i = grow((void **)&h->evtypes, &h->nevtypes, sizeof *h->evtypes);
 	if (i < 0)
 		return i;

@@ -345,7 +345,7 @@ static int decode_epoch(psg_reader *r, stream *s, uint32_t len,
 		if (v)
 			s->fvalue = v;
 		if (!f || !v)
-			goto bad;
+			return psg__fail(r, PSG_ERR_NOMEM, "out of memory");
 		s->fcap = n;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -394,6 +394,8 @@ static int decode_end(psg_reader *r, stream *s, uint32_t len, psg_record *rec)
 				 (unsigned long long)rec->end.nrecords,
 				 (unsigned long long)s->nrecords);
 	rec->kind = PSG_REC_END;
+	if (r->h->duration < 0)
+		r->h->duration = rec->end.duration;
 	r->done = 1;
 	return 1;
 }

@@ -302,6 +302,10 @@ int psg_write_summary(psg_writer *w, const psg_summary *s)
 {
 	if (!s->name || !*s->name)
 		return bad(w, "summary without a name");
+	/* Readers keep these in fixed fields: refuse what they would cut. */
+	if (strlen(s->name) >= PSG_LABEL_LEN ||
+	    (s->unit && strlen(s->unit) >= PSG_UNIT_LEN))
+		return bad(w, "summary name or unit too long");
 	putstr(w, s->name);
 	putstr(w, s->unit);
 	putf64(w, s->value);
@@ -317,6 +321,11 @@ int psg_write_record(psg_writer *w, const psg_record *rec)
 	case PSG_REC_SUMMARY: return psg_write_summary(w, &rec->summary);
 	}
 	return bad(w, "record kind");
+}
+
+int psg_writer_flush(psg_writer *w)
+{
+	return w->failed ? w->failed : flush_out(w);
 }
 
 int psg_writer_finish(psg_writer *w, const psg_end *end)
