@@ -50,6 +50,8 @@ typedef struct native {
 	psg_hasher *hasher;
 	int no_samples;
 	int warned_plusc;
+	int odd_text, wide_range;      /* signals with these oddities */
+	char odd_text_eg[PSG_LABEL_LEN], wide_range_eg[96];
 } native;
 
 /* ---- header parsing ---- */
@@ -190,9 +192,8 @@ static int parse_signal(psg_reader *r, native *nv, const char *sh, int i,
 		return psg__fail(r, PSG_ERR_FORMAT,
 				 "signal %d ('%s'): bad numeric header field",
 				 i, c->label);
-	if (odd)
-		psg__warn(r, "signal %d ('%s'): non-ASCII header text", i,
-			  c->label);
+	if (odd && !nv->odd_text++)
+		psg__strlcpy(nv->odd_text_eg, c->label, sizeof nv->odd_text_eg);
 	nv->sig[i].spr = (int64_t)spr;
 	if (nv->sig[i].annot)
 		return PSG_OK;
@@ -201,10 +202,9 @@ static int parse_signal(psg_reader *r, native *nv, const char *sh, int i,
 				 "signal %d ('%s'): empty digital or physical "
 				 "range", i, c->label);
 	double lim = nv->bdf ? 8388608 : 32768;
-	if (dmin < -lim || dmax > lim - 1)
-		psg__warn(r, "signal %d ('%s'): digital range %.0f..%.0f "
-			  "exceeds %d bits; scaling as the header says", i,
-			  c->label, dmin, dmax, nv->bdf ? 24 : 16);
+	if ((dmin < -lim || dmax > lim - 1) && !nv->wide_range++)
+		snprintf(nv->wide_range_eg, sizeof nv->wide_range_eg,
+			 "'%.40s' %.0f..%.0f", c->label, dmin, dmax);
 	double scale = psg__to_microvolts(c->unit, sizeof c->unit);
 	nv->sig[i].gain = (pmax - pmin) / (dmax - dmin) * scale;
 	nv->sig[i].offset = (pmin - dmin * (pmax - pmin) / (dmax - dmin)) *
@@ -253,6 +253,15 @@ static int parse_signals(psg_reader *r, native *nv)
 			st = psg__fail(r, PSG_ERR_NOMEM, "out of memory");
 	}
 	free(sh);
+	/* One line per kind of oddity, not one per signal. */
+	if (nv->odd_text)
+		psg__warn(r, "%d signal(s) with non-ASCII header text, e.g. "
+			  "'%s' (read as UTF-8, else Latin-1)", nv->odd_text,
+			  nv->odd_text_eg);
+	if (nv->wide_range)
+		psg__warn(r, "%d signal(s) with digital ranges beyond %d bits, "
+			  "e.g. %s; scaled as the header says", nv->wide_range,
+			  nv->bdf ? 24 : 16, nv->wide_range_eg);
 	return st;
 }
 

@@ -107,6 +107,13 @@ static int open_file(psg_reader *r, const char *path, const psg_open_opts *o)
 	st = psg__open_native(r, path, o);
 	if (st != PSG_OK && why[0] && !r->err[0])
 		psg__strlcpy(r->err, why, sizeof r->err);
+	/* EDF+D is the native parser's job by design; anything else that
+	   edflib refused is worth a word. */
+	const char *said = strstr(why, "edflib: ");
+	if (st == PSG_OK && strcmp(r->h->file_type, "EDF+D") &&
+	    strcmp(r->h->file_type, "BDF+D"))
+		psg__warn(r, "edflib refused it (%s); read by psgpipe's own "
+			  "parser", said ? said + 8 : why);
 	return st;
 }
 
