@@ -4,6 +4,7 @@
 #   make              build the library and every stage into $(B)/
 #   make check        build and run the whole test suite
 #   make check SAN=1  the same, built with AddressSanitizer + UBSan
+#   make check-valgrind  the same, every program under valgrind (slow)
 #   make bench        benchmarks (slow; numbers go to docs/performance.md)
 #   make demo         the README's main job on bundled data
 #   make install PREFIX=/usr/local
@@ -45,7 +46,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 HDRS := include/psg.h $(wildcard pipeline/*.h stages/*.h tests/unit/*.h)
 
-.PHONY: all check bench demo install clean
+.PHONY: all check check-valgrind bench demo install clean
 all: $(B)/libpsg.a $(STAGES)
 
 $(B)/obj/%.o: pipeline/%.c $(HDRS)
@@ -70,6 +71,9 @@ $(B)/tools/%: tests/tools/%.c $(B)/libpsg.a $(HDRS)
 
 check: all $(TESTS) $(TOOLS)
 	PSG_BUILD=$(B) sh tests/run.sh
+
+check-valgrind: all $(TESTS) $(TOOLS)
+	PSG_BUILD=$(B) sh tests/valgrind.sh
 
 bench: all $(TOOLS)
 	PSG_BUILD=$(B) sh tests/bench.sh

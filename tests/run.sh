@@ -14,7 +14,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PSG_BUILD=$(cd "$ROOT/$PSG_BUILD" 2>/dev/null && pwd || echo "$PSG_BUILD")
 : "${SHARED:=$ROOT/../shared/data}"
 export PSG_BUILD SHARED ROOT
-PATH="$PSG_BUILD/bin:$PATH"
+# tests/valgrind.sh puts its wrappers first on PATH; keep them there.
+[ -n "${PSG_VALGRIND:-}" ] || PATH="$PSG_BUILD/bin:$PATH"
 export PATH
 
 pass=0 fail=0 skip=0 failed_suites=""
