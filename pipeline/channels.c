@@ -113,7 +113,7 @@ int psg_select_channels(const psg_header *h, const char *spec, int *idx,
 			int max, char *bad, size_t badlen)
 {
 	char *copy, *item, *save = NULL, *used;
-	int n = 0, status = PSG_OK;
+	int n = 0, items = 0, status = PSG_OK;
 	if (!spec || !*spec) {
 		for (int i = 0; i < h->nchannels && n < max; i++)
 			idx[n++] = i;
@@ -130,12 +130,20 @@ int psg_select_channels(const psg_header *h, const char *spec, int *idx,
 	     item = strtok_r(NULL, ",", &save)) {
 		while (*item == ' ')
 			item++;
+		if (!*item)
+			continue;
+		items++;
 		if (!match_item(h, item, used)) {
 			if (bad)
 				psg__strlcpy(bad, item, badlen);
 			status = PSG_ERR_NOTFOUND;
 			break;
 		}
+	}
+	if (status == PSG_OK && !items) {
+		if (bad)
+			psg__strlcpy(bad, spec, badlen);
+		status = PSG_ERR_ARG;     /* "," or " ": a selection of nothing */
 	}
 	for (int i = 0; status == PSG_OK && i < h->nchannels; i++)
 		if (used[i]) {

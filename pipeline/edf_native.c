@@ -23,6 +23,7 @@ typedef struct nsig {
 	int annot;            /* an "EDF Annotations" signal */
 	int64_t spr;
 	int64_t byte_off;     /* within a data record */
+	int32_t dmin, dmax;   /* digital range; samples are clamped to it */
 	double gain, offset;  /* physical = digital * gain + offset */
 } nsig;
 
@@ -206,6 +207,8 @@ static int parse_signal(psg_reader *r, native *nv, const char *sh, int i,
 		snprintf(nv->wide_range_eg, sizeof nv->wide_range_eg,
 			 "'%.40s' %.0f..%.0f", c->label, dmin, dmax);
 	double scale = psg__to_microvolts(c->unit, sizeof c->unit);
+	nv->sig[i].dmin = (int32_t)dmin;
+	nv->sig[i].dmax = (int32_t)dmax;
 	nv->sig[i].gain = (pmax - pmin) / (dmax - dmin) * scale;
 	nv->sig[i].offset = (pmin - dmin * (pmax - pmin) / (dmax - dmin)) *
 			    scale;
@@ -455,11 +458,15 @@ static int fill_chunk(psg_reader *r, native *nv)
 	return PSG_OK;
 }
 
+/* Digital values outside the header's range are clamped to it, as edflib
+   does, so both readers give the same physical values (edfio's MNE test
+   file has samples beyond its declared 0..100). */
 static void decode(const native *nv, const unsigned char *rec, int s,
 		   float *out)
 {
 	const nsig *g = &nv->sig[s];
 	const unsigned char *p = rec + g->byte_off;
+	int32_t lo = g->dmin, hi = g->dmax;
 	if (nv->bdf) {
 		for (int64_t i = 0; i < g->spr; i++, p += 3) {
 			int32_t d = (int32_t)((uint32_t)p[0] |
@@ -467,11 +474,13 @@ static void decode(const native *nv, const unsigned char *rec, int s,
 					      (uint32_t)p[2] << 16);
 			if (d & 0x800000)
 				d -= 0x1000000;
+			d = d < lo ? lo : d > hi ? hi : d;
 			out[i] = (float)(d * g->gain + g->offset);
 		}
 	} else {
 		for (int64_t i = 0; i < g->spr; i++, p += 2) {
-			int16_t d = (int16_t)(p[0] | p[1] << 8);
+			int32_t d = (int16_t)(p[0] | p[1] << 8);
+			d = d < lo ? lo : d > hi ? hi : d;
 			out[i] = (float)(d * g->gain + g->offset);
 		}
 	}

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -83,8 +84,11 @@ static int is_stream_file(const char *path)
 static int open_file(psg_reader *r, const char *path, const psg_open_opts *o)
 {
 	int st;
-	if (access(path, R_OK))
+	struct stat sb;
+	if (access(path, R_OK) || stat(path, &sb))
 		return psg__fail(r, PSG_ERR_IO, "%s", strerror(errno));
+	if (S_ISDIR(sb.st_mode))
+		return psg__fail(r, PSG_ERR_IO, "is a directory");
 	if (is_stream_file(path)) {
 		int fd = open(path, O_RDONLY);
 		if (fd < 0)
@@ -180,6 +184,8 @@ int psg__select(psg_reader *r, const psg_open_opts *o, int *map, int nmax)
 				    sizeof bad);
 	if (n == PSG_ERR_NOTFOUND)
 		return psg__fail(r, n, "no channel matches '%s'", bad);
+	if (n == PSG_ERR_ARG)
+		return psg__fail(r, n, "empty channel selection '%s'", bad);
 	if (n < 0)
 		return psg__fail(r, n, "channel selection: %s",
 				 psg_strerror(n));

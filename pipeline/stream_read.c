@@ -400,6 +400,17 @@ static int decode_end(psg_reader *r, stream *s, uint32_t len, psg_record *rec)
 	return 1;
 }
 
+static int plausible_tag(uint32_t tag)
+{
+	for (int i = 0; i < 4; i++, tag >>= 8) {
+		unsigned c = tag & 0xff;
+		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == ' '))
+			return 0;
+	}
+	return 1;
+}
+
 static int stream_next(psg_reader *r, psg_record *rec)
 {
 	stream *s = r->impl;
@@ -427,7 +438,15 @@ static int stream_next(psg_reader *r, psg_record *rec)
 			return psg__fail(r, PSG_ERR_FORMAT,
 					 "second header inside the stream");
 		default:
-			s->nrecords++;   /* a newer minor version's record */
+			/* A newer minor version's record is skipped; a tag
+			   that is not four capitals, digits, '_' or ' ' is
+			   corruption, not news. */
+			if (!plausible_tag(tag))
+				return psg__fail(r, PSG_ERR_FORMAT,
+						 "corrupt record tag 0x%08x "
+						 "after %llu records", tag,
+						 (unsigned long long)s->nrecords);
+			s->nrecords++;
 			continue;
 		}
 		if (st == 1)

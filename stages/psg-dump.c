@@ -13,7 +13,7 @@ static int show_samples = 1, header_only = 0;
 
 static void usage(FILE *f)
 {
-	fputs("usage: psg-dump [options] [FILE|-] \n"
+	fputs("usage: psg-dump [options] [FILE|-]\n"
 	      "Prints a psgpipe stream (stdin by default) or a recording as "
 	      "text.\n\n"
 	      "      --no-samples   data blocks without their sample values\n"
@@ -189,18 +189,18 @@ int main(int argc, char **argv)
 	int c, st;
 	char msg[512];
 	stage_name = "psg-dump";
-	while ((c = getopt_long(argc, argv, "Hh", lo, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":Hh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'S': show_samples = 0; break;
 		case 'H': header_only = 1; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		default: bad_option(c, argv);
 		}
 	}
-	if (argc - optind > 1) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (argc - optind > 1)
+		die(EXIT_USAGE, "one input at a time, not '%s' too",
+		    argv[optind + 1]);
 	const char *path = optind < argc ? argv[optind] : "-";
 	oo.no_samples = !show_samples;
 	psg_reader *in = psg_reader_open(path, &oo, &st, msg, sizeof msg);

@@ -1458,15 +1458,8 @@ static void parse_args(int argc, char **argv, opts *o)
 		case 'h':
 			usage(stdout);
 			exit(0);
-		case ':':
-			die(EXIT_USAGE, "option '%s' needs a value",
-			    argv[optind - 1]);
 		default:
-			if (optopt)
-				die(EXIT_USAGE, "unknown option '-%c' (see "
-				    "psg-h5 --help)", optopt);
-			die(EXIT_USAGE, "unknown option '%s' (see psg-h5 "
-			    "--help)", argv[optind - 1]);
+			bad_option(c, argv);
 		}
 	}
 	if (optind < argc)

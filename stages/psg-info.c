@@ -257,17 +257,17 @@ int main(int argc, char **argv)
 	int c, st, json = 0;
 	char msg[512];
 	stage_name = "psg-info";
-	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		default: bad_option(c, argv);
 		}
 	}
-	if (argc - optind > 1) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (argc - optind > 1)
+		die(EXIT_USAGE, "one input at a time, not '%s' too",
+		    argv[optind + 1]);
 	const char *path = optind < argc ? argv[optind] : "-";
 	psg_reader *r = psg_reader_open(path, &oo, &st, msg, sizeof msg);
 	if (!r)

@@ -83,7 +83,8 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
 	int c;
 	o->open.hash = 1;
-	while ((c = getopt_long(argc, argv, "c:a:e:h", lo, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:a:e:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->open.channels = optarg; break;
 		case 'a':
@@ -126,13 +127,14 @@ static void parse_args(int argc, char **argv, opts *o)
 		case O_NOHASH: o->open.hash = 0; break;
 		case 'h': usage(stdout); exit(0);
 		case O_VERSION: puts("psg-read " PSG_VERSION); exit(0);
-		default: usage(stderr); exit(EXIT_USAGE);
+		default: bad_option(c, argv);
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		exit(EXIT_USAGE);
-	}
+	if (optind >= argc)
+		die(EXIT_USAGE, "no recording given (see psg-read --help)");
+	if (optind < argc - 1)
+		die(EXIT_USAGE, "one recording at a time, not '%s' too",
+		    argv[optind + 1]);
 }
 
 /* ---- annotation files ---- */
@@ -266,7 +268,7 @@ static void catch_up(merge *m, int64_t t)
 			die(EXIT_IO, "%s", psg_writer_errmsg(m->w));
 	}
 	for (int i = 0; i < m->naudio; i++)
-		while (audio_next_time(&m->au[i]) <= t)
+		while (!m->au[i].done && audio_next_time(&m->au[i]) <= t)
 			write_audio_second(&m->au[i], m->w, m->h);
 }
 

@@ -13,6 +13,7 @@
 #include "psg.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,20 @@ static int exit_code(int status)
 	case PSG_ERR_UNSUPPORTED: return EXIT_UNSUITABLE;
 	}
 	return EXIT_IO;
+}
+
+/* One line for a bad option (getopt_long with opterr = 0 and an optstring
+   that starts with ':'), instead of getopt's message plus the usage. */
+__attribute__((noreturn, unused))
+static void bad_option(int c, char **argv)
+{
+	if (c == ':')
+		die(EXIT_USAGE, "option '%s' needs a value", argv[optind - 1]);
+	if (optopt)
+		die(EXIT_USAGE, "unknown option '-%c' (see %s --help)", optopt,
+		    stage_name);
+	die(EXIT_USAGE, "unknown option '%s' (see %s --help)",
+	    argv[optind - 1], stage_name);
 }
 
 /* Seconds as text ("30", "0.5") to ticks; dies with a usage error. */

@@ -56,6 +56,7 @@ def read(path):
             d = np.where(d >= 1 << 23, d - (1 << 24), d)
         else:
             d = part.reshape(-1).view("<i2").astype(np.int64)
+        d = np.clip(d, dmin[i], dmax[i])   # as edflib and psgpipe do
         gain = (pmax[i] - pmin[i]) / (dmax[i] - dmin[i])
         scale = {"uV": 1, "mV": 1e3, "V": 1e6, "UV": 1, "MV": 1e3}.get(
             units[i], 1)
