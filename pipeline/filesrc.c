@@ -39,7 +39,8 @@ static int by_onset(const void *a, const void *b)
 
 void filesrc_queue_sort(filesrc_queue *q)
 {
-	qsort(q->a + q->head, q->n - q->head, sizeof *q->a, by_onset);
+	if (q->n > q->head)   /* qsort(NULL, 0) is undefined */
+		qsort(q->a + q->head, q->n - q->head, sizeof *q->a, by_onset);
 }
 
 int filesrc_queue_pop(filesrc_queue *q, int64_t limit, psg_record *rec,

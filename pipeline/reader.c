@@ -99,7 +99,9 @@ static int open_file(psg_reader *r, const char *path, const psg_open_opts *o)
 	if (o->backend == PSG_EDF_NATIVE)
 		return psg__open_native(r, path, o);
 	st = psg__open_edflib(r, path, o);
-	if (st == PSG_OK || o->backend == PSG_EDF_EDFLIB)
+	/* r->impl set: edflib took the file, so a later error (no such
+	   channel) is final; only a file edflib refused goes native. */
+	if (st == PSG_OK || o->backend == PSG_EDF_EDFLIB || r->impl)
 		return st;
 	/* edflib refuses EDF+D by design and stops at header quirks that
 	   real recorders write (digital ranges beyond 16 bits, UTF-8 text);

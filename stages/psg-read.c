@@ -319,7 +319,8 @@ int main(int argc, char **argv)
 		die(EXIT_IO, "out of memory");
 	for (int i = 0; i < o.nann; i++)
 		load_annotations(o.ann[i], h, &m.anns);
-	qsort(m.anns.a, m.anns.n, sizeof *m.anns.a, by_onset);
+	if (m.anns.n)   /* qsort(NULL, 0) is undefined */
+		qsort(m.anns.a, m.anns.n, sizeof *m.anns.a, by_onset);
 	for (int i = 0; i < o.naudio; i++)
 		open_audio(o.audio[i], &m.au[i], h, o.audio_offset);
 	m.naudio = o.naudio;
