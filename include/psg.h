@@ -282,6 +282,43 @@ int psg_writer_flush(psg_writer *w);
 int psg_writer_finish(psg_writer *w, const psg_end *end);
 const char *psg_writer_errmsg(const psg_writer *w);
 
+/* ---- writing EDF+/BDF+ files ------------------------------------------- */
+
+/* psgpipe's own EDF+/BDF+ writer (edflib's cannot write EDF+D): used by
+   psg-synth and by anything that exports recordings.  The file is written
+   under a temporary name beside `path` and renamed by _finish; freeing an
+   unfinished writer removes the temporary file. */
+typedef struct psg_edf_writer psg_edf_writer;
+
+typedef struct psg_edf_opts {
+	int bdf;                 /* 24-bit BDF+ instead of 16-bit EDF+ */
+	int discontinuous;       /* EDF+D/BDF+D: records may leave gaps */
+	int64_t record_ticks;    /* data record duration; 0 = 1 s */
+	int annot_bytes;         /* TAL space per record; 0 = 120 */
+	int annotations_only;    /* an annotation file (e.g. a hypnogram):
+				    no signals, one record of duration 0 */
+} psg_edf_opts;
+
+/* The header gives the start date-time (sub-second included), the
+   patient/recording fields and the channels: label, unit, transducer,
+   prefilter, physical range (samples are clamped to it) and rate, where
+   spr * record_ticks / period must be a whole number of samples. */
+psg_edf_writer *psg_edf_writer_open(const char *path, const psg_header *h,
+				    const psg_edf_opts *o, int *status);
+/* One data record starting at `onset` ticks (for +C, exactly where the
+   previous ended; for +D, at or after it): x[c] holds the record's
+   samples of channel c in physical units. */
+int psg_edf_write_record(psg_edf_writer *w, int64_t onset,
+			 const float *const *x);
+/* Queues an annotation (duration -1: none); it is stored in the next
+   records' annotation signal, in the order added. */
+int psg_edf_add_annotation(psg_edf_writer *w, int64_t onset,
+			   int64_t duration, const char *text);
+/* Writes what is queued, the record count, syncs and renames. */
+int psg_edf_writer_finish(psg_edf_writer *w);
+void psg_edf_writer_free(psg_edf_writer *w);
+const char *psg_edf_writer_errmsg(const psg_edf_writer *w);
+
 /* ---- small helpers ----------------------------------------------------- */
 
 /* SHA-256 of a file as 64 hex digits (+NUL) in out. */
