@@ -319,6 +319,62 @@ int psg_edf_writer_finish(psg_edf_writer *w);
 void psg_edf_writer_free(psg_edf_writer *w);
 const char *psg_edf_writer_errmsg(const psg_edf_writer *w);
 
+/* ---- generated nights with ground truth (psg-synth, docs/synth.md) ----- */
+
+enum psg_stage {
+	PSG_STAGE_UNKNOWN = -1,
+	PSG_STAGE_W = 0, PSG_STAGE_N1 = 1, PSG_STAGE_N2 = 2, PSG_STAGE_N3 = 3,
+	PSG_STAGE_R = 4
+};
+/* "W", "N1", "N2", "N3", "R" or "?". */
+const char *psg_stage_name(int stage);
+
+typedef struct psg_synth psg_synth;
+
+typedef struct psg_synth_opts {
+	double hours;            /* recording length; 0 = 8 */
+	uint64_t seed;           /* same seed and version, same night */
+	const char *profile;     /* NULL = "healthy"; see docs/synth.md */
+	int eeg_rate;            /* Hz for EEG and EOG; 0 = 256 */
+	int emg_rate;            /* Hz for EMG; 0 = 512 */
+	int nchannels;           /* 0 = the profile's montage (16) */
+	int mains_hz;            /* 50 or 60; 0 = profile (50); -1 = none */
+	const char *hypnogram;   /* follow this hypnogram (EDF+ or text) */
+	int64_t epoch_len;       /* ticks of the truth epochs; 0 = 30 s */
+	int gaps;                /* recording pauses (for EDF+D) */
+} psg_synth_opts;
+
+typedef struct psg_truth_event {
+	int64_t onset, duration; /* ticks */
+	int channel;             /* -1: not tied to one channel */
+	const char *kind;        /* "slow_wave", "spindle", "lm", ... */
+	double amplitude;        /* uV: p2p for waves, RMS for EMG bursts */
+	double value;            /* per kind: frequency (Hz) of waves and
+				    spindles, PLM series id, 0 */
+	int64_t id;              /* unique within the night */
+} psg_truth_event;
+
+typedef struct psg_truth_epoch {
+	int64_t epoch;
+	int stage;               /* enum psg_stage */
+	double sws_fraction;     /* covered by qualifying slow waves (AASM) */
+	int sw_count;            /* slow waves with onset in the epoch */
+	double recorded;         /* fraction not in a recording pause */
+} psg_truth_epoch;
+
+psg_synth *psg_synth_new(const psg_synth_opts *o, int *status, char *msg,
+			 size_t msglen);
+void psg_synth_free(psg_synth *s);
+/* Channels, start date-time and epoch grid of the night. */
+const psg_header *psg_synth_header(const psg_synth *s);
+/* The next 1-s data record: its onset (pauses make jumps) and one array
+   per channel of spr samples.  1: a record; 0: the night is over. */
+int psg_synth_record(psg_synth *s, int64_t *onset, const float *const **x);
+/* Ground truth known so far, each item once, about in time order.
+   1: an item; 0: none now (more may come after the next record). */
+int psg_synth_take_event(psg_synth *s, psg_truth_event *e);
+int psg_synth_take_epoch(psg_synth *s, psg_truth_epoch *e);
+
 /* ---- small helpers ----------------------------------------------------- */
 
 /* SHA-256 of a file as 64 hex digits (+NUL) in out. */
