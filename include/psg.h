@@ -305,18 +305,24 @@ typedef struct psg_edf_opts {
    spr * record_ticks / period must be a whole number of samples. */
 psg_edf_writer *psg_edf_writer_open(const char *path, const psg_header *h,
 				    const psg_edf_opts *o, int *status);
-/* One data record starting at `onset` ticks (for +C, exactly where the
-   previous ended; for +D, at or after it): x[c] holds the record's
-   samples of channel c in physical units. */
+/* One data record starting at `onset` ticks: x[c] holds the record's
+   samples of channel c in physical units.  +C: the first record starts at
+   0 and each next one where the previous ended; +D: the first starts a
+   whole number of seconds after the start (readers take the sub-second
+   start from h->subsecond), each next one at or after the previous end. */
 int psg_edf_write_record(psg_edf_writer *w, int64_t onset,
 			 const float *const *x);
 /* Queues an annotation (duration -1: none); it is stored in the next
-   records' annotation signal, in the order added. */
+   records' annotation signal, in the order added: add annotations before
+   writing the records that cover them.  One that could never fit in
+   annot_bytes is PSG_ERR_LIMIT at once; any still queued at _finish too. */
 int psg_edf_add_annotation(psg_edf_writer *w, int64_t onset,
 			   int64_t duration, const char *text);
 /* Writes what is queued, the record count, syncs and renames. */
 int psg_edf_writer_finish(psg_edf_writer *w);
 void psg_edf_writer_free(psg_edf_writer *w);
+/* The last error of w; with NULL, why the last _open in this thread
+   failed (as libsndfile's sf_strerror(NULL)). */
 const char *psg_edf_writer_errmsg(const psg_edf_writer *w);
 
 /* ---- generated nights with ground truth (psg-synth, docs/synth.md) ----- */

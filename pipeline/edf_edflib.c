@@ -86,6 +86,22 @@ static void raw_ids(psg_header *h)
 		fclose(f);
 }
 
+/* edflib 1.23 hands back an empty EDF+ subfield as a literal "X" and keeps
+   the padding of the free-text ones; the native reader does neither. */
+static void tidy_subfields(psg_header *h)
+{
+	char *f[] = {h->patient_code, h->sex, h->birthdate, h->patient_name,
+		h->patient_additional, h->admincode, h->technician,
+		h->equipment, h->recording_additional};
+	for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+		size_t n = strlen(f[i]);
+		while (n && f[i][n - 1] == ' ')
+			f[i][--n] = '\0';
+		if (!strcmp(f[i], "X"))
+			f[i][0] = '\0';
+	}
+}
+
 static int fill_header(psg_reader *r, edfl *e, const psg_open_opts *o)
 {
 	struct edf_hdr_struct *eh = e->eh;
@@ -96,6 +112,7 @@ static int fill_header(psg_reader *r, edfl *e, const psg_open_opts *o)
 	h->minute = eh->starttime_minute, h->second = eh->starttime_second;
 	h->subsecond = eh->starttime_subsecond;
 	raw_ids(h);
+	tidy_subfields(h);
 	psg__strlcpy(h->patient_code, eh->patientcode, sizeof h->patient_code);
 	psg__strlcpy(h->sex, eh->gender, sizeof h->sex);
 	psg__strlcpy(h->birthdate, eh->birthdate, sizeof h->birthdate);

@@ -158,6 +158,13 @@ struct psg_synth {
 	/* ECG: R-peak times from 1 s before to 2 s after the record */
 	double beats[16];
 	int nbeats;
+	/* Per record and per distinct rate: ECG, and sin/cos of the mains
+	   phase, shared by every channel at that rate. */
+	struct ratebuf {
+		int rate;
+		double *ecg, *msin, *mcos;
+	} rb[8];
+	int nrb;
 	rng ecg_rng;
 	int64_t series_busy_until;   /* no new PLM series before this */
 	double resp_phase;
@@ -179,7 +186,5 @@ int synth_plan_until(psg_synth *s, int64_t t);
 int synth_render_init(psg_synth *s);
 void synth_render_record(psg_synth *s);
 void synth_render_free(psg_synth *s);
-/* Value of the ECG at time t (s), in uV at the ECG electrode. */
-double synth_ecg_at(psg_synth *s, double t);
 
 #endif

@@ -136,16 +136,48 @@ static void ecg_beats(psg_synth *s, double t0)
 	}
 }
 
-double synth_ecg_at(psg_synth *s, double t)
+/* The record's ECG at one rate, beat by beat: each wave only touches the
+   samples within five widths of its centre. */
+static void ecg_fill(const psg_synth *s, int rate, double *out)
 {
-	double v = 0;
+	double t0 = (double)s->t / TICKS_D;
+	memset(out, 0, sizeof *out * (size_t)rate);
 	for (int k = 0; k < s->nbeats; k++)
 		for (int w = 0; w < 5; w++) {
-			double d = (t - s->beats[k] - pqrst[w][0]) / pqrst[w][1];
-			if (d > -5 && d < 5)
-				v += pqrst[w][2] * exp(-0.5 * d * d);
+			double c = s->beats[k] + pqrst[w][0], wd = pqrst[w][1];
+			int a = (int)ceil((c - 5 * wd - t0) * rate);
+			int b = (int)floor((c + 5 * wd - t0) * rate);
+			a = a < 0 ? 0 : a;
+			b = b >= rate ? rate - 1 : b;
+			for (int i = a; i <= b; i++) {
+				double d = (t0 + (double)i / rate - c) / wd;
+				out[i] += pqrst[w][2] * exp(-0.5 * d * d);
+			}
 		}
-	return v;
+}
+
+static struct ratebuf *rate_buf(psg_synth *s, int rate)
+{
+	for (int i = 0; i < s->nrb; i++)
+		if (s->rb[i].rate == rate)
+			return &s->rb[i];
+	return NULL;
+}
+
+/* ECG and mains phase for every rate in use, once per record. */
+static void fill_rate_bufs(psg_synth *s)
+{
+	double t0 = (double)s->t / TICKS_D;
+	for (int i = 0; i < s->nrb; i++) {
+		struct ratebuf *b = &s->rb[i];
+		ecg_fill(s, b->rate, b->ecg);
+		for (int k = 0; k < b->rate; k++) {
+			double ph = TWO_PI * s->o.mains_hz *
+				    (t0 + (double)k / b->rate);
+			b->msin[k] = sin(ph);
+			b->mcos[k] = cos(ph);
+		}
+	}
 }
 
 /* ---- event shapes ---- */
@@ -320,11 +352,11 @@ static void render_emg(psg_synth *s, int c, int stage, double *env)
 	add_lmgm_and_bursts(s, c, env, rate);
 	double bleed = s->p->ecg_bleed_uv / 1000 *
 		       (m->role == R_CHIN ? 0.5 : 1);
+	const double *ecg = rate_buf(s, rate)->ecg;
 	for (int i = 0; i < rate; i++) {
-		double t = (double)s->t / TICKS_D + (double)i / rate;
 		double v = env[i] * m->emg.norm *
 			   biquad_run(&m->emg, rng_white(&m->r));
-		m->buf[i] = (float)(v + bleed * synth_ecg_at(s, t));
+		m->buf[i] = (float)(v + bleed * ecg[i]);
 	}
 }
 
@@ -334,14 +366,14 @@ static void render_eeg(psg_synth *s, int c)
 	int rate = m->rate, eog = m->role == R_EOG_L || m->role == R_EOG_R;
 	double sign = m->role == R_EOG_R ? -1 : 1;
 	double bleed = s->p->ecg_bleed_uv / 1000 * 0.3;
+	const double *ecg = rate_buf(s, rate)->ecg;
 	for (int i = 0; i < rate; i++) {
-		double t = (double)s->t / TICKS_D + (double)i / rate;
 		double v = m->mix_a * s->tmp_a[i] + m->mix_p * s->tmp_p[i] +
 			   m->sw_w * s->tmp_sw[i] + m->sp_w * s->tmp_sp[i] +
 			   2 * rng_white(&m->r);
 		if (eog)
 			v += sign * s->tmp_eye[i] + s->tmp_eye[rate + i];
-		m->buf[i] = (float)(v + bleed * synth_ecg_at(s, t));
+		m->buf[i] = (float)(v + bleed * ecg[i]);
 	}
 }
 
@@ -349,11 +381,10 @@ static void render_other(psg_synth *s, int c)
 {
 	chan_model *m = &s->ch[c];
 	for (int i = 0; i < m->rate; i++) {
-		double t = (double)s->t / TICKS_D + (double)i / m->rate;
 		double v = 0;
 		switch (m->role) {
 		case R_ECG:
-			v = synth_ecg_at(s, t) + 5 * rng_white(&m->r);
+			v = rate_buf(s, m->rate)->ecg[i] + 5 * rng_white(&m->r);
 			break;
 		case R_THOR:
 		case R_ABDO:
@@ -384,10 +415,12 @@ static void render_artefacts(psg_synth *s, int c)
 	const psg_channel *pc = &s->h->channels[c];
 	int rate = m->rate, i0, i1, cortical = m->role <= R_EOG_R;
 	int muscle = m->role >= R_CHIN && m->role <= R_MASSETER;
+	const struct ratebuf *rb = rate_buf(s, rate);
+	double ms = m->mains_amp * cos(m->mains_phase);
+	double mc = m->mains_amp * sin(m->mains_phase);
 	for (int i = 0; (cortical || muscle) && i < rate; i++) {
-		double t = (double)s->t / TICKS_D + (double)i / rate;
-		double v = m->mains_amp * sin(TWO_PI * s->o.mains_hz * t +
-					      m->mains_phase);
+		/* sin(wt + phase) from the shared sin(wt), cos(wt) */
+		double v = ms * rb->msin[i] + mc * rb->mcos[i];
 		if (cortical) {
 			m->drift = m->drift_a * m->drift +
 				   (1 - m->drift_a) * 30 * rng_white(&m->r);
@@ -419,6 +452,7 @@ void synth_render_record(psg_synth *s)
 {
 	int stage = synth_stage_at(&s->hyp, s->t + PSG_TICKS_PER_SEC / 2);
 	ecg_beats(s, (double)s->t / TICKS_D);
+	fill_rate_bufs(s);
 	render_events_eeg(s);
 	render_sources(s, stage);
 	double *env = s->tmp_sw + s->eeg_rate;   /* scratch, see init */
@@ -447,6 +481,18 @@ int synth_render_init(psg_synth *s)
 	s->tmp_sp = calloc((size_t)er, sizeof *s->tmp_sp);
 	s->tmp_eye = calloc((size_t)(2 * er), sizeof *s->tmp_eye);
 	s->mod_alpha = calloc((size_t)er, sizeof *s->mod_alpha);
+	for (int c = 0; c < s->h->nchannels; c++) {
+		int r = s->ch[c].rate;
+		if (rate_buf(s, r) || s->nrb == 8)
+			continue;
+		struct ratebuf *b = &s->rb[s->nrb++];
+		b->rate = r;
+		b->ecg = calloc((size_t)r, sizeof *b->ecg);
+		b->msin = calloc((size_t)r, sizeof *b->msin);
+		b->mcos = calloc((size_t)r, sizeof *b->mcos);
+		if (!b->ecg || !b->msin || !b->mcos)
+			return PSG_ERR_NOMEM;
+	}
 	rng_init(&s->ecg_rng, s->o.seed, "ecg", 0);
 	rng_init(&s->resp_rng, s->o.seed, "resp", 0);
 	s->spo2 = 96;
@@ -464,4 +510,9 @@ void synth_render_free(psg_synth *s)
 	free(s->tmp_sp);
 	free(s->tmp_eye);
 	free(s->mod_alpha);
+	for (int i = 0; i < s->nrb; i++) {
+		free(s->rb[i].ecg);
+		free(s->rb[i].msin);
+		free(s->rb[i].mcos);
+	}
 }

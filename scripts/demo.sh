@@ -1,19 +1,45 @@
 #!/bin/sh
-# scripts/demo.sh -- the main job on bundled data: read a real PSG excerpt
-# with its expert hypnogram, write HDF5, show what it holds.  Grows as the
-# detector stages land.  Run through `make demo` (which builds first).
+# scripts/demo.sh [RECORDING.edf] -- the main job: a recording (by default
+# a generated 2-h night with known events) -> stream -> HDF5, and a look at
+# what the HDF5 file holds; then the same for the bundled real Sleep-EDF
+# excerpt with its expert hypnogram.  Grows as the detector stages land.
+# Run through `make demo` (which builds first).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/${PSG_BUILD:-build}/bin
 OUT=${OUT:-$ROOT/out}
 mkdir -p "$OUT"
-EDF=$ROOT/testdata/SC4001E0-excerpt.edf
-HYP=$ROOT/testdata/SC4001EC-Hypnogram.edf
 
+if [ $# -ge 1 ]; then
+	EDF=$1
+	HYP=
+else
+	EDF=$OUT/night.edf
+	HYP=$OUT/night.hypnogram.edf
+	echo "== psg-synth: a generated 2-h night (profile mixed, seed 1)"
+	"$BIN/psg-synth" -H 2 -p mixed -s 1 -o "$EDF"
+	echo "ground truth: $OUT/night.events.tsv, night.epochs.tsv, night.hypnogram.edf"
+	cut -f4 "$OUT/night.events.tsv" | tail -n +2 | sort | uniq -c | sort -rn |
+		awk '{printf "  %6d %s\n", $1, $2}'
+fi
+echo
 echo "== psg-info $EDF"
 "$BIN/psg-info" "$EDF"
 echo
-echo "== psg-read | psg-h5"
-"$BIN/psg-read" "$EDF" --annotations "$HYP" |
-	"$BIN/psg-h5" -o "$OUT/SC4001E0-excerpt.h5"
-/usr/bin/python3 "$ROOT/scripts/h5show.py" "$OUT/SC4001E0-excerpt.h5"
+H5=$OUT/$(basename "${EDF%.*}").h5
+echo "== psg-read | psg-h5 -o $H5"
+if [ -n "$HYP" ]; then
+	"$BIN/psg-read" "$EDF" --annotations "$HYP" | "$BIN/psg-h5" -o "$H5"
+else
+	"$BIN/psg-read" "$EDF" | "$BIN/psg-h5" -o "$H5"
+fi
+/usr/bin/python3 "$ROOT/scripts/h5show.py" "$H5"
+
+if [ $# -eq 0 ]; then
+	echo
+	echo "== the bundled real excerpt (Sleep-EDF SC4001, with its hypnogram)"
+	"$BIN/psg-read" "$ROOT/testdata/SC4001E0-excerpt.edf" \
+		--annotations "$ROOT/testdata/SC4001EC-Hypnogram.edf" |
+		"$BIN/psg-h5" -o "$OUT/SC4001E0-excerpt.h5"
+	/usr/bin/python3 "$ROOT/scripts/h5show.py" "$OUT/SC4001E0-excerpt.h5" 2
+fi
