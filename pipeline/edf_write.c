@@ -74,7 +74,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define OUTBUF (1u << 20)
 #define MAX_RECORD ((size_t)64 << 20)  /* bytes of one data record */
 #define MAX_FIELD8 99999999            /* what 8 digits hold */
 /* Longest time-keeping TAL up to 99999999 s: "+99999999.9999999\x14\x14\0";
@@ -607,29 +606,16 @@ static int data_sig_header(psg_edf_writer *w, unsigned char *sh, int i,
 
 static int flush_out(psg_edf_writer *w)
 {
-	size_t off = 0;
-	while (off < w->used) {
-		ssize_t k = write(w->fd, w->out + off, w->used - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return io_fail(w, "");
-		off += (size_t)k;
-	}
+	if (psg__write_all(w->fd, w->out, w->used))
+		return io_fail(w, "");
 	w->used = 0;
 	return PSG_OK;
 }
 
 static int emit(psg_edf_writer *w, const void *p, size_t n)
 {
-	const unsigned char *s = p;
-	while (n) {
-		size_t room = OUTBUF - w->used, k = n < room ? n : room;
-		memcpy(w->out + w->used, s, k);
-		w->used += k, s += k, n -= k;
-		if (w->used == OUTBUF && flush_out(w))
-			return PSG_ERR_IO;
-	}
+	if (psg__buffered(w->fd, w->out, &w->used, p, n))
+		return io_fail(w, "");
 	return PSG_OK;
 }
 
@@ -725,7 +711,7 @@ static int create_tmp(psg_edf_writer *w, const char *path)
 	if (!n)
 		return fail(w, PSG_ERR_ARG, "empty output path");
 	if (!(w->path = strdup(path)) || !(w->tmp = malloc(n + 12)) ||
-	    !(w->out = malloc(OUTBUF)))
+	    !(w->out = malloc(PSG__OUTBUF)))
 		return fail(w, PSG_ERR_NOMEM, "out of memory");
 	memcpy(w->tmp, path, n);
 	memcpy(w->tmp + n, ".tmp.XXXXXX", 12);

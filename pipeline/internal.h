@@ -64,6 +64,13 @@ psg_hasher *psg__hasher_start(const char *path);
 /* Joins the thread; writes 64 hex digits or "" on failure. */
 void psg__hasher_finish(psg_hasher *hs, char out[65]);
 
+/* Output through a PSG__OUTBUF-byte buffer (outbuf.c): 0, or -1 with
+   errno set.  psg__buffered flushes each time the buffer fills. */
+#define PSG__OUTBUF (1u << 20)
+int psg__write_all(int fd, const unsigned char *p, size_t n);
+int psg__buffered(int fd, unsigned char *buf, size_t *used, const void *p,
+		  size_t n);
+
 /* Date arithmetic: days since 1970-01-01 of a civil date. */
 int64_t psg__days_from_civil(int y, int m, int d);
 

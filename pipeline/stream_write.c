@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define OUTBUF (1u << 20)
 
 struct psg_writer {
 	int fd;
@@ -27,36 +26,24 @@ struct psg_writer {
 	char err[256];
 };
 
+static int io_error(psg_writer *w)
+{
+	snprintf(w->err, sizeof w->err, "write: %s", strerror(errno));
+	return w->failed = PSG_ERR_IO;
+}
+
 static int flush_out(psg_writer *w)
 {
-	size_t off = 0;
-	while (off < w->used) {
-		ssize_t k = write(w->fd, w->out + off, w->used - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			snprintf(w->err, sizeof w->err, "write: %s",
-				 strerror(errno));
-			w->failed = PSG_ERR_IO;
-			return PSG_ERR_IO;
-		}
-		off += (size_t)k;
-	}
+	if (psg__write_all(w->fd, w->out, w->used))
+		return io_error(w);
 	w->used = 0;
 	return PSG_OK;
 }
 
 static int emit(psg_writer *w, const void *p, size_t n)
 {
-	const unsigned char *s = p;
-	while (n) {
-		size_t room = OUTBUF - w->used, k = n < room ? n : room;
-		memcpy(w->out + w->used, s, k);
-		w->used += k, s += k, n -= k;
-		if (w->used == OUTBUF && flush_out(w))
-			return PSG_ERR_IO;
-	}
-	return PSG_OK;
+	return psg__buffered(w->fd, w->out, &w->used, p, n) ? io_error(w) :
+	       PSG_OK;
 }
 
 /* ---- payload builder ---- */
@@ -183,7 +170,7 @@ psg_writer *psg_writer_open_fd(int fd, const psg_header *h, int *status)
 {
 	psg_writer *w = calloc(1, sizeof *w);
 	int st = PSG_ERR_NOMEM;
-	if (!w || !(w->out = malloc(OUTBUF)) || !(w->h = psg_header_new()) ||
+	if (!w || !(w->out = malloc(PSG__OUTBUF)) || !(w->h = psg_header_new()) ||
 	    psg_header_copy(w->h, h))
 		goto fail;
 	w->fd = fd;
