@@ -15,6 +15,8 @@ CH=${BENCH_CHANNELS:-64}
 RATE=${BENCH_RATE:-256}
 mkdir -p "$DIR"
 
+BENCH_SYNTH=${BENCH_SYNTH:-1}
+
 # Runs "$@" (a shell command) and prints "seconds maxrss_kb" of the command
 # named in $1 (timed with GNU time inside the pipeline).
 measure() {
@@ -22,10 +24,10 @@ measure() {
 	tail -1 "$DIR/time.log"
 }
 
-line() {   # name seconds rss_kb floor hours
-	awk -v n="$1" -v s="$2" -v m="$3" -v f="$4" -v h="$5" -v ch="$CH" \
-	    -v r="$RATE" 'BEGIN {
-		ms = h * 3600 * ch * r / 1e6;
+line() {   # name seconds rss_kb floor hours [samples per second]
+	awk -v n="$1" -v s="$2" -v m="$3" -v f="$4" -v h="$5" \
+	    -v sps="${6:-$((CH * RATE))}" 'BEGIN {
+		ms = h * 3600 * sps / 1e6;
 		printf "%-44s %8.2f s %8.1f MS/s %9.0fx realtime %6.2fx floor %8.1f MB\n",
 		       n, s, ms / s, h * 3600 / s, s / f, m / 1024 }'
 }
@@ -52,3 +54,19 @@ for h in $HOURS; do
 	line "psg-read | psg-h5 (h5)" "$1" "$2" "$floor" "$h"
 	rm -f "$DIR/out.h5"
 done
+
+# psg-synth: an 8-h, 16-channel night (EEG 256 Hz, EMG 512 Hz) and the same
+# at 24 h; the floor here is writing the same amount with mkedf (bulk
+# EDF of 16 channels at 256 Hz), measured in the same run.
+if [ "$BENCH_SYNTH" = 1 ]; then
+	for h in 8 24; do
+		echo "== psg-synth, $h h, 16-channel montage"
+		set -- $(measure "$TF $T/mkedf --hours $h --channels 16 --rate 256 -o $DIR/floor.edf")
+		floor=$1
+		line "mkedf 16 ch 256 Hz (floor)" "$1" "$2" "$floor" "$h" 4096
+		set -- $(measure "$TF $B/psg-synth -H $h -o $DIR/synth.edf")
+		# 8 x 256 (EEG, EOG) + 3 x 512 (EMG) + 256 (ECG) + 3 x 32 + 1
+		line "psg-synth -H $h" "$1" "$2" "$floor" "$h" 3937
+		rm -f "$DIR/floor.edf" "$DIR"/synth.*
+	done
+fi
