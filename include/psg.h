@@ -325,6 +325,56 @@ void psg_edf_writer_free(psg_edf_writer *w);
    failed (as libsndfile's sf_strerror(NULL)). */
 const char *psg_edf_writer_errmsg(const psg_edf_writer *w);
 
+/* ---- FFT filtering (docs/filters.md) ----------------------------------- */
+
+/* Linear-phase FIR filters designed by the Kaiser window method (Kaiser
+   1974; Oppenheim & Schafer, Discrete-Time Signal Processing, 7.6), odd
+   length so that the delay is a whole number of samples and is removed
+   exactly: an event's time in the output equals its time in the input. */
+enum psg_fir_type {
+	PSG_FIR_LOWPASS = 1, PSG_FIR_HIGHPASS, PSG_FIR_BANDPASS,
+	PSG_FIR_BANDSTOP, PSG_FIR_NOTCH
+};
+
+typedef struct psg_fir_spec {
+	int type;               /* enum psg_fir_type */
+	double f1, f2;          /* Hz: cutoff (f1), band edges (f1-f2), or
+				   notch frequency (f1) */
+	double transition;      /* Hz, 0 = default (docs/filters.md) */
+	double atten_db;        /* stop-band attenuation, 0 = 60 dB */
+	int harmonics;          /* notch: also 2f, 3f... up to this many */
+} psg_fir_spec;
+
+/* Designs the taps for a rate: *taps (malloc'd, caller frees) of odd
+   length *ntaps.  Fails with PSG_ERR_ARG and msg on impossible specs
+   (cutoffs at or beyond Nyquist, empty bands). */
+int psg_fir_design(const psg_fir_spec *spec, double rate, double **taps,
+		   int *ntaps, char *msg, size_t msglen);
+/* One line naming the filter, e.g. "HP:0.3Hz", for prefilter fields. */
+void psg_fir_describe(const psg_fir_spec *spec, char *buf, size_t n);
+/* Convolves two designs into one (a cascade); caller frees *out. */
+int psg_fir_cascade(const double *a, int na, const double *b, int nb,
+		    double **out, int *nout);
+
+/* Streaming zero-phase FIR by overlap-save with FFTW real transforms.
+   Samples go in with _push and come out, delayed by the filter's half
+   length, with _pull; _finish ends a continuous segment (the signal is
+   held at its last value past the end, as before the start) so that the
+   output has exactly as many samples as the input, and resets the filter
+   for the next segment: nothing rings across an EDF+D gap.  Plans are
+   made once per FFT size and shared; PSG_FFTW_WISDOM names an optional
+   wisdom file. */
+typedef struct psg_filter psg_filter;
+psg_filter *psg_filter_new(const double *taps, int ntaps, int *status);
+void psg_filter_free(psg_filter *f);
+int psg_filter_push(psg_filter *f, const float *x, int n);
+/* Moves up to max filtered samples into y; returns how many. */
+int psg_filter_pull(psg_filter *f, float *y, int max);
+int psg_filter_finish(psg_filter *f);
+/* Samples the filter holds back before output can follow the input. */
+int psg_filter_latency(const psg_filter *f);
+int psg_filter_fft_size(const psg_filter *f);
+
 /* ---- generated nights with ground truth (psg-synth, docs/synth.md) ----- */
 
 enum psg_stage {

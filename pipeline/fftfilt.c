@@ -1,0 +1,308 @@
+/*
+ * fftfilt.c -- streaming zero-phase FIR filtering by overlap-save with
+ * FFTW's real transforms (r2c/c2r, double precision).
+ *
+ * With N taps and an FFT of size M, each transform turns M - (N-1) new
+ * samples into output.  M is the 2^a 3^b 5^c 7^d size (FFTW's fastest) that
+ * minimises M log M / (M - N + 1).  Plans are made once per size and shared
+ * by every filter through FFTW's new-array execute; all buffers come from
+ * fftw_malloc, so they share the plans' alignment.  PSG_FFTW_WISDOM names
+ * a wisdom file: read before the first plan, measured plans added to it.
+ *
+ * Zero phase: with D = (N-1)/2, output k is sum_j h[j] x[k + D - j].  The
+ * input is extended by D copies of its first value before the start and of
+ * its last value after the end (a held edge, so a DC offset does not
+ * become a step), which is also what makes the output as long as the input.
+ */
+#include "internal.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_PLANS 64
+
+typedef struct plan {
+	int m;
+	fftw_plan r2c, c2r;
+} plan;
+
+static plan plans[MAX_PLANS];
+static int nplans, wisdom_loaded;
+
+struct psg_filter {
+	int ntaps, d, m, step;   /* taps, delay, FFT size, new per block */
+	fftw_complex *h;         /* spectrum of the taps, scaled by 1/m */
+	double *buf;             /* time-domain block: history + new */
+	fftw_complex *spec;
+	double *out;
+	int have;                /* samples in buf */
+	int started;
+	float last;
+	int64_t nin, nout;       /* this segment */
+	float *q;                /* filtered samples waiting to be pulled */
+	size_t qhead, qn, qcap;
+	const plan *p;
+};
+
+/* ---- plans ---- */
+
+static int good_size(int n)
+{
+	static const int f[] = {2, 3, 5, 7};
+	for (int i = 0; i < 4; i++)
+		while (n % f[i] == 0)
+			n /= f[i];
+	return n == 1;
+}
+
+/* The FFT size with the least work per output sample. */
+static int choose_size(int ntaps)
+{
+	int best = 0;
+	double best_cost = 0;
+	long lo = 2L * ntaps > 256 ? 2L * ntaps : 256;
+	long hi = 64L * ntaps > 4096 ? 64L * ntaps : 4096;
+	if (hi > (1L << 24))
+		hi = 1L << 24;
+	for (long m = lo; m <= hi; m++) {
+		if (!good_size((int)m))
+			continue;
+		double cost = (double)m * log2((double)m) /
+			      (double)(m - ntaps + 1);
+		if (!best || cost < best_cost)
+			best = (int)m, best_cost = cost;
+	}
+	return best;
+}
+
+static const char *wisdom_path(void)
+{
+	const char *p = getenv("PSG_FFTW_WISDOM");
+	return p && *p ? p : NULL;
+}
+
+static void save_wisdom(const char *path)
+{
+	char tmp[PSG_PATH_LEN + 32];
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	if (fftw_export_wisdom_to_filename(tmp))
+		rename(tmp, path);   /* best effort: wisdom is an option */
+	else
+		unlink(tmp);
+}
+
+static const plan *get_plan(int m)
+{
+	for (int i = 0; i < nplans; i++)
+		if (plans[i].m == m)
+			return &plans[i];
+	if (nplans == MAX_PLANS)
+		return NULL;
+	const char *wp = wisdom_path();
+	if (wp && !wisdom_loaded) {
+		fftw_import_wisdom_from_filename(wp);
+		wisdom_loaded = 1;
+	}
+	unsigned flags = wp ? FFTW_MEASURE : FFTW_ESTIMATE;
+	double *x = fftw_malloc(sizeof *x * (size_t)m);
+	fftw_complex *c = fftw_malloc(sizeof *c * (size_t)(m / 2 + 1));
+	plan *p = &plans[nplans];
+	if (x && c) {
+		p->m = m;
+		p->r2c = fftw_plan_dft_r2c_1d(m, x, c, flags);
+		p->c2r = fftw_plan_dft_c2r_1d(m, c, x, flags);
+	}
+	fftw_free(x);
+	fftw_free(c);
+	if (!x || !c || !p->r2c || !p->c2r)
+		return NULL;
+	nplans++;
+	if (wp && flags == FFTW_MEASURE)
+		save_wisdom(wp);
+	return p;
+}
+
+/* ---- the filter ---- */
+
+psg_filter *psg_filter_new(const double *taps, int ntaps, int *status)
+{
+	psg_filter *f = calloc(1, sizeof *f);
+	int st = PSG_ERR_NOMEM;
+	if (!f)
+		goto out;
+	st = PSG_ERR_ARG;
+	if (ntaps < 1 || !(ntaps & 1))
+		goto out;
+	st = PSG_ERR_NOMEM;
+	f->ntaps = ntaps, f->d = (ntaps - 1) / 2;
+	f->m = choose_size(ntaps);
+	f->step = f->m - ntaps + 1;
+	f->buf = fftw_malloc(sizeof *f->buf * (size_t)f->m);
+	f->out = fftw_malloc(sizeof *f->out * (size_t)f->m);
+	f->spec = fftw_malloc(sizeof *f->spec * (size_t)(f->m / 2 + 1));
+	f->h = fftw_malloc(sizeof *f->h * (size_t)(f->m / 2 + 1));
+	if (!f->m || !f->buf || !f->out || !f->spec || !f->h ||
+	    !(f->p = get_plan(f->m)))
+		goto out;
+	memset(f->buf, 0, sizeof *f->buf * (size_t)f->m);
+	for (int i = 0; i < ntaps; i++)
+		f->buf[i] = taps[i] / f->m;   /* c2r leaves a factor m */
+	fftw_execute_dft_r2c(f->p->r2c, f->buf, f->h);
+	st = PSG_OK;
+out:
+	if (status)
+		*status = st;
+	if (st) {
+		psg_filter_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void psg_filter_free(psg_filter *f)
+{
+	if (!f)
+		return;
+	fftw_free(f->buf);
+	fftw_free(f->out);
+	fftw_free(f->spec);
+	fftw_free(f->h);
+	free(f->q);
+	free(f);
+}
+
+int psg_filter_latency(const psg_filter *f)
+{
+	return f->d;
+}
+
+int psg_filter_fft_size(const psg_filter *f)
+{
+	return f->m;
+}
+
+static int queue(psg_filter *f, const double *y, size_t n)
+{
+	if (f->qhead && f->qhead == f->qn)
+		f->qhead = f->qn = 0;
+	if (f->qn + n > f->qcap) {
+		if (f->qhead) {   /* slide what is left to the front */
+			memmove(f->q, f->q + f->qhead,
+				(f->qn - f->qhead) * sizeof *f->q);
+			f->qn -= f->qhead, f->qhead = 0;
+		}
+		if (f->qn + n > f->qcap) {
+			size_t cap = f->qn + n + (size_t)f->m;
+			float *q = realloc(f->q, cap * sizeof *q);
+			if (!q)
+				return PSG_ERR_NOMEM;
+			f->q = q, f->qcap = cap;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		f->q[f->qn + i] = (float)y[i];
+	f->qn += n;
+	return PSG_OK;
+}
+
+/* One overlap-save block: the m - (N-1) valid outputs (at most `keep`)
+   to the queue, and the last N-1 inputs become the next block's history. */
+static int run_block(psg_filter *f, int keep)
+{
+	fftw_execute_dft_r2c(f->p->r2c, f->buf, f->spec);
+	for (int i = 0; i <= f->m / 2; i++) {
+		double re = f->spec[i][0], im = f->spec[i][1];
+		double hr = f->h[i][0], hi = f->h[i][1];
+		f->spec[i][0] = re * hr - im * hi;
+		f->spec[i][1] = re * hi + im * hr;
+	}
+	fftw_execute_dft_c2r(f->p->c2r, f->spec, f->out);
+	int n = keep < f->step ? keep : f->step;
+	int st = queue(f, f->out + f->ntaps - 1, (size_t)n);
+	f->nout += n;
+	memmove(f->buf, f->buf + f->step, sizeof *f->buf * (size_t)(f->ntaps - 1));
+	f->have = f->ntaps - 1;
+	return st;
+}
+
+static int feed(psg_filter *f, const float *x, size_t n)
+{
+	while (n) {
+		size_t room = (size_t)(f->m - f->have), k = n < room ? n : room;
+		for (size_t i = 0; i < k; i++)
+			f->buf[f->have + i] = x[i];
+		f->have += (int)k, x += k, n -= k;
+		if (f->have == f->m) {
+			int st = run_block(f, f->step);
+			if (st)
+				return st;
+		}
+	}
+	return PSG_OK;
+}
+
+/* Feeds `count` copies of v (the held edge). */
+static int feed_const(psg_filter *f, float v, int count)
+{
+	float chunk[256];
+	for (int i = 0; i < 256; i++)
+		chunk[i] = v;
+	while (count > 0) {
+		int k = count < 256 ? count : 256;
+		int st = feed(f, chunk, (size_t)k);
+		if (st)
+			return st;
+		count -= k;
+	}
+	return PSG_OK;
+}
+
+int psg_filter_push(psg_filter *f, const float *x, int n)
+{
+	if (n <= 0)
+		return n < 0 ? PSG_ERR_ARG : PSG_OK;
+	if (!f->started) {
+		f->started = 1;
+		int st = feed_const(f, x[0], f->d);
+		if (st)
+			return st;
+	}
+	f->nin += n;
+	f->last = x[n - 1];
+	return feed(f, x, (size_t)n);
+}
+
+int psg_filter_pull(psg_filter *f, float *y, int max)
+{
+	size_t n = f->qn - f->qhead;
+	if (max < 0)
+		return PSG_ERR_ARG;
+	if (n > (size_t)max)
+		n = (size_t)max;
+	memcpy(y, f->q + f->qhead, n * sizeof *y);
+	f->qhead += n;
+	return (int)n;
+}
+
+int psg_filter_finish(psg_filter *f)
+{
+	int st = PSG_OK;
+	if (f->started) {
+		st = feed_const(f, f->last, f->d);
+		/* The last, partial block: zeros beyond the held edge only
+		   touch outputs past the segment's end, which are dropped. */
+		if (!st && f->have > f->ntaps - 1) {
+			int64_t want = f->nin - f->nout;
+			memset(f->buf + f->have, 0,
+			       sizeof *f->buf * (size_t)(f->m - f->have));
+			st = run_block(f, (int)want);
+		}
+	}
+	f->started = 0;
+	f->have = 0;
+	f->nin = f->nout = 0;
+	return st;
+}
