@@ -58,24 +58,28 @@ static int good_size(int n)
 	return n == 1;
 }
 
-/* The FFT size with the least work per output sample. */
+/* The smallest FFT size within 5 % of the least work per output sample:
+   the cost M log M / (M - N + 1) flattens out, and a smaller M means less
+   memory and latency per channel. */
 static int choose_size(int ntaps)
 {
-	int best = 0;
-	double best_cost = 0;
 	long lo = 2L * ntaps > 256 ? 2L * ntaps : 256;
-	long hi = 64L * ntaps > 4096 ? 64L * ntaps : 4096;
+	long hi = 32L * ntaps > 4096 ? 32L * ntaps : 4096;
+	double best = 0;
 	if (hi > (1L << 24))
 		hi = 1L << 24;
-	for (long m = lo; m <= hi; m++) {
-		if (!good_size((int)m))
-			continue;
-		double cost = (double)m * log2((double)m) /
-			      (double)(m - ntaps + 1);
-		if (!best || cost < best_cost)
-			best = (int)m, best_cost = cost;
-	}
-	return best;
+	for (long m = lo; m <= hi; m++)
+		if (good_size((int)m)) {
+			double c = (double)m * log2((double)m) /
+				   (double)(m - ntaps + 1);
+			if (best == 0 || c < best)
+				best = c;
+		}
+	for (long m = lo; m <= hi; m++)
+		if (good_size((int)m) && (double)m * log2((double)m) /
+		    (double)(m - ntaps + 1) <= 1.05 * best)
+			return (int)m;
+	return 0;
 }
 
 static const char *wisdom_path(void)
