@@ -13,7 +13,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SAN ?=
 
-PKGS := fftw3 hdf5 sndfile
+PKGS := fftw3 fftw3f hdf5 sndfile
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 

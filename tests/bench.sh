@@ -16,6 +16,7 @@ RATE=${BENCH_RATE:-256}
 mkdir -p "$DIR"
 
 BENCH_SYNTH=${BENCH_SYNTH:-1}
+BENCH_FILTER=${BENCH_FILTER:-1}
 
 # Runs "$@" (a shell command) and prints "seconds maxrss_kb" of the command
 # named in $1 (timed with GNU time inside the pipeline).
@@ -68,5 +69,27 @@ if [ "$BENCH_SYNTH" = 1 ]; then
 		# 8 x 256 (EEG, EOG) + 3 x 512 (EMG) + 256 (ECG) + 3 x 32 + 1
 		line "psg-synth -H $h" "$1" "$2" "$floor" "$h" 3937
 		rm -f "$DIR/floor.edf" "$DIR"/synth.*
+	done
+fi
+
+# The FFT engine (issue 4): a 16-channel, 256-Hz night of 8 h and 24 h; the
+# floor is psg-read to /dev/null; psg-filter runs an EEG band (0.3-35 Hz:
+# ~3200 taps) on every channel; psg-spectrum the Welch bands on every
+# channel.  Targets: filtering adds <= 50 % to the floor; peak memory at
+# 24 h within 10 % of 8 h.
+if [ "$BENCH_FILTER" = 1 ]; then
+	for h in 8 24; do
+		f=$DIR/night${h}h_16ch.edf
+		[ -s "$f" ] || "$T/mkedf" --hours "$h" --channels 16 --rate 256 -o "$f"
+		echo "== filters, $h h, 16 channels at 256 Hz"
+		set -- $(measure "$TF $B/psg-read $f")
+		floor=$1
+		line "psg-read (floor)" "$1" "$2" "$floor" "$h" 4096
+		set -- $(measure "$B/psg-read $f | $TF $B/psg-filter -c '*' --highpass 0.3 --lowpass 35")
+		line "psg-read | psg-filter 0.3-35 Hz (filter)" "$1" "$2" "$floor" "$h" 4096
+		set -- $(measure "$B/psg-read $f | $TF $B/psg-spectrum -c '*'")
+		line "psg-read | psg-spectrum (spectrum)" "$1" "$2" "$floor" "$h" 4096
+		set -- $(measure "$B/psg-read --backend native $f | $TF $B/psg-filter -c '*' --highpass 0.3 --lowpass 35")
+		line "psg-read --backend native | psg-filter" "$1" "$2" "$floor" "$h" 4096
 	done
 fi
