@@ -241,41 +241,66 @@ static void emit_epoch(chan *c, psg_writer *w)
 	c->nwin = 0;
 }
 
-/* Feeds one sample at time t (ticks): windows restart at each epoch
-   boundary and each gap, and complete epochs are emitted. */
-static void sample(chan *c, const psg_header *h, int64_t t, float v,
-		   int restart, psg_writer *w)
+/* Epoch of sample idx of a segment starting at t0, exactly (rational
+   arithmetic: sample times need not be whole ticks). */
+static int64_t epoch_of(const psg_header *h, const psg_channel *pc,
+			int64_t t0, int64_t idx)
 {
-	int64_t e = t < h->epoch_origin ? -1 :
-		    (t - h->epoch_origin) / h->epoch_len;
-	if (e != c->epoch) {
-		if (c->epoch >= 0)
-			emit_epoch(c, w);
-		c->epoch = e;
-		c->have = 0;
-	}
-	if (restart)
-		c->have = 0;
-	if (e < 0)
-		return;
-	c->seg[c->have++] = v;
-	if (c->have == c->w) {
-		add_window(c);
-		/* Keep the overlap for the next window. */
-		memmove(c->seg, c->seg + c->step,
-			(size_t)(c->w - c->step) * sizeof *c->seg);
-		c->have = c->w - c->step;
+	int64_t num = (t0 - h->epoch_origin) * pc->spr + idx * pc->period;
+	int64_t den = h->epoch_len * pc->spr;
+	return num < 0 ? -1 : num / den;
+}
+
+/* First sample index of the segment at or after the start of epoch e. */
+static int64_t first_in(const psg_header *h, const psg_channel *pc,
+			int64_t t0, int64_t e)
+{
+	int64_t num = (h->epoch_origin + e * h->epoch_len - t0) * pc->spr;
+	return num <= 0 ? 0 : (num + pc->period - 1) / pc->period;
+}
+
+/* Samples into the current window, a window into the epoch's PSD each
+   time it fills; the overlap stays for the next one. */
+static void take(chan *c, const float *x, int64_t n)
+{
+	while (n > 0) {
+		int64_t k = c->w - c->have < n ? c->w - c->have : n;
+		memcpy(c->seg + c->have, x, (size_t)k * sizeof *x);
+		c->have += (int)k, x += k, n -= k;
+		if (c->have == c->w) {
+			add_window(c);
+			memmove(c->seg, c->seg + c->step,
+				(size_t)(c->w - c->step) * sizeof *c->seg);
+			c->have = c->w - c->step;
+		}
 	}
 }
 
+/* A block in runs of one epoch each: windows restart at every epoch
+   boundary and every gap, and a finished epoch is emitted. */
 static void block(chan *c, const psg_header *h, const psg_block *b,
 		  psg_writer *w)
 {
 	const psg_channel *pc = &h->channels[c->idx];
-	int restart = b->t0 != c->t0 || b->offset != c->next;
-	for (int32_t i = 0; i < b->n; i++) {
-		int64_t t = psg_sample_time(pc, b->t0, b->offset + i);
-		sample(c, h, t, b->x[i], restart && i == 0, w);
+	if (b->t0 != c->t0 || b->offset != c->next)
+		c->have = 0;   /* a gap */
+	for (int32_t i = 0; i < b->n;) {
+		int64_t idx = b->offset + i;
+		int64_t e = epoch_of(h, pc, b->t0, idx);
+		if (e != c->epoch) {
+			if (c->epoch >= 0)
+				emit_epoch(c, w);
+			c->epoch = e;
+			c->have = 0;
+		}
+		int64_t end = e < 0 ? first_in(h, pc, b->t0, 0) :
+			      first_in(h, pc, b->t0, e + 1);
+		int64_t run = end - idx < b->n - i ? end - idx : b->n - i;
+		if (run < 1)
+			run = 1;
+		if (e >= 0)
+			take(c, b->x + i, run);
+		i += (int32_t)run;
 	}
 	c->t0 = b->t0;
 	c->next = b->offset + b->n;
