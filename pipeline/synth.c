@@ -141,7 +141,12 @@ static int add_channel(psg_synth *s, const char *label, int role, int side)
 	m = &s->ch[i];
 	memset(m, 0, sizeof *m);
 	m->role = role, m->side = side, m->rate = (int)c.spr;
-	rng_init(&m->r, s->o.seed, label, i);
+	/* Keyed by label, not position: a channel is the same whatever
+	   else the montage holds. */
+	rng_init(&m->r, s->o.seed, label, 0);
+	char key[PSG_LABEL_LEN + 16];
+	snprintf(key, sizeof key, "artefacts %s", label);
+	rng_init(&m->art, s->o.seed, key, 0);
 	m->mains_amp = s->p->mains_uv * rng_range(&m->r, 0.5, 1.5);
 	if (s->o.mains_hz < 0)
 		m->mains_amp = 0;
@@ -324,8 +329,12 @@ psg_synth *psg_synth_new(const psg_synth_opts *o, int *status, char *msg,
 			       30 * PSG_TICKS_PER_SEC;
 		s->end = (int64_t)((o->hours > 0 ? o->hours : o->hypnogram ?
 				    0 : 8) * 3600) * PSG_TICKS_PER_SEC;
-		rng_init(&s->plan_rng, o->seed, "plan", 0);
-		rng_init(&s->art_rng, o->seed, "artefacts", 0);
+		rng_init(&s->r_cortex, o->seed, "cortex events", 0);
+		rng_init(&s->r_arousal, o->seed, "arousals", 0);
+		rng_init(&s->r_awake, o->seed, "awakenings", 0);
+		rng_init(&s->r_eyes, o->seed, "eyes", 0);
+		rng_init(&s->r_legs, o->seed, "legs", 0);
+		rng_init(&s->r_chin, o->seed, "chin", 0);
 		st = (s->h = psg_header_new()) ? setup(s, msg, msglen) :
 		     PSG_ERR_NOMEM;
 	}

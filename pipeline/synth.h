@@ -121,7 +121,8 @@ typedef struct source {
 typedef struct chan_model {
 	int role, side;          /* side: 0 left/odd, 1 right/even */
 	int rate;
-	rng r;
+	rng r;                   /* its noise, keyed by its label */
+	rng art;                 /* its artefacts, keyed by its label */
 	biquad emg;              /* EMG band */
 	double mains_amp, mains_phase;
 	double drift, drift_a;
@@ -143,7 +144,9 @@ struct psg_synth {
 	int64_t sleep_onset;     /* ticks; INT64_MAX when never asleep */
 	run *gaps;               /* recording pauses */
 	int ngaps;
-	rng plan_rng, art_rng;
+	/* One stream per family of events, so that what one family draws
+	   (or skips for a missing channel) never shifts another. */
+	rng r_cortex, r_arousal, r_awake, r_eyes, r_legs, r_chin;
 	int64_t planned;         /* ticks: events planned up to here */
 	int64_t next_id, next_series;
 	evlist active;           /* events the renderer still needs */

@@ -112,10 +112,10 @@ static double clamp(double x, double lo, double hi)
 static int plan_waves(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 		      int stage)
 {
-	rng *r = &s->plan_rng;
+	rng *r = &s->r_cortex;
 	double target, median;
 	if (stage == PSG_STAGE_N3)
-		target = rng_range(r, 0.30, 0.60), median = 120;
+		target = rng_range(r, 0.35, 0.65), median = 120;
 	else if (stage == PSG_STAGE_N2)
 		target = rng_range(r, 0.0, 0.10), median = 85;
 	else
@@ -131,13 +131,15 @@ static int plan_waves(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 		int kc = stage == PSG_STAGE_N2 && rng_unif(r) < 0.4;
 		double amp = clamp(rng_lognormal(r, kc ? 150 : median, 0.25),
 				   40, 350);
-		st = add(s, win, kc ? EV_K_COMPLEX : EV_SLOW_WAVE,
-			 w0 + SEC(t), SEC(d), -1, amp, 1 / d);
 		/* Down-state first, longer than the up-state; sharper in a
 		   K-complex (Cash et al. 2009). */
-		if (!st && win->n)
-			win->e[win->n - 1].split = kc ? rng_range(r, 0.3, 0.4) :
-						rng_range(r, 0.5, 0.65);
+		double split = kc ? rng_range(r, 0.3, 0.4) :
+			       rng_range(r, 0.5, 0.65);
+		size_t before = win->n;
+		st = add(s, win, kc ? EV_K_COMPLEX : EV_SLOW_WAVE,
+			 w0 + SEC(t), SEC(d), -1, amp, 1 / d);
+		if (!st && win->n > before)
+			win->e[win->n - 1].split = split;
 		covered += d;
 		t += d + rng_range(r, 0, 2 * gap_mean);
 	}
@@ -147,17 +149,19 @@ static int plan_waves(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 static int plan_spindles(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 			 int stage)
 {
-	rng *r = &s->plan_rng;
+	rng *r = &s->r_cortex;
 	double per_min = stage == PSG_STAGE_N2 ? 5 : stage == PSG_STAGE_N3 ?
 			 2 : 0;
 	int n = poisson(r, per_min * 60, w1 - w0), st = 0;
 	for (int i = 0; i < n && !st; i++) {
+		/* One draw per statement: C leaves the order of arguments
+		   unspecified, and the night must not depend on it. */
 		double d = rng_range(r, 0.5, 2.0);
 		int64_t on = w0 + (int64_t)(rng_unif(r) * (double)(w1 - w0 -
 							    SEC(d)));
-		st = add(s, win, EV_SPINDLE, on, SEC(d), -1,
-			 clamp(rng_lognormal(r, 35, 0.3), 15, 80),
-			 rng_range(r, 11, 16));
+		double amp = clamp(rng_lognormal(r, 35, 0.3), 15, 80);
+		double f = rng_range(r, 11, 16);
+		st = add(s, win, EV_SPINDLE, on, SEC(d), -1, amp, f);
 	}
 	return st;
 }
@@ -165,7 +169,7 @@ static int plan_spindles(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 /* Arousals need 10 s of sleep before them (AASM). */
 static int plan_arousals(psg_synth *s, evlist *win, int64_t w0, int64_t w1)
 {
-	rng *r = &s->plan_rng;
+	rng *r = &s->r_arousal;
 	int n = poisson(r, s->p->arousal_per_h, w1 - w0), st = 0;
 	for (int i = 0; i < n && !st; i++) {
 		int64_t on = w0 + (int64_t)(rng_unif(r) * (double)(w1 - w0));
@@ -184,7 +188,7 @@ static int plan_arousals(psg_synth *s, evlist *win, int64_t w0, int64_t w1)
 static int plan_awakenings(psg_synth *s, evlist *win, int64_t w0, int64_t w1)
 {
 	hypnogram *h = &s->hyp;
-	rng *r = &s->plan_rng;
+	rng *r = &s->r_awake;
 	int st = 0;
 	for (size_t i = 1; i < h->n && !st; i++) {
 		const run *x = &h->r[i];
@@ -205,14 +209,14 @@ static int plan_awakenings(psg_synth *s, evlist *win, int64_t w0, int64_t w1)
 static int plan_eyes(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 		     int stage)
 {
-	rng *r = &s->plan_rng;
+	rng *r = &s->r_eyes;
 	int st = 0;
 	if (chan_of(s, R_EOG_L, 0) < 0 && chan_of(s, R_EOG_R, 1) < 0)
 		return 0;
 	if (stage == PSG_STAGE_N1 && rng_unif(r) < 0.7) {
-		double d = rng_range(r, 5, 20);
-		st = add(s, win, EV_SEM, w0 + SEC(rng_range(r, 0, 10)), SEC(d),
-			 -1, rng_range(r, 80, 200), rng_range(r, 0.25, 0.5));
+		double d = rng_range(r, 5, 20), on = rng_range(r, 0, 10);
+		double amp = rng_range(r, 80, 200), f = rng_range(r, 0.25, 0.5);
+		st = add(s, win, EV_SEM, w0 + SEC(on), SEC(d), -1, amp, f);
 	}
 	if (stage == PSG_STAGE_R || stage == PSG_STAGE_W) {
 		int rem = stage == PSG_STAGE_R;
@@ -220,12 +224,14 @@ static int plan_eyes(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 		for (int i = 0; i < n && !st; i++) {
 			int64_t on = w0 + (int64_t)(rng_unif(r) *
 						    (double)(w1 - w0 - SEC(1)));
-			st = add(s, win, rem ? EV_REM : EV_BLINK, on,
-				 SEC(rem ? rng_range(r, 0.3, 0.8) : 0.3), -1,
-				 rng_range(r, 60, 200), 0);
-			if (!st && win->n && rem)   /* left or right gaze */
-				win->e[win->n - 1].split = rng_unif(r) < 0.5 ?
-							   -1 : 1;
+			double d = rem ? rng_range(r, 0.3, 0.8) : 0.3;
+			double amp = rng_range(r, 60, 200);
+			double gaze = rem && rng_unif(r) < 0.5 ? -1 : 1;
+			size_t before = win->n;
+			st = add(s, win, rem ? EV_REM : EV_BLINK, on, SEC(d), -1,
+				 amp, 0);
+			if (!st && win->n > before && rem)  /* left or right */
+				win->e[win->n - 1].split = gaze;
 		}
 	}
 	return st;
@@ -236,26 +242,27 @@ static int plan_eyes(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 static int plan_lm(psg_synth *s, evlist *win, int64_t on, int64_t series,
 		   double bilateral)
 {
-	rng *r = &s->plan_rng;
+	rng *r = &s->r_legs;
+	/* Every draw happens whatever the montage: a missing leg must not
+	   change the other leg's movements. */
 	double d = clamp(rng_lognormal(r, 2.0, 0.5), 0.5, 10);
-	double amp = clamp(rng_lognormal(r, 25, 0.35), 10, 80);
-	int side = rng_unif(r) < 0.5, st = 0;
+	/* >= 15 uV: the rectified envelope then rises >= 8 uV above rest
+	   (WASM's onset rule), so every truth LM is one a scorer counts. */
+	double amp = clamp(rng_lognormal(r, 25, 0.35), 15, 80);
+	int side = rng_unif(r) < 0.5, both = rng_unif(r) < bilateral, st = 0;
+	double off = rng_range(r, -0.4, 0.4);   /* the other leg joins */
+	double d2 = clamp(d + rng_range(r, -0.5, 0.5), 0.5, 10);
+	double amp2 = clamp(amp * rng_range(r, 0.6, 1.4), 15, 80);
 	int c = chan_of(s, side ? R_LEG_R : R_LEG_L, side);
-	if (c < 0)
-		return 0;
-	st = add(s, win, EV_LM, on, SEC(d), c, amp, 0);
-	if (!st && win->n)
-		win->e[win->n - 1].series = series;
 	int c2 = chan_of(s, side ? R_LEG_L : R_LEG_R, !side);
-	if (!st && c2 >= 0 && rng_unif(r) < bilateral) {
-		/* The other leg joins within half a second. */
-		double off = rng_range(r, -0.4, 0.4);
-		double d2 = clamp(d + rng_range(r, -0.5, 0.5), 0.5, 10);
-		st = add(s, win, EV_LM, on + SEC(off), SEC(d2), c2,
-			 clamp(amp * rng_range(r, 0.6, 1.4), 10, 80), 0);
-		if (!st && win->n)
-			win->e[win->n - 1].series = series;
-	}
+	size_t before = win->n;
+	if (c >= 0)
+		st = add(s, win, EV_LM, on, SEC(d), c, amp, 0);
+	if (!st && c2 >= 0 && both)
+		st = add(s, win, EV_LM, on + SEC(off), SEC(d2), c2, amp2, 0);
+	/* add() drops what falls into a pause: tag only what was added. */
+	for (size_t i = before; !st && i < win->n; i++)
+		win->e[i].series = series;
 	return st;
 }
 
@@ -263,7 +270,7 @@ static int plan_lm(psg_synth *s, evlist *win, int64_t on, int64_t series,
    whole when it starts, and ends early where sleep turns to W or REM. */
 static int plan_series(psg_synth *s, evlist *win, int64_t on)
 {
-	rng *r = &s->plan_rng;
+	rng *r = &s->r_legs;
 	int want = 4 + (int)rng_range(r, 0, 27), n = 0, st = 0;
 	double period = rng_range(r, 18, 40);
 	int64_t t = on, times[32];
@@ -278,8 +285,9 @@ static int plan_series(psg_synth *s, evlist *win, int64_t on)
 	if (n < 4)
 		return 0;
 	int64_t id = ++s->next_series;
-	st = add(s, win, EV_PLM_SERIES, times[0],
-		 times[n - 1] - times[0] + SEC(2), -1, n, (double)id);
+	if (chan_of(s, R_LEG_L, 0) >= 0 || chan_of(s, R_LEG_R, 1) >= 0)
+		st = add(s, win, EV_PLM_SERIES, times[0],
+			 times[n - 1] - times[0] + SEC(2), -1, n, (double)id);
 	for (int i = 0; i < n && !st; i++)
 		st = plan_lm(s, win, times[i], id, 0.3);
 	return st;
@@ -288,10 +296,12 @@ static int plan_series(psg_synth *s, evlist *win, int64_t on)
 static int plan_legs(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 		     int stage)
 {
-	rng *r = &s->plan_rng;
+	rng *r = &s->r_legs;
 	const profile *p = s->p;
 	int st = 0, nrem = stage >= PSG_STAGE_N1 && stage <= PSG_STAGE_N3;
-	int n = poisson(r, p->lm_per_h, w1 - w0);
+	/* Isolated LMs per hour of sleep (the stage does not depend on the
+	   montage, so skipping wake keeps the streams montage-free). */
+	int n = stage >= PSG_STAGE_N1 ? poisson(r, p->lm_per_h, w1 - w0) : 0;
 	for (int i = 0; i < n && !st; i++)
 		st = plan_lm(s, win, w0 + (int64_t)(rng_unif(r) *
 						    (double)(w1 - w0)), 0, 0.3);
@@ -320,11 +330,11 @@ static int plan_legs(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 	n = poisson(r, p->leg_twitch_per_h, w1 - w0);
 	for (int i = 0; i < n && !st; i++) {
 		int side = rng_unif(r) < 0.5;
+		int64_t on = w0 + (int64_t)(rng_unif(r) * (double)(w1 - w0));
+		double d = rng_range(r, 0.1, 0.45), amp = rng_range(r, 15, 40);
 		int c = chan_of(s, side ? R_LEG_R : R_LEG_L, side);
 		if (c >= 0)
-			st = add(s, win, EV_TWITCH, w0 + (int64_t)(rng_unif(r) *
-				 (double)(w1 - w0)), SEC(rng_range(r, 0.1, 0.45)),
-				 c, rng_range(r, 15, 40), 0);
+			st = add(s, win, EV_TWITCH, on, SEC(d), c, amp, 0);
 	}
 	return st;
 }
@@ -332,18 +342,20 @@ static int plan_legs(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 static int plan_chin(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 		     int stage)
 {
-	rng *r = &s->plan_rng;
+	rng *r = &s->r_chin;
 	int chin = chan_of(s, R_CHIN, 0), st = 0;
 	if (chin < 0)
 		return 0;
 	if (stage == PSG_STAGE_R) {
 		/* Phasic REM twitches, 4-10x the atonic tone. */
 		int n = poisson(r, s->p->chin_twitch_per_min * 60, w1 - w0);
-		for (int i = 0; i < n && !st; i++)
-			st = add(s, win, EV_TWITCH, w0 + (int64_t)(rng_unif(r) *
-				 (double)(w1 - w0 - SEC(1))),
-				 SEC(rng_range(r, 0.1, 0.4)), chin,
-				 rng_range(r, 5, 12), 0);
+		for (int i = 0; i < n && !st; i++) {
+			int64_t on = w0 + (int64_t)(rng_unif(r) *
+						    (double)(w1 - w0 - SEC(1)));
+			double d = rng_range(r, 0.1, 0.4);
+			double amp = rng_range(r, 5, 12);
+			st = add(s, win, EV_TWITCH, on, SEC(d), chin, amp, 0);
+		}
 	}
 	if (stage == PSG_STAGE_W || stage == PSG_STAGE_R)
 		return st;
@@ -372,37 +384,43 @@ static int plan_chin(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 	return st;
 }
 
+/* Electrode artefacts, each channel from its own stream: the profile's
+   rates are per night over the default montage's 8 EEG/EOG channels (11
+   with the EMG for flat channels), so one channel's artefacts never
+   depend on which others are there. */
 static int plan_artefacts(psg_synth *s, evlist *win, int64_t w0, int64_t w1)
 {
-	rng *r = &s->art_rng;
 	const profile *p = s->p;
-	int nch = s->h->nchannels, st = 0;
 	int64_t span = w1 - w0;
-	int n = poisson(r, p->pop_per_h, span);
-	for (int i = 0; i < n && !st; i++) {
-		int c = (int)rng_range(r, 0, nch);
-		if (s->ch[c].role > R_EOG_R)
-			continue;   /* pops are electrode artefacts of EEG/EOG */
-		double tau = rng_range(r, 0.3, 1.5);   /* decay, s */
-		st = add(s, win, EV_POP, w0 + (int64_t)(rng_unif(r) *
-			 (double)span), SEC(5 * tau), c, rng_range(r, 100, 300),
-			 tau);
-	}
-	n = poisson(r, p->saturation_per_h, span);
-	for (int i = 0; i < n && !st; i++) {
-		int c = (int)rng_range(r, 0, nch);
-		if (s->ch[c].role <= R_EOG_R)
-			st = add(s, win, EV_SATURATION, w0 + (int64_t)(
-				 rng_unif(r) * (double)span),
-				 SEC(rng_range(r, 2, 30)), c, 0, 0);
-	}
-	n = poisson(r, p->flat_per_h, span);
-	for (int i = 0; i < n && !st; i++) {
-		int c = (int)rng_range(r, 0, nch);
-		if (s->ch[c].role <= R_LEG_R)
-			st = add(s, win, EV_FLAT, w0 + (int64_t)(rng_unif(r) *
-				 (double)span), SEC(rng_range(r, 60, 900)), c,
-				 0, 0);
+	int st = 0;
+	for (int c = 0; c < s->h->nchannels && !st; c++) {
+		rng *r = &s->ch[c].art;
+		int cortical = s->ch[c].role <= R_EOG_R;
+		int wired = s->ch[c].role <= R_LEG_R;
+		int n = poisson(r, p->pop_per_h / 8, span);
+		for (int i = 0; i < n && !st; i++) {
+			int64_t on = w0 + (int64_t)(rng_unif(r) * (double)span);
+			double tau = rng_range(r, 0.3, 1.5);   /* decay, s */
+			double amp = rng_range(r, 100, 300);
+			if (cortical)
+				st = add(s, win, EV_POP, on, SEC(5 * tau), c,
+					 amp, tau);
+		}
+		n = poisson(r, p->saturation_per_h / 8, span);
+		for (int i = 0; i < n && !st; i++) {
+			int64_t on = w0 + (int64_t)(rng_unif(r) * (double)span);
+			double d = rng_range(r, 2, 30);
+			if (cortical)
+				st = add(s, win, EV_SATURATION, on, SEC(d), c,
+					 0, 0);
+		}
+		n = poisson(r, p->flat_per_h / 11, span);
+		for (int i = 0; i < n && !st; i++) {
+			int64_t on = w0 + (int64_t)(rng_unif(r) * (double)span);
+			double d = rng_range(r, 60, 900);
+			if (wired)
+				st = add(s, win, EV_FLAT, on, SEC(d), c, 0, 0);
+		}
 	}
 	return st;
 }
