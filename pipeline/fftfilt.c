@@ -287,6 +287,8 @@ int psg_filter_pull(psg_filter *f, float *y, int max)
 		return PSG_ERR_ARG;
 	if (n > (size_t)max)
 		n = (size_t)max;
+	if (!n)
+		return 0;   /* the queue may not exist yet */
 	memcpy(y, f->q + f->qhead, n * sizeof *y);
 	f->qhead += n;
 	return (int)n;

@@ -9,6 +9,7 @@
 #include "stage.h"
 
 #include <getopt.h>
+#include <math.h>
 
 #define MAX_SPECS 16
 #define PULL (1 << 16)
@@ -77,7 +78,11 @@ static void add_spec(opts *o, int type, const char *opt, const char *arg)
 			die(EXIT_USAGE, "%s wants LO-HI, not '%s'", opt, arg);
 		s.f2 = number(opt, end + 1, &end);
 	} else if (type == PSG_FIR_NOTCH && (*end == 'x' || *end == 'X')) {
-		s.harmonics = (int)number(opt, end + 1, &end);
+		double k = number(opt, end + 1, &end);
+		if (k != floor(k) || k > 100)
+			die(EXIT_USAGE, "%s: harmonics must be a whole number "
+			    "1-100, not '%s'", opt, arg);
+		s.harmonics = (int)k;
 	}
 	if (*end)
 		die(EXIT_USAGE, "%s: bad value '%s'", opt, arg);
@@ -292,8 +297,13 @@ int main(int argc, char **argv)
 		double r = psg_channel_rate(&hin->channels[cs[i].src]);
 		cs[i].block = r < 1 ? 1 : r > PULL ? PULL : (int)r;
 	}
-	float *buf = malloc(PULL * sizeof *buf);
-	int st, *who = malloc(((size_t)hin->nchannels + 1) * sizeof *who);
+	/* File-scope, so memory still held when die() exits stays reachable
+	   (LeakSanitizer would call it lost). */
+	static float *buf;
+	static int *who;
+	int st;
+	buf = malloc(PULL * sizeof *buf);
+	who = malloc(((size_t)hin->nchannels + 1) * sizeof *who);
 	if (!buf || !who)
 		die(EXIT_IO, "out of memory");
 	for (int i = 0; i < hin->nchannels; i++)

@@ -222,8 +222,8 @@ static void emit_epoch(chan *c, psg_writer *w)
 		}
 		/* SEF95: where the cumulative power reaches 95 % of total. */
 		double acc = 0, sef = NAN;
-		for (int k = (int)ceil(0.5 / df - 1e-9); k * df < c->top - 1e-9;
-		     k++) {
+		for (int k = (int)ceil(0.5 / df - 1e-9); total > 0 &&
+		     k * df < c->top - 1e-9; k++) {
 			acc += c->psd[k] * df / c->nwin;
 			if (acc >= 0.95 * total) {
 				sef = k * df;
@@ -347,8 +347,12 @@ int main(int argc, char **argv)
 	if (!h || psg_header_copy(h, psg_reader_header(in)) ||
 	    psg_header_add_history(h, argc, argv) < 0)
 		die(EXIT_IO, "out of memory");
-	chan *cs = choose(&o, h, &n);
-	int *who = malloc(((size_t)h->nchannels + 1) * sizeof *who);
+	/* File-scope, so memory still held when die() exits stays reachable
+	   (LeakSanitizer would call it lost). */
+	static chan *cs;
+	static int *who;
+	cs = choose(&o, h, &n);
+	who = malloc(((size_t)h->nchannels + 1) * sizeof *who);
 	if (!who)
 		die(EXIT_IO, "out of memory");
 	for (int i = 0; i < h->nchannels; i++)

@@ -126,15 +126,20 @@ def design(kind, f1, rate, f2=0.0, transition=0.0, atten=0.0, harmonics=0):
     written): Kaiser window, unit-DC windowed-sinc components."""
     nyq = rate / 2
     a = atten or 60.0
+    # Each edge its own transition (MNE's "auto" rule); the narrower one
+    # sets the length.  Notches: 1 Hz.
+    lo = min(max(0.25 * f1, 2), f1)
+    hi_edge = f1 if kind == "lp" else f2
+    hi = min(max(0.25 * hi_edge, 2), nyq - hi_edge)
+    if kind == "notch":
+        lo = hi = 1.0
     if transition:
-        tr = transition
-    else:
-        lo = min(max(0.25 * f1, 2), f1)
-        hi_edge = f1 if kind == "lp" else f2
-        hi = min(max(0.25 * hi_edge, 2), nyq - hi_edge)
-        tr = {"lp": hi, "hp": lo, "bp": min(lo, hi)}.get(kind, 1.0)
+        lo = hi = transition
+    tr = {"lp": hi, "hp": lo}.get(kind, min(lo, hi))
     edges = 2 * max(harmonics, 1) if kind == "notch" else 2
     a += 20 * math.log10(edges / 2)
+    if kind == "notch":   # two edges' ripples add in a 1-Hz stop band
+        a += 6
     n = int(math.ceil((a - 7.95) / (2.285 * 2 * math.pi * tr / rate)) + 1)
     n = max(n | 1, 3)
     d = (n - 1) / 2
@@ -150,16 +155,17 @@ def design(kind, f1, rate, f2=0.0, transition=0.0, atten=0.0, harmonics=0):
                          np.sin(2 * np.pi * fc * x) / (np.pi * x)) * w
         h[:] += sign * t / t.sum()
 
-    c1, c2, half = f1 / rate, f2 / rate, tr / 2 / rate
+    c1, c2, half = f1 / rate, f2 / rate, hi / 2 / rate
+    hl = lo / 2 / rate
     mid = n // 2
     if kind == "lp":
         lowpass(c1 + half, 1)
     elif kind == "hp":
         h[mid] += 1
-        lowpass(c1 - half, -1)
+        lowpass(c1 - hl, -1)
     elif kind == "bp":
         lowpass(c2 + half, 1)
-        lowpass(c1 - half, -1)
+        lowpass(c1 - hl, -1)
     elif kind == "notch":
         h[mid] += 1
         m = 1
@@ -274,8 +280,9 @@ CONFIGS = {
                nfft=16384),
     "bp": dict(rate=100, secs=600, opts="--band 0.5-2",
                design=("bp", 0.5, 2), passf=[0.5, 1, 1.5, 2],
-               stopf=[0, 2.6, 3, 5, 10, 25, 45], npass=[(0.5, 2)],
-               nstop=[(2.5, 50)], burst=(0.7, 1.8), nfft=16384),
+               # upper transition 2 Hz (MNE's rule): stop band from 4 Hz
+               stopf=[0, 4, 5, 10, 25, 45], npass=[(0.5, 2)],
+               nstop=[(4, 50)], burst=(0.7, 1.8), nfft=16384),
     "notch": dict(rate=500, secs=300, opts="--notch 50",
                   design=("notch", 50), passf=[0, 1, 10, 45, 48.5, 51.5,
                                                55, 100, 200, 249],

@@ -16,7 +16,10 @@
 #      numpy);
 #   c. --as keeps the originals bit-exact, without it the channel is
 #      replaced, the prefilter field, a cascade == product of its filters;
-#   d. exit codes and one-line messages;
+#   d. exit codes and one-line messages: 1 for usage (no -c, no filter, a
+#      malformed value), 3 for a filter impossible at the channel's rate
+#      (--lowpass 60 at 100 Hz) and for --band 5-2 (LO > HI is found by
+#      the design, after the header is read), 2 for a truncated stream;
 #   e. psg-spectrum: band powers of the pyedflib generator's sines, white
 #      noise power, NaN where an epoch has no whole window, column names.
 #

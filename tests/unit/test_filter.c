@@ -68,7 +68,7 @@ static void test_designs(void)
 	check_design("high-pass 0.3 Hz @100", (psg_fir_spec){PSG_FIR_HIGHPASS,
 		     0.3, 0, 0, 0, 0}, 100, 0.3, 50, 0, 1e-9);
 	check_design("band-pass 0.5-2 Hz @100", (psg_fir_spec){
-		     PSG_FIR_BANDPASS, 0.5, 2, 0, 0, 0}, 100, 0.5, 2, 2.5, 50);
+		     PSG_FIR_BANDPASS, 0.5, 2, 0, 0, 0}, 100, 0.5, 2, 4, 50);
 	check_design("band-pass 10-100 Hz @512", (psg_fir_spec){
 		     PSG_FIR_BANDPASS, 10, 100, 0, 0, 0}, 512, 10, 100, 0, 7.5);
 	check_design("band-stop 45-55 Hz @256 (1 Hz)", (psg_fir_spec){
