@@ -11,6 +11,7 @@
  *          numeric fields declared in the header)
  *   EPOCH  per-epoch feature values (declared columns)
  *   SUMMARY one figure for the whole recording (name, unit, value)
+ *   ARRAY  a row of values along an axis, e.g. an epoch's spectrum (1.1)
  *   END    the closing record; a stream without it is truncated.
  *
  * Conventions (as in libsndfile/zstd): opaque handles with _open/_free pairs
@@ -34,7 +35,7 @@ extern "C" {
 
 #define PSG_VERSION "0.1.0"
 #define PSG_STREAM_MAJOR 1   /* incompatible changes */
-#define PSG_STREAM_MINOR 0   /* compatible additions */
+#define PSG_STREAM_MINOR 1   /* compatible additions (1.1: ARRAY) */
 #define PSG_TICKS_PER_SEC INT64_C(10000000)
 
 /* ---- status codes ------------------------------------------------------ */
@@ -170,7 +171,8 @@ enum psg_record_kind {
 	PSG_REC_EVENT = 2,
 	PSG_REC_EPOCH = 3,
 	PSG_REC_SUMMARY = 4,
-	PSG_REC_END = 5
+	PSG_REC_END = 5,
+	PSG_REC_ARRAY = 6    /* stream 1.1 */
 };
 
 typedef struct psg_block {
@@ -205,6 +207,18 @@ typedef struct psg_summary {
 	double value;
 } psg_summary;
 
+/* Row `row` of the table `name` for a channel: value k lies at x0 + k dx
+   on the table's axis (an epoch's PSD: row = epoch, x in Hz). */
+typedef struct psg_array {
+	const char *name;    /* table, e.g. "spectra" */
+	int channel;         /* -1: not tied to a channel */
+	int64_t row;
+	double x0, dx;
+	const char *unit;    /* of the values, e.g. "uV^2/Hz" */
+	int n;
+	const float *v;
+} psg_array;
+
 typedef struct psg_end {
 	int64_t duration;    /* ticks */
 	uint64_t nrecords;   /* records before END (header excluded) */
@@ -219,6 +233,7 @@ typedef struct psg_record {
 		psg_epoch epoch;
 		psg_summary summary;
 		psg_end end;
+		psg_array array;
 	};
 } psg_record;
 
@@ -273,6 +288,7 @@ int psg_write_block(psg_writer *w, const psg_block *b);
 int psg_write_event(psg_writer *w, const psg_event *e);
 int psg_write_epoch(psg_writer *w, const psg_epoch *e);
 int psg_write_summary(psg_writer *w, const psg_summary *s);
+int psg_write_array(psg_writer *w, const psg_array *a);
 /* Any record except END (pass-through). */
 int psg_write_record(psg_writer *w, const psg_record *rec);
 /* Hands buffered records to the pipe now (a stage about to wait on slow

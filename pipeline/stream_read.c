@@ -30,6 +30,9 @@ typedef struct stream {
 	double *fvalue;
 	size_t fcap;
 	char sname[PSG_LABEL_LEN], sunit[PSG_UNIT_LEN];
+	char aname[PSG_LABEL_LEN], aunit[PSG_UNIT_LEN];
+	float *av;               /* array values, aligned copy */
+	size_t avcap;
 	uint64_t nrecords;
 } stream;
 
@@ -379,6 +382,40 @@ static int decode_summary(psg_reader *r, stream *s, uint32_t len,
 	return 1;
 }
 
+static int decode_array(psg_reader *r, stream *s, uint32_t len,
+			psg_record *rec)
+{
+	cursor c = {s->payload, len, 0};
+	psg_array *a = &rec->array;
+	getstr(&c, s->aname, sizeof s->aname);
+	a->channel = (int)(int32_t)get32(&c);
+	a->row = (int64_t)get64(&c);
+	a->x0 = getf64(&c);
+	a->dx = getf64(&c);
+	getstr(&c, s->aunit, sizeof s->aunit);
+	uint32_t n = get32(&c);
+	if (c.bad || a->channel < -1 || a->channel >= r->h->nchannels ||
+	    a->row < 0 || n > c.n / 4)
+		return psg__fail(r, PSG_ERR_FORMAT, "malformed array record "
+				 "%llu", (unsigned long long)s->nrecords);
+	if (n > s->avcap) {
+		float *v = realloc(s->av, n * sizeof *v);
+		if (!v)
+			return psg__fail(r, PSG_ERR_NOMEM, "out of memory");
+		s->av = v, s->avcap = n;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t u = get32(&c);
+		memcpy(&s->av[i], &u, 4);
+	}
+	a->name = s->aname;
+	a->unit = s->aunit;
+	a->n = (int)n;
+	a->v = s->av;
+	rec->kind = PSG_REC_ARRAY;
+	return 1;
+}
+
 static int decode_end(psg_reader *r, stream *s, uint32_t len, psg_record *rec)
 {
 	cursor c = {s->payload, len, 0};
@@ -432,6 +469,9 @@ static int stream_next(psg_reader *r, psg_record *rec)
 		case PSG_TAG_SUMM:
 			st = decode_summary(r, s, len, rec);
 			break;
+		case PSG_TAG_ARRY:
+			st = decode_array(r, s, len, rec);
+			break;
 		case PSG_TAG_END:
 			return decode_end(r, s, len, rec);
 		case PSG_TAG_HEAD:
@@ -468,6 +508,7 @@ static void stream_close(psg_reader *r)
 	free(s->values);
 	free(s->feature);
 	free(s->fvalue);
+	free(s->av);
 	free(s);
 }
 

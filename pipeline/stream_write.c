@@ -316,9 +316,33 @@ int psg_write_summary(psg_writer *w, const psg_summary *s)
 	return end_record(w, PSG_TAG_SUMM);
 }
 
+int psg_write_array(psg_writer *w, const psg_array *a)
+{
+	if (!a->name || !*a->name || strlen(a->name) >= PSG_LABEL_LEN ||
+	    (a->unit && strlen(a->unit) >= PSG_UNIT_LEN))
+		return bad(w, "array name or unit");
+	if (a->channel < -1 || a->channel >= w->h->nchannels || a->row < 0 ||
+	    a->n < 0 || (uint32_t)a->n > PSG_MAX_BLOCK || (a->n && !a->v))
+		return bad(w, "array channel, row or size");
+	putstr(w, a->name);
+	put32(w, (uint32_t)a->channel);
+	put64(w, (uint64_t)a->row);
+	putf64(w, a->x0);
+	putf64(w, a->dx);
+	putstr(w, a->unit);
+	put32(w, (uint32_t)a->n);
+	for (int i = 0; i < a->n; i++) {
+		uint32_t u;
+		memcpy(&u, &a->v[i], 4);
+		put32(w, u);
+	}
+	return end_record(w, PSG_TAG_ARRY);
+}
+
 int psg_write_record(psg_writer *w, const psg_record *rec)
 {
 	switch (rec->kind) {
+	case PSG_REC_ARRAY: return psg_write_array(w, &rec->array);
 	case PSG_REC_DATA: return psg_write_block(w, &rec->block);
 	case PSG_REC_EVENT: return psg_write_event(w, &rec->event);
 	case PSG_REC_EPOCH: return psg_write_epoch(w, &rec->epoch);

@@ -19,6 +19,7 @@
 #define PSG_TAG_EPOC 0x434f5045u /* "EPOC" */
 #define PSG_TAG_SUMM 0x4d4d5553u /* "SUMM" */
 #define PSG_TAG_END  0x20444e45u /* "END " */
+#define PSG_TAG_ARRY 0x59525241u /* "ARRY" (1.1) */
 
 /* Largest record payload a reader accepts: bounds memory per record. */
 #define PSG_MAX_PAYLOAD (64u << 20)

@@ -171,6 +171,23 @@ static void dump_record(const psg_header *h, const psg_record *r)
 		qstr(r->summary.unit);
 		printf(" value=%.9g\n", r->summary.value);
 		break;
+	case PSG_REC_ARRAY:
+		printf("array ");
+		qstr(r->array.name);
+		printf(" channel=");
+		if (r->array.channel < 0)
+			putchar('-');
+		else
+			qstr(h->channels[r->array.channel].label);
+		printf(" row=%" PRId64 " x0=%.9g dx=%.9g unit=", r->array.row,
+		       r->array.x0, r->array.dx);
+		qstr(r->array.unit);
+		printf(" n=%d\n", r->array.n);
+		for (int i = 0; show_samples && i < r->array.n; i++)
+			printf("%s%.9g%s", i % 10 ? " " : "  ",
+			       (double)r->array.v[i],
+			       i % 10 == 9 || i == r->array.n - 1 ? "\n" : "");
+		break;
 	case PSG_REC_END:
 		printf("end duration=");
 		secs(r->end.duration);

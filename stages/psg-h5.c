@@ -589,9 +589,20 @@ typedef struct epochs {
 	int ncached;
 } epochs;
 
+/* One 2-D table of ARRAY records (stream 1.1): /<name>/<label>, a row
+   per record's row index, e.g. /spectra/F4-M1 with a PSD per epoch. */
+typedef struct arrtab {
+	char *name;
+	int channel, n;
+	hid_t dset;
+	hsize_t rows;
+} arrtab;
+
 typedef struct h5out {
 	const psg_header *h;
 	const opts *o;
+	arrtab *arr;
+	int narr;
 	hid_t file, events, summary, signals;
 	chan *ch;
 	size_t sigchunk;
@@ -1350,14 +1361,128 @@ static void h5out_free(h5out *s)
 	free(s->ev);
 	table_close(&s->seg);
 	epochs_free(&s->ep);
+	for (int i = 0; i < s->narr; i++) {
+		free(s->arr[i].name);
+		h5_close(&s->arr[i].dset, H5Dclose);
+	}
+	free(s->arr);
 	h5_close(&s->events, H5Gclose);
 	h5_close(&s->summary, H5Gclose);
 	h5_close(&s->signals, H5Gclose);
 }
 
+/* ---- /<array name>/<label> -------------------------------------------- */
+
+static int array_group(h5out *s, const char *name, hid_t *g)
+{
+	*g = H5I_INVALID_HID;
+	static const char *const taken[] = {"channels", "segments", "epochs",
+		"events", "summary", "signals"};
+	for (size_t i = 0; i < sizeof taken / sizeof *taken; i++)
+		if (!strcmp(name, taken[i]))
+			return fail(EXIT_IO, "an array table may not be called "
+				    "'%s'", name);
+	if (strchr(name, '/') || name[0] == '.')
+		return fail(EXIT_IO, "bad array table name '%s'", name);
+	htri_t there = H5Lexists(s->file, name, H5P_DEFAULT);
+	*g = there > 0 ? H5Gopen2(s->file, name, H5P_DEFAULT) :
+	     H5Gcreate2(s->file, name, g_lcpl, H5P_DEFAULT, H5P_DEFAULT);
+	return *g < 0 ? h5fail("create /%s", name) : 0;
+}
+
+static int array_create(h5out *s, arrtab *t, const psg_array *a)
+{
+	hid_t g = H5I_INVALID_HID;
+	if (array_group(s, a->name, &g))
+		return -1;
+	char fallback[32];
+	snprintf(fallback, sizeof fallback, a->channel < 0 ? "all" : "ch%d",
+		 a->channel);
+	const char *label = a->channel < 0 ? "all" :
+			    s->h->channels[a->channel].label;
+	char *link = link_name(g, label, fallback, 1);
+	hsize_t dim[2] = {0, (hsize_t)a->n}, max[2] = {H5S_UNLIMITED,
+		(hsize_t)a->n}, chunk[2] = {64, (hsize_t)(a->n ? a->n : 1)};
+	float nan = NAN;
+	hid_t sp = H5Screate_simple(2, dim, max);
+	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	int r = -1;
+	if (link && sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, 2, chunk) >= 0 &&
+	    H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &nan) >= 0)
+		t->dset = H5Dcreate2(g, link, H5T_IEEE_F32LE, sp, g_lcpl, dcpl,
+				     H5P_DEFAULT);
+	if (t->dset >= 0)
+		r = attr_f64(t->dset, "x0", a->x0) ||
+		    attr_f64(t->dset, "dx", a->dx) ||
+		    attr_str(t->dset, "unit", a->unit ? a->unit : "") ||
+		    attr_str(t->dset, "label", label) ||
+		    attr_i32(t->dset, "channel_index", a->channel) ? -1 : 0;
+	else if (link)
+		r = h5fail("create /%s/%s", a->name, link);
+	else
+		r = oom();
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	H5Gclose(g);
+	free(link);
+	t->n = a->n;
+	return r;
+}
+
+static arrtab *array_table(h5out *s, const psg_array *a)
+{
+	for (int i = 0; i < s->narr; i++)
+		if (s->arr[i].channel == a->channel &&
+		    !strcmp(s->arr[i].name, a->name))
+			return &s->arr[i];
+	arrtab *p = realloc(s->arr, (size_t)(s->narr + 1) * sizeof *p);
+	if (!p)
+		return oom(), NULL;
+	s->arr = p;
+	arrtab *t = &p[s->narr];
+	*t = (arrtab){.name = strdup(a->name), .channel = a->channel,
+		.dset = H5I_INVALID_HID};
+	if (!t->name)
+		return oom(), NULL;
+	s->narr++;
+	return array_create(s, t, a) ? NULL : t;
+}
+
+static int put_array(h5out *s, const psg_array *a)
+{
+	arrtab *t = array_table(s, a);
+	if (!t)
+		return -1;
+	if (a->n != t->n)
+		return fail(EXIT_IO, "array '%s' changes its length from %d "
+			    "to %d", a->name, t->n, a->n);
+	hsize_t row = (hsize_t)a->row;
+	if (row >= t->rows) {
+		hsize_t ext[2] = {row + 1, (hsize_t)t->n};
+		if (H5Dset_extent(t->dset, ext) < 0)
+			return h5fail("extend /%s", a->name);
+		t->rows = row + 1;
+	}
+	hsize_t start[2] = {row, 0}, count[2] = {1, (hsize_t)t->n};
+	hid_t fs = H5Dget_space(t->dset), ms = H5Screate_simple(2, count, NULL);
+	int r = fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET,
+		start, NULL, count, NULL) >= 0 &&
+		(t->n == 0 || H5Dwrite(t->dset, H5T_NATIVE_FLOAT, ms, fs,
+				       H5P_DEFAULT, a->v) >= 0) ? 0 :
+		h5fail("write /%s", a->name);
+	if (fs >= 0)
+		H5Sclose(fs);
+	if (ms >= 0)
+		H5Sclose(ms);
+	return r;
+}
+
 static int dispatch(h5out *s, const psg_record *rec)
 {
 	switch (rec->kind) {
+	case PSG_REC_ARRAY: return put_array(s, &rec->array);
 	case PSG_REC_DATA: return put_block(s, &rec->block);
 	case PSG_REC_EVENT: return put_event(s, &rec->event);
 	case PSG_REC_EPOCH: return put_epoch(s, &rec->epoch);

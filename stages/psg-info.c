@@ -35,7 +35,7 @@ typedef struct info {
 	count *labels;         /* annotation labels, capped */
 	int nlabels;
 	int64_t *events;       /* per event type */
-	int64_t nepoch_records, nsummary;
+	int64_t nepoch_records, nsummary, narrays;
 	psg_end end;
 	int is_stream;
 } info;
@@ -108,6 +108,7 @@ static void gather(psg_reader *r, info *in)
 			break;
 		case PSG_REC_EPOCH: in->nepoch_records++; break;
 		case PSG_REC_SUMMARY: in->nsummary++; break;
+		case PSG_REC_ARRAY: in->narrays++; break;
 		case PSG_REC_END: in->end = rec.end; break;
 		}
 	}
@@ -170,6 +171,8 @@ static void print_text(const info *in)
 		       h->nfeatures, in->nepoch_records);
 	if (in->nsummary)
 		printf("summaries   %" PRId64 "\n", in->nsummary);
+	if (in->narrays)
+		printf("arrays      %" PRId64 " rows\n", in->narrays);
 }
 
 static void jstr(const char *s)
@@ -244,8 +247,9 @@ static void print_json(const info *in)
 		printf(": %" PRId64, in->labels[i].n);
 	}
 	printf("\n  },\n  \"features\": %d,\n  \"epoch_records\": %" PRId64
-	       ",\n  \"summaries\": %" PRId64 "\n}\n", h->nfeatures,
-	       in->nepoch_records, in->nsummary);
+	       ",\n  \"summaries\": %" PRId64 ",\n  \"array_rows\": %" PRId64
+	       "\n}\n", h->nfeatures, in->nepoch_records, in->nsummary,
+	       in->narrays);
 }
 
 int main(int argc, char **argv)

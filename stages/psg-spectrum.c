@@ -53,7 +53,10 @@ typedef struct chan {
 typedef struct opts {
 	const char *channels;
 	double window, overlap;
+	int spectra;             /* also emit each epoch's PSD (ARRAY) */
 } opts;
+
+static int keep_spectra;
 
 static void usage(FILE *f)
 {
@@ -63,6 +66,8 @@ static void usage(FILE *f)
 	      "  -c, --channels SPEC  channels (default: all of kind EEG)\n"
 	      "      --window SEC     Welch window (default 4)\n"
 	      "      --overlap FRAC   window overlap (default 0.5)\n"
+	      "      --spectra        also keep each epoch's PSD (HDF5 "
+	      "/spectra/<label>)\n"
 	      "  -h, --help           this help\n\n"
 	      "Features per channel L (label with non-alphanumerics as '_'): "
 	      "L_<band> (uV^2),\nL_<band>_rel, L_total (uV^2), L_sef95 (Hz); "
@@ -72,9 +77,10 @@ static void usage(FILE *f)
 
 static void parse_args(int argc, char **argv, opts *o)
 {
-	enum { O_WIN = 256, O_OVL };
+	enum { O_WIN = 256, O_OVL, O_SPEC };
 	static const struct option lo[] = {{"channels", 1, 0, 'c'},
 		{"window", 1, 0, O_WIN}, {"overlap", 1, 0, O_OVL},
+		{"spectra", 0, 0, O_SPEC},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	int c;
 	char *end;
@@ -93,6 +99,7 @@ static void parse_args(int argc, char **argv, opts *o)
 			if (*end || !(o->overlap >= 0 && o->overlap < 1))
 				die(EXIT_USAGE, "--overlap: 0 to <1");
 			break;
+		case O_SPEC: o->spectra = keep_spectra = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
 		}
@@ -206,6 +213,21 @@ static double band_power(const chan *c, double lo, double hi)
 	return sum * df / c->nwin;
 }
 
+/* The epoch's averaged PSD, 0 Hz to Nyquist, as an ARRAY row (stream 1.1):
+   psg-h5 makes it /spectra/<label>, a row per epoch. */
+static void emit_spectrum(chan *c, psg_writer *w)
+{
+	int nb = c->w / 2 + 1;
+	for (int k = 0; k < nb; k++)
+		c->seg[k] = (float)(c->psd[k] / c->nwin);
+	psg_array a = {.name = "spectra", .channel = c->idx, .row = c->epoch,
+		.x0 = 0, .dx = c->rate / c->w, .unit = "uV^2/Hz", .n = nb,
+		.v = c->seg};
+	if (psg_write_array(w, &a))
+		die(EXIT_IO, "%s", psg_writer_errmsg(w));
+	c->have = 0;   /* seg was borrowed: the epoch is over anyway */
+}
+
 static void emit_epoch(chan *c, psg_writer *w)
 {
 	uint32_t fid[2 * NBANDS + 2];
@@ -236,6 +258,8 @@ static void emit_epoch(chan *c, psg_writer *w)
 			.value = val};
 		if (psg_write_epoch(w, &e))
 			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+		if (keep_spectra)
+			emit_spectrum(c, w);
 	}
 	memset(c->psd, 0, (size_t)(c->w / 2 + 1) * sizeof *c->psd);
 	c->nwin = 0;

@@ -59,6 +59,10 @@ static int write_stream(const psg_header *h, int with_end)
 	psg_write_epoch(w, &ep);
 	psg_summary s = {.name = "sws_min", .unit = "min", .value = 61.5};
 	psg_write_summary(w, &s);
+	float psd[3] = {1.5f, 2.5f, 0.25f};
+	psg_array ar = {.name = "spectra", .channel = 1, .row = 7, .x0 = 0,
+		.dx = 0.25, .unit = "uV^2/Hz", .n = 3, .v = psd};
+	psg_write_array(w, &ar);
 	b.channel = 0, b.t0 = 50 * PSG_TICKS_PER_SEC, b.n = 10;  /* a gap */
 	psg_write_block(w, &b);
 	psg_end end = {.duration = 51 * PSG_TICKS_PER_SEC};
@@ -94,8 +98,8 @@ static void test_roundtrip(void)
 	OK(g->nhistory == 1 && !strcmp(g->history[0], "psg-test --x"),
 	   "history round-trips");
 	psg_record rec;
-	int kinds[8] = {0}, n = 0, same = 1;
-	while ((st = psg_reader_next(r, &rec)) > 0 && n < 8) {
+	int kinds[9] = {0}, n = 0, same = 1;
+	while ((st = psg_reader_next(r, &rec)) > 0 && n < 9) {
 		kinds[n++] = rec.kind;
 		if (rec.kind == PSG_REC_DATA && rec.block.channel == 1)
 			for (int i = 0; i < rec.block.n; i++)
@@ -111,15 +115,22 @@ static void test_roundtrip(void)
 		if (rec.kind == PSG_REC_SUMMARY)
 			OK(!strcmp(rec.summary.name, "sws_min") &&
 			   rec.summary.value == 61.5, "summary fields");
+		if (rec.kind == PSG_REC_ARRAY)
+			OK(!strcmp(rec.array.name, "spectra") &&
+			   rec.array.channel == 1 && rec.array.row == 7 &&
+			   rec.array.dx == 0.25 && rec.array.n == 3 &&
+			   rec.array.v[1] == 2.5f &&
+			   !strcmp(rec.array.unit, "uV^2/Hz"),
+			   "array record (1.1) fields");
 		if (rec.kind == PSG_REC_DATA && rec.block.t0 > 0)
 			OK(rec.block.t0 == 50 * PSG_TICKS_PER_SEC,
 			   "a gap's block keeps its start time");
 		if (rec.kind == PSG_REC_END)
-			OK(!strcmp(rec.end.sha256, "ab") && rec.end.nrecords == 6,
+			OK(!strcmp(rec.end.sha256, "ab") && rec.end.nrecords == 7,
 			   "end record counts the records");
 	}
 	OK(same, "samples are bit-exact");
-	OK(n == 7 && kinds[6] == PSG_REC_END, "seven records, END last");
+	OK(n == 8 && kinds[7] == PSG_REC_END, "eight records, END last");
 	OK(psg_reader_next(r, &rec) == 0, "nothing after END");
 	psg_reader_free(r);
 	close(fd);
