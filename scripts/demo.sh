@@ -27,11 +27,24 @@ echo "== psg-info $EDF"
 "$BIN/psg-info" "$EDF"
 echo
 H5=$OUT/$(basename "${EDF%.*}").h5
-echo "== psg-read | psg-h5 -o $H5"
-if [ -n "$HYP" ]; then
-	"$BIN/psg-read" "$EDF" --annotations "$HYP" | "$BIN/psg-h5" -o "$H5"
+echo "== psg-read | psg-filter (EEG 0.3-35 Hz) | psg-spectrum | psg-h5 -o $H5"
+# EEG channels: those psg-info calls EEG (first column of its table).
+EEG=$("$BIN/psg-info" --json "$EDF" | /usr/bin/python3 -c '
+import json, sys
+print(",".join(c["label"] for c in json.load(sys.stdin)["channels"]
+               if c["kind"] == "EEG" and c["rate_hz"] > 80))')
+read_night() {
+	if [ -n "$HYP" ]; then
+		"$BIN/psg-read" "$EDF" --annotations "$HYP"
+	else
+		"$BIN/psg-read" "$EDF"
+	fi
+}
+if [ -n "$EEG" ]; then
+	read_night | "$BIN/psg-filter" -c "$EEG" --highpass 0.3 --lowpass 35 |
+		"$BIN/psg-spectrum" -c "$EEG" | "$BIN/psg-h5" -o "$H5"
 else
-	"$BIN/psg-read" "$EDF" | "$BIN/psg-h5" -o "$H5"
+	read_night | "$BIN/psg-h5" -o "$H5"
 fi
 /usr/bin/python3 "$ROOT/scripts/h5show.py" "$H5"
 

@@ -10,11 +10,13 @@ def text(v):
     return v.decode() if isinstance(v, bytes) else v
 
 
-def show_table(name, ds, rows):
-    print(f"{name}: {ds.shape[0]} rows; columns: {', '.join(ds.dtype.names)}")
+def show_table(name, ds, rows, width=8):
+    cols = ds.dtype.names
+    more = f" ... ({len(cols)} in all)" if len(cols) > width else ""
+    print(f"{name}: {ds.shape[0]} rows; columns: {', '.join(cols[:width])}{more}")
     for row in ds[:rows]:
         cells = []
-        for col, v in zip(ds.dtype.names, row):
+        for col, v in list(zip(cols, row))[:width]:
             v = text(v)
             cells.append(f"{col}={v:.6g}" if isinstance(v, float) else f"{col}={v}")
         print("   ", "  ".join(cells))
