@@ -171,6 +171,11 @@ static void out_close(outfile *o)
 		die(EXIT_IO, "%s: %s", o->path, strerror(errno));
 	fclose(o->f);
 	o->f = NULL;
+	/* Done: the exit handler must not look at o again (it lives in
+	   main's frame, which is gone when the handler runs). */
+	for (int i = 0; i < 4; i++)
+		if (cleanup[i] == o)
+			cleanup[i] = NULL;
 	if (rename(o->tmp, o->path)) {
 		int e = errno;
 		unlink(o->tmp);
