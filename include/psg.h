@@ -401,6 +401,18 @@ enum psg_stage {
 /* "W", "N1", "N2", "N3", "R" or "?". */
 const char *psg_stage_name(int stage);
 
+/* A hypnogram as runs of stages.  Reads an EDF+ annotation file ("Sleep
+   stage W/1/2/3/4/R/?", N1-N3), a DREAMS text file ("[Hypnogram]", one code
+   per 5 s), a text file of one stage per epoch_len, or a TSV of "onset
+   duration stage" (seconds).  *runs is malloc'd; the caller frees it. */
+typedef struct psg_stage_run {
+	int64_t onset, duration;  /* ticks */
+	int stage;                /* enum psg_stage */
+} psg_stage_run;
+int psg_hypnogram_read(const char *path, int64_t epoch_len,
+		       psg_stage_run **runs, size_t *n, char *msg,
+		       size_t msglen);
+
 typedef struct psg_synth psg_synth;
 
 typedef struct psg_synth_opts {

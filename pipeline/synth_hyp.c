@@ -168,7 +168,7 @@ static int stage_of(const char *t)
 	return PSG_STAGE_UNKNOWN;
 }
 
-static int read_edf(psg_synth *s, const char *path, char *msg, size_t n)
+static int read_edf(hypnogram *hyp, const char *path, char *msg, size_t n)
 {
 	psg_open_opts oo = {.no_samples = 1};
 	psg_record rec;
@@ -180,7 +180,7 @@ static int read_edf(psg_synth *s, const char *path, char *msg, size_t n)
 		if (rec.kind == PSG_REC_EVENT &&
 		    !strncasecmp(rec.event.label, "Sleep stage ", 12) &&
 		    rec.event.duration > 0 && rec.event.onset >= 0 &&
-		    (st = add_run(&s->hyp, rec.event.onset, rec.event.duration,
+		    (st = add_run(hyp, rec.event.onset, rec.event.duration,
 				  stage_of(rec.event.label))) < 0)
 			break;
 	if (st < 0)
@@ -189,11 +189,24 @@ static int read_edf(psg_synth *s, const char *path, char *msg, size_t n)
 	return st < 0 ? st : PSG_OK;
 }
 
-static int read_text(psg_synth *s, FILE *f, char *msg, size_t n)
+/* "onset duration stage" in seconds: a TSV line, or -1 if not one. */
+static int tsv_line(hypnogram *hyp, const char *p)
+{
+	char a[64], b[64], c[64];
+	int64_t on, dur;
+	if (sscanf(p, "%63s %63s %63s", a, b, c) != 3 ||
+	    psg__parse_seconds(a, strlen(a), &on) ||
+	    psg__parse_seconds(b, strlen(b), &dur))
+		return -1;
+	return add_run(hyp, on, dur, stage_of(c));
+}
+
+static int read_text(hypnogram *hyp, int64_t epoch_len, FILE *f, char *msg,
+		     size_t n)
 {
 	char line[256];
 	int dreams = 0, st = 0;
-	int64_t t = 0, step = s->epoch_len;
+	int64_t t = 0, step = epoch_len;
 	while (!st && fgets(line, sizeof line, f)) {
 		char *p = line, *e;
 		while (isspace((unsigned char)*p))
@@ -205,6 +218,15 @@ static int read_text(psg_synth *s, FILE *f, char *msg, size_t n)
 		if (!strcasecmp(p, "[Hypnogram]")) {
 			dreams = 1;   /* DREAMS: one code per 5 s */
 			step = 5 * PSG_TICKS_PER_SEC;
+			continue;
+		}
+		if (!dreams && strchr(p, '\t')) {   /* TSV: onset dur stage */
+			if (!strncasecmp(p, "onset", 5))
+				continue;          /* its header line */
+			if ((st = tsv_line(hyp, p)) == -1) {
+				psg__set_msg(msg, n, "bad line '%s'", p);
+				return PSG_ERR_FORMAT;
+			}
 			continue;
 		}
 		int stage = PSG_STAGE_UNKNOWN;
@@ -222,13 +244,14 @@ static int read_text(psg_synth *s, FILE *f, char *msg, size_t n)
 			psg__set_msg(msg, n, "unknown stage '%s'", p);
 			return PSG_ERR_FORMAT;
 		}
-		st = add_run(&s->hyp, t, step, stage);
+		st = add_run(hyp, t, step, stage);
 		t += step;
 	}
 	return st;
 }
 
-int synth_hyp_read(psg_synth *s, const char *path, char *msg, size_t n)
+static int hyp_read(hypnogram *hyp, int64_t epoch_len, const char *path,
+		    char *msg, size_t n)
 {
 	FILE *f = fopen(path, "rb");
 	char head[8] = "";
@@ -240,15 +263,44 @@ int synth_hyp_read(psg_synth *s, const char *path, char *msg, size_t n)
 	int st;
 	if (k == sizeof head && !memcmp(head, "0       ", 8)) {
 		fclose(f);
-		st = read_edf(s, path, msg, n);
+		st = read_edf(hyp, path, msg, n);
 	} else {
 		rewind(f);
-		st = read_text(s, f, msg, n);
+		st = read_text(hyp, epoch_len, f, msg, n);
 		fclose(f);
 	}
-	if (!st && !s->hyp.n) {
+	if (!st && !hyp->n) {
 		psg__set_msg(msg, n, "%s: no sleep stages found", path);
 		st = PSG_ERR_FORMAT;
 	}
 	return st;
+}
+
+int synth_hyp_read(psg_synth *s, const char *path, char *msg, size_t n)
+{
+	return hyp_read(&s->hyp, s->epoch_len, path, msg, n);
+}
+
+int psg_hypnogram_read(const char *path, int64_t epoch_len,
+		       psg_stage_run **runs, size_t *n, char *msg,
+		       size_t msglen)
+{
+	hypnogram h = {0};
+	int st = hyp_read(&h, epoch_len > 0 ? epoch_len :
+			  30 * PSG_TICKS_PER_SEC, path, msg, msglen);
+	if (st) {
+		synth_hyp_free(&h);
+		return st;
+	}
+	*runs = malloc((h.n ? h.n : 1) * sizeof **runs);
+	if (!*runs) {
+		synth_hyp_free(&h);
+		return PSG_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < h.n; i++)
+		(*runs)[i] = (psg_stage_run){h.r[i].onset, h.r[i].dur,
+					     h.r[i].stage};
+	*n = h.n;
+	synth_hyp_free(&h);
+	return PSG_OK;
 }

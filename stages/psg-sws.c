@@ -1,0 +1,567 @@
+/*
+ * psg-sws -- slow waves and slow-wave sleep (N3) from the EEG alone.
+ *
+ * Rules and defaults (each an option):
+ *  - the channel is the first frontal EEG found by label (Fpz-Cz, F4-M1,
+ *    F3-M2, Fz...), else a central one (C4-M1, C3-A2, Cz...); -c overrides;
+ *  - the EEG is band-passed 0.3-2 Hz (zero phase, libpsg's FFT engine) and
+ *    cut into waves at negative-going zero crossings: a negative half-wave
+ *    then a positive one (Massimini et al. 2004);
+ *  - a slow-wave event has a negative half-wave of 0.3-1.5 s and a positive
+ *    one of 0.1-1 s, a negative peak <= -40 uV and a peak-to-peak >= 75 uV
+ *    (YASA sw_detect defaults, Vallat & Walker 2021; the 75 uV is AASM's);
+ *  - an epoch's `sws_fraction` is the share of it covered by waves of
+ *    0.5-2 Hz (0.5-2 s) with >= 75 uV peak-to-peak, and `sws` is 1 when it
+ *    reaches 20 % (AASM Manual v2.6, N3), 0 otherwise, -1 when the epoch
+ *    is unusable: flat, saturated or with gross artefact (`sws_unusable`
+ *    says which: 1 flat, 2 saturated, 3 artefact);
+ *  - `swa` is the mean power (uV^2) of the 0.5-4 Hz band in the epoch.
+ * The detector sees the signal only; stage annotations in the stream pass
+ * through untouched and are never read.
+ */
+#include "stage.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <math.h>
+#include <strings.h>
+
+#define NRING 4                 /* epochs kept open while waves finish */
+
+typedef struct opts {
+	const char *channel;
+	double band_lo, band_hi;    /* wave band, Hz */
+	double transition;          /* of the wave band's filter, Hz */
+	double amp_lo, amp_hi;      /* band the amplitudes are measured in */
+	double neg_min, neg_max;    /* negative half-wave, s */
+	double pos_min, pos_max;    /* positive half-wave, s */
+	double neg_peak;            /* uV, <= */
+	double p2p;                 /* uV, >= */
+	double cover;               /* N3 share */
+	double flat_uv, artefact_uv;
+} opts;
+
+typedef struct acc {            /* one epoch being accumulated */
+	int64_t epoch;
+	double covered;             /* s by qualifying waves */
+	int count;
+	double pow_sum;             /* 0.5-4 Hz */
+	int64_t n, nsat;
+	double sum, sum2, maxabs;
+} acc;
+
+typedef struct det {
+	const opts *o;
+	const psg_header *h;
+	int ch;
+	double rate, phys_lo, phys_hi;
+	psg_filter *sw, *swa, *amp;
+	float *ybuf, *pbuf, *abuf;  /* wave band, SWA band, amplitude band */
+	int64_t t0, next;           /* input segment */
+	int64_t k;                  /* filtered samples seen in segment */
+	int64_t last_e;             /* epoch of the last sample */
+	int64_t kswa;
+	/* the wave being followed: times in s from the recording start */
+	int state;                  /* 0 none, 1 in negative, 2 in positive */
+	double w_start, w_zero, neg, neg_t, pos, pos_t;
+	float prev;
+	acc ring[NRING];
+	int ev_type, f_sws, f_frac, f_swa, f_count, f_unusable;
+	/* summary */
+	int64_t n_epochs, n_sws, first_sws, n_waves;
+	/* the raw samples wait for their filtered value (latency) */
+	float *raw;
+	size_t raw_head, raw_n, raw_cap;
+} det;
+
+static void usage(FILE *f)
+{
+	fputs("usage: psg-sws [options] < in > out\n"
+	      "Slow waves and per-epoch N3 (slow-wave sleep) calls from frontal "
+	      "or central EEG.\n\n"
+	      "  -c, --channel LABEL    EEG channel (default: first frontal, "
+	      "else central)\n"
+	      "      --band LO-HI       wave band-pass in Hz (default 0.3-2)\n"
+	      "      --transition HZ    its transition width (default 0.2)\n"
+	      "      --amp-band LO-HI   measure peaks in this band (default: "
+	      "the wave band)\n"
+	      "      --neg SEC-SEC      negative half-wave (default 0.3-1.5)\n"
+	      "      --pos SEC-SEC      positive half-wave (default 0.1-1)\n"
+	      "      --neg-peak UV      negative peak at most (default -40)\n"
+	      "      --p2p UV           peak-to-peak at least (default 75)\n"
+	      "      --cover FRAC       N3 when qualifying waves cover this "
+	      "share (default 0.2)\n"
+	      "      --flat UV          unusable below this SD (default 1)\n"
+	      "      --artefact UV      unusable above this |amplitude| "
+	      "(default 1000)\n"
+	      "  -h, --help             this help\n\n"
+	      "Rules: YASA sw_detect defaults (Vallat & Walker 2021) and the "
+	      "AASM N3 rule.\nExit: 0 ok, 1 usage, 2 bad stream, 3 no "
+	      "suitable EEG channel.\n", f);
+}
+
+static void range_arg(const char *opt, const char *arg, double *a,
+		      double *b)
+{
+	char *end;
+	*a = strtod(arg, &end);
+	if (*end != '-' || !(*a >= 0))
+		die(EXIT_USAGE, "%s wants LO-HI, not '%s'", opt, arg);
+	*b = strtod(end + 1, &end);
+	if (*end || !(*b > *a))
+		die(EXIT_USAGE, "%s wants LO-HI, not '%s'", opt, arg);
+}
+
+static double num_arg(const char *opt, const char *arg)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (*end || end == arg || !isfinite(v))
+		die(EXIT_USAGE, "%s: bad number '%s'", opt, arg);
+	return v;
+}
+
+static void parse_args(int argc, char **argv, opts *o)
+{
+	enum { O_BAND = 256, O_NEG, O_POS, O_NP, O_P2P, O_COV, O_FLAT, O_ART,
+	       O_TR, O_AMP };
+	static const struct option lo[] = {{"channel", 1, 0, 'c'},
+		{"band", 1, 0, O_BAND}, {"neg", 1, 0, O_NEG},
+		{"pos", 1, 0, O_POS}, {"neg-peak", 1, 0, O_NP},
+		{"p2p", 1, 0, O_P2P}, {"cover", 1, 0, O_COV},
+		{"flat", 1, 0, O_FLAT}, {"artefact", 1, 0, O_ART},
+		{"transition", 1, 0, O_TR}, {"amp-band", 1, 0, O_AMP},
+		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+	*o = (opts){NULL, 0.3, 2, 0.2, 0, 0, 0.3, 1.5, 0.1, 1, -40, 75,
+		    0.2, 1, 1000};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->channel = optarg; break;
+		case O_BAND: range_arg("--band", optarg, &o->band_lo,
+				       &o->band_hi); break;
+		case O_NEG: range_arg("--neg", optarg, &o->neg_min,
+				      &o->neg_max); break;
+		case O_POS: range_arg("--pos", optarg, &o->pos_min,
+				      &o->pos_max); break;
+		case O_NP: o->neg_peak = num_arg("--neg-peak", optarg); break;
+		case O_P2P: o->p2p = num_arg("--p2p", optarg); break;
+		case O_COV: o->cover = num_arg("--cover", optarg);
+			if (o->cover <= 0 || o->cover > 1)
+				die(EXIT_USAGE, "--cover: 0-1");
+			break;
+		case O_FLAT: o->flat_uv = num_arg("--flat", optarg); break;
+		case O_AMP: range_arg("--amp-band", optarg, &o->amp_lo,
+				      &o->amp_hi); break;
+		case O_TR: o->transition = num_arg("--transition", optarg);
+			if (o->transition <= 0)
+				die(EXIT_USAGE, "--transition: above 0");
+			break;
+		case O_ART: o->artefact_uv = num_arg("--artefact", optarg);
+			break;
+		case 'h': usage(stdout); exit(0);
+		default: bad_option(c, argv);
+		}
+	}
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s' (the stream comes on "
+		    "standard input)", argv[optind]);
+}
+
+/* ---- the channel ---- */
+
+/* The electrode part of a label: "EEG Fpz-Cz" -> "Fpz-Cz". */
+static const char *electrode(const char *label)
+{
+	if (!strncasecmp(label, "EEG ", 4))
+		label += 4;
+	return label;
+}
+
+static int pick_channel(const psg_header *h, const opts *o)
+{
+	if (o->channel) {
+		int i = psg_header_find_channel(h, o->channel);
+		if (i < 0) {
+			int idx[1];
+			char bad[PSG_LABEL_LEN];
+			if (psg_select_channels(h, o->channel, idx, 1, bad,
+						sizeof bad) == 1)
+				i = idx[0];
+		}
+		if (i < 0)
+			die(EXIT_UNSUITABLE, "no channel '%s'", o->channel);
+		return i;
+	}
+	/* Frontal first (AASM measures slow waves frontally), then central. */
+	static const char *const pref[] = {"Fpz", "Fz", "F4", "F3", "Fp2",
+		"Fp1", "F", "Cz", "C4", "C3", "C"};
+	for (size_t p = 0; p < sizeof pref / sizeof *pref; p++)
+		for (int i = 0; i < h->nchannels; i++) {
+			const char *e = electrode(h->channels[i].label);
+			size_t n = strlen(pref[p]);
+			if (!strcmp(h->channels[i].kind, PSG_KIND_EEG) &&
+			    !strncasecmp(e, pref[p], n) &&
+			    (n > 1 || isdigit((unsigned char)e[1]) ||
+			     e[1] == 'z' || e[1] == 'Z'))
+				return i;
+		}
+	die(EXIT_UNSUITABLE, "no frontal or central EEG channel (use -c)");
+}
+
+/* ---- epochs ---- */
+
+static acc *epoch_acc(det *d, int64_t e)
+{
+	acc *a = &d->ring[e % NRING];
+	if (a->epoch != e) {
+		memset(a, 0, sizeof *a);
+		a->epoch = e;
+	}
+	return a;
+}
+
+static void emit_epoch(det *d, acc *a, psg_writer *w)
+{
+	const opts *o = d->o;
+	double len = (double)d->h->epoch_len / PSG_TICKS_PER_SEC;
+	int unusable = 0;
+	if (a->n == 0)
+		return;
+	double mean = a->sum / a->n, sd = sqrt(fmax(0, a->sum2 / a->n -
+						       mean * mean));
+	if (sd < o->flat_uv)
+		unusable = 1;
+	else if (a->nsat > a->n / 20)
+		unusable = 2;
+	else if (a->maxabs > o->artefact_uv)
+		unusable = 3;
+	double frac = fmin(1, a->covered / len);
+	int sws = unusable ? -1 : frac >= o->cover;
+	uint32_t fid[5] = {(uint32_t)d->f_sws, (uint32_t)d->f_frac,
+		(uint32_t)d->f_swa, (uint32_t)d->f_count,
+		(uint32_t)d->f_unusable};
+	double val[5] = {sws, frac, a->pow_sum / a->n, a->count, unusable};
+	psg_epoch ep = {.epoch = a->epoch, .n = 5, .feature = fid, .value = val};
+	if (psg_write_epoch(w, &ep))
+		die(EXIT_IO, "%s", psg_writer_errmsg(w));
+	d->n_epochs++;
+	if (sws == 1) {
+		d->n_sws++;
+		if (d->first_sws < 0)
+			d->first_sws = a->epoch;
+	}
+	a->n = 0;
+}
+
+/* Emits epochs that no wave can still reach: ending before t - 2.5 s. */
+static void flush_epochs(det *d, double t, psg_writer *w, int all)
+{
+	double len = (double)d->h->epoch_len / PSG_TICKS_PER_SEC;
+	double org = (double)d->h->epoch_origin / PSG_TICKS_PER_SEC;
+	for (;;) {
+		acc *oldest = NULL;
+		for (int i = 0; i < NRING; i++)
+			if (d->ring[i].n && (!oldest ||
+					     d->ring[i].epoch < oldest->epoch))
+				oldest = &d->ring[i];
+		if (!oldest || (!all && org + (oldest->epoch + 1) * len >
+				t - 2.5))
+			return;
+		emit_epoch(d, oldest, w);
+	}
+}
+
+static int64_t epoch_at(const det *d, double t)
+{
+	double len = (double)d->h->epoch_len / PSG_TICKS_PER_SEC;
+	double org = (double)d->h->epoch_origin / PSG_TICKS_PER_SEC;
+	return t < org ? -1 : (int64_t)((t - org) / len);
+}
+
+/* Adds [a, b) s of qualifying wave to the epochs it covers. */
+static void cover(det *d, double a, double b)
+{
+	double len = (double)d->h->epoch_len / PSG_TICKS_PER_SEC;
+	double org = (double)d->h->epoch_origin / PSG_TICKS_PER_SEC;
+	while (a < b) {
+		int64_t e = epoch_at(d, a);
+		if (e < 0)
+			return;
+		double end = fmin(b, org + (e + 1) * len);
+		epoch_acc(d, e)->covered += end - a;
+		a = end;
+	}
+}
+
+/* ---- waves ---- */
+
+static void end_wave(det *d, double t_end, psg_writer *w)
+{
+	const opts *o = d->o;
+	double neg_len = d->w_zero - d->w_start, pos_len = t_end - d->w_zero;
+	double len = t_end - d->w_start, p2p = d->pos - d->neg;
+	/* AASM: 0.5-2 Hz waves of >= 75 uV count toward N3. */
+	if (len >= 0.5 && len <= 2 && p2p >= o->p2p)
+		cover(d, d->w_start, t_end);
+	if (neg_len < o->neg_min || neg_len > o->neg_max ||
+	    pos_len < o->pos_min || pos_len > o->pos_max ||
+	    d->neg > o->neg_peak || p2p < o->p2p)
+		return;
+	int64_t e = epoch_at(d, d->w_start);
+	if (e >= 0)
+		epoch_acc(d, e)->count++;
+	d->n_waves++;
+	double slope = d->pos_t > d->neg_t ? p2p / (d->pos_t - d->neg_t) : 0;
+	double v[7] = {d->neg, d->neg_t, d->pos, d->pos_t, p2p, 1 / len, slope};
+	psg_event ev = {.type = d->ev_type, .channel = d->ch,
+		.onset = (int64_t)llround(d->w_start * PSG_TICKS_PER_SEC),
+		.duration = (int64_t)llround(len * PSG_TICKS_PER_SEC),
+		.label = "slow wave", .nvalues = 7, .values = v};
+	if (psg_write_event(w, &ev))
+		die(EXIT_IO, "%s", psg_writer_errmsg(w));
+}
+
+/* One sample at time t: the wave band's zero crossings (y) delimit the
+   waves, and their peaks are measured in v: the wave band itself by
+   default (as YASA does; it matched the DREAMS experts best), or a wider
+   --amp-band, closer to the displayed EEG a scorer reads (a narrow band
+   shrinks a sharp 1.6-Hz wave's peak-to-peak by a third). */
+static void wave_step(det *d, double t, float y, float v, psg_writer *w)
+{
+	if (d->prev >= 0 && y < 0) {            /* negative-going */
+		if (d->state == 2)
+			end_wave(d, t, w);
+		d->state = 1;
+		d->w_start = t;
+		d->neg = 0, d->pos = 0;
+	} else if (d->prev < 0 && y >= 0 && d->state == 1) {
+		d->state = 2;
+		d->w_zero = t;
+	}
+	if (d->state == 1 && v < d->neg)
+		d->neg = v, d->neg_t = t;
+	if (d->state == 2 && v > d->pos)
+		d->pos = v, d->pos_t = t;
+	d->prev = y;
+}
+
+/* ---- the stream ---- */
+
+static void raw_push(det *d, const float *x, int n)
+{
+	if (d->raw_head == d->raw_n)
+		d->raw_head = d->raw_n = 0;
+	if (d->raw_n + (size_t)n > d->raw_cap) {
+		memmove(d->raw, d->raw + d->raw_head,
+			(d->raw_n - d->raw_head) * sizeof *d->raw);
+		d->raw_n -= d->raw_head, d->raw_head = 0;
+		if (d->raw_n + (size_t)n > d->raw_cap) {
+			size_t cap = d->raw_n + (size_t)n + 65536;
+			float *p = realloc(d->raw, cap * sizeof *p);
+			if (!p)
+				die(EXIT_IO, "out of memory");
+			d->raw = p, d->raw_cap = cap;
+		}
+	}
+	memcpy(d->raw + d->raw_n, x, (size_t)n * sizeof *x);
+	d->raw_n += (size_t)n;
+}
+
+/* Filtered samples that came out: waves, and with their raw twins the
+   epochs' flat/saturation/artefact checks. */
+static void drain(det *d, psg_writer *w)
+{
+	const psg_channel *pc = &d->h->channels[d->ch];
+	int n;
+	while ((n = psg_filter_pull(d->sw, d->ybuf, 4096)) > 0) {
+		int m = psg_filter_pull(d->swa, d->pbuf, n);
+		int ma = d->amp ? psg_filter_pull(d->amp, d->abuf, n) : 0;
+		for (int i = 0; i < n; i++) {
+			int64_t ts = psg_sample_time(pc, d->t0, d->k);
+			double t = (double)ts / PSG_TICKS_PER_SEC;
+			float x = d->raw[d->raw_head++];
+			int64_t e = epoch_at(d, t);
+			if (e != d->last_e) {   /* keep the ring from wrapping */
+				flush_epochs(d, t, w, 0);
+				d->last_e = e;
+			}
+			if (e >= 0) {
+				acc *a = epoch_acc(d, e);
+				a->n++;
+				a->sum += x, a->sum2 += (double)x * x;
+				a->maxabs = fmax(a->maxabs, fabs(x));
+				a->nsat += x >= d->phys_hi || x <= d->phys_lo;
+				if (i < m)
+					a->pow_sum += (double)d->pbuf[i] *
+						      d->pbuf[i];
+			}
+			wave_step(d, t, d->ybuf[i], i < ma ? d->abuf[i] :
+				  d->ybuf[i], w);
+			d->k++;
+		}
+		flush_epochs(d, (double)psg_sample_time(pc, d->t0, d->k) /
+			     PSG_TICKS_PER_SEC, w, 0);
+	}
+}
+
+static void end_segment(det *d, psg_writer *w)
+{
+	if (psg_filter_finish(d->sw) || psg_filter_finish(d->swa) ||
+	    (d->amp && psg_filter_finish(d->amp)))
+		die(EXIT_IO, "out of memory");
+	drain(d, w);
+	d->state = 0;   /* a wave cut by a gap does not count */
+	d->prev = 0;
+}
+
+static void block(det *d, const psg_block *b, psg_writer *w)
+{
+	if (b->t0 != d->t0 || b->offset != d->next) {
+		if (d->next || d->t0)
+			end_segment(d, w);
+		d->t0 = b->t0;
+		d->k = b->offset;
+	}
+	d->next = b->offset + b->n;
+	raw_push(d, b->x, b->n);
+	if (psg_filter_push(d->sw, b->x, b->n) ||
+	    psg_filter_push(d->swa, b->x, b->n) ||
+	    (d->amp && psg_filter_push(d->amp, b->x, b->n)))
+		die(EXIT_IO, "out of memory");
+	drain(d, w);
+}
+
+static psg_filter *make_filter(double lo, double hi, double tr, double rate)
+{
+	psg_fir_spec s = {PSG_FIR_BANDPASS, lo, hi, tr, 0, 0};
+	double *taps;
+	int n, st;
+	char msg[256];
+	if (psg_fir_design(&s, rate, &taps, &n, msg, sizeof msg))
+		die(EXIT_UNSUITABLE, "%g-%g Hz at %g Hz: %s", lo, hi, rate,
+		    msg);
+	psg_filter *f = psg_filter_new(taps, n, &st);
+	free(taps);
+	if (!f)
+		die(EXIT_IO, "filter: %s", psg_strerror(st));
+	return f;
+}
+
+static psg_header *declare(det *d, const psg_header *in, int argc,
+			   char **argv)
+{
+	const char *f[] = {"neg_peak", "neg_time", "pos_peak", "pos_time",
+		"p2p", "frequency", "slope"};
+	const char *u[] = {"uV", "s", "uV", "s", "uV", "Hz", "uV/s"};
+	psg_header *h = psg_header_new();
+	if (!h || psg_header_copy(h, in) ||
+	    psg_header_add_history(h, argc, argv) < 0)
+		die(EXIT_IO, "out of memory");
+	d->ev_type = psg_header_add_evtype(h, "slow_waves", 7, f, u);
+	d->f_sws = psg_header_add_feature(h, "sws", "",
+		"N3 call: 1 SWS, 0 not, -1 unusable (AASM >= 20 % cover)");
+	d->f_frac = psg_header_add_feature(h, "sws_fraction", "",
+		"share covered by 0.5-2 Hz waves >= 75 uV p2p");
+	d->f_swa = psg_header_add_feature(h, "swa", "uV^2",
+		"mean 0.5-4 Hz power");
+	d->f_count = psg_header_add_feature(h, "sw_count", "",
+		"slow-wave events starting in the epoch");
+	d->f_unusable = psg_header_add_feature(h, "sws_unusable", "",
+		"0 usable, 1 flat, 2 saturated, 3 gross artefact");
+	if (d->ev_type < 0 || d->f_sws < 0 || d->f_frac < 0 || d->f_swa < 0 ||
+	    d->f_count < 0 || d->f_unusable < 0)
+		die(EXIT_UNSUITABLE, "the stream already has slow-wave "
+		    "results (psg-sws ran twice?)");
+	return h;
+}
+
+static void summaries(det *d, psg_writer *w)
+{
+	double len_min = (double)d->h->epoch_len / PSG_TICKS_PER_SEC / 60;
+	double sws_min = d->n_sws * len_min;
+	psg_summary s[] = {
+		{"sws_minutes", "min", sws_min},
+		{"sws_percent", "%", d->n_epochs ? 100.0 * d->n_sws /
+		 d->n_epochs : NAN},
+		{"sws_latency", "min", d->first_sws < 0 ? NAN :
+		 (double)d->first_sws * len_min +
+		 (double)d->h->epoch_origin / PSG_TICKS_PER_SEC / 60},
+		{"slow_wave_density", "1/min", sws_min > 0 ?
+		 d->n_waves / sws_min : NAN},
+	};
+	for (size_t i = 0; i < sizeof s / sizeof *s; i++)
+		if (psg_write_summary(w, &s[i]))
+			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+}
+
+int main(int argc, char **argv)
+{
+	opts o;
+	static det d;   /* file scope lifetime: reachable at any exit */
+	psg_record rec;
+	int st;
+	stage_name = "psg-sws";
+	parse_args(argc, argv, &o);
+	refuse_terminal();
+	psg_reader *in = open_stdin_stream();
+	const psg_header *hin = psg_reader_header(in);
+	d.o = &o;
+	d.ch = pick_channel(hin, &o);
+	const psg_channel *pc = &hin->channels[d.ch];
+	d.rate = psg_channel_rate(pc);
+	d.phys_lo = pc->phys_min, d.phys_hi = pc->phys_max;
+	d.first_sws = -1;
+	d.last_e = -1;
+	for (int i = 0; i < NRING; i++)
+		d.ring[i].epoch = -1;
+	/* A narrow transition keeps the wave band what it says (MNE's
+	   default would pass up to 3 Hz); the SWA band keeps the default. */
+	d.sw = make_filter(o.band_lo, o.band_hi, o.transition, d.rate);
+	d.swa = make_filter(0.5, 4, 0, d.rate);
+	if (o.amp_hi > 0)
+		d.amp = make_filter(o.amp_lo, fmin(o.amp_hi, d.rate / 2.5), 0,
+				    d.rate);
+	if (psg_filter_latency(d.sw) < psg_filter_latency(d.swa) ||
+	    (d.amp && psg_filter_latency(d.sw) < psg_filter_latency(d.amp)))
+		die(EXIT_UNSUITABLE, "the slow-wave band must be narrower "
+		    "than 0.5-4 Hz");
+	d.ybuf = malloc(4096 * sizeof *d.ybuf);
+	d.pbuf = malloc(4096 * sizeof *d.pbuf);
+	d.abuf = malloc(4096 * sizeof *d.abuf);
+	if (!d.ybuf || !d.pbuf || !d.abuf)
+		die(EXIT_IO, "out of memory");
+	psg_header *h = declare(&d, hin, argc, argv);
+	d.h = h;
+	psg_writer *w = psg_writer_open_fd(1, h, &st);
+	if (!w)
+		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
+	while ((st = psg_reader_next(in, &rec)) > 0) {
+		if (rec.kind == PSG_REC_END) {
+			end_segment(&d, w);
+			flush_epochs(&d, 1e300, w, 1);
+			summaries(&d, w);
+			if (psg_writer_finish(w, &rec.end))
+				die(EXIT_IO, "%s", psg_writer_errmsg(w));
+			break;
+		}
+		if (psg_write_record(w, &rec))
+			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+		if (rec.kind == PSG_REC_DATA && rec.block.channel == d.ch)
+			block(&d, &rec.block, w);
+	}
+	if (st < 0)
+		die(exit_code(st), "%s", psg_reader_errmsg(in));
+	psg_filter_free(d.sw);
+	psg_filter_free(d.swa);
+	psg_filter_free(d.amp);
+	free(d.ybuf);
+	free(d.pbuf);
+	free(d.abuf);
+	free(d.raw);
+	psg_writer_free(w);
+	psg_header_free(h);
+	psg_reader_free(in);
+	return 0;
+}
