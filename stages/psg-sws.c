@@ -8,8 +8,10 @@
  *    cut into waves at negative-going zero crossings: a negative half-wave
  *    then a positive one (Massimini et al. 2004);
  *  - a slow-wave event has a negative half-wave of 0.3-1.5 s and a positive
- *    one of 0.1-1 s, a negative peak <= -40 uV and a peak-to-peak >= 75 uV
- *    (YASA sw_detect defaults, Vallat & Walker 2021; the 75 uV is AASM's);
+ *    one of 0.1-1 s, a negative peak of -200 to -40 uV, a positive peak of
+ *    at most 150 uV and a peak-to-peak of 75-350 uV (YASA sw_detect
+ *    defaults, Vallat & Walker 2021; the 75 uV is AASM's); the upper
+ *    bounds also keep artefacts out of the N3 coverage;
  *  - an epoch's `sws_fraction` is the share of it covered by waves of
  *    0.5-2 Hz (0.5-2 s) with >= 75 uV peak-to-peak, and `sws` is 1 when it
  *    reaches 20 % (AASM Manual v2.6, N3), 0 otherwise, -1 when the epoch
@@ -35,8 +37,9 @@ typedef struct opts {
 	double amp_lo, amp_hi;      /* band the amplitudes are measured in */
 	double neg_min, neg_max;    /* negative half-wave, s */
 	double pos_min, pos_max;    /* positive half-wave, s */
-	double neg_peak;            /* uV, <= */
-	double p2p;                 /* uV, >= */
+	double neg_peak, neg_floor; /* uV: negative peak in [floor, peak] */
+	double pos_ceil;            /* uV: positive peak at most */
+	double p2p, p2p_max;        /* uV */
 	double cover;               /* N3 share */
 	double flat_uv, artefact_uv;
 } opts;
@@ -87,8 +90,9 @@ static void usage(FILE *f)
 	      "the wave band)\n"
 	      "      --neg SEC-SEC      negative half-wave (default 0.3-1.5)\n"
 	      "      --pos SEC-SEC      positive half-wave (default 0.1-1)\n"
-	      "      --neg-peak UV      negative peak at most (default -40)\n"
-	      "      --p2p UV           peak-to-peak at least (default 75)\n"
+	      "      --neg-peak LO:HI   negative peak range (default -200:-40)\n"
+	      "      --pos-max UV       positive peak at most (default 150)\n"
+	      "      --p2p LO:HI        peak-to-peak range (default 75:350)\n"
 	      "      --cover FRAC       N3 when qualifying waves cover this "
 	      "share (default 0.2)\n"
 	      "      --flat UV          unusable below this SD (default 1)\n"
@@ -112,6 +116,19 @@ static void range_arg(const char *opt, const char *arg, double *a,
 		die(EXIT_USAGE, "%s wants LO-HI, not '%s'", opt, arg);
 }
 
+/* "LO:HI" (':' because the numbers may be negative). */
+static void pair_arg(const char *opt, const char *arg, double *a, double *b)
+{
+	char *end;
+	*a = strtod(arg, &end);
+	if (*end != ':')
+		die(EXIT_USAGE, "%s wants LO:HI, not '%s'", opt, arg);
+	*b = strtod(end + 1, &end);
+	if (*end || !(*b > *a))
+		die(EXIT_USAGE, "%s wants LO:HI with LO < HI, not '%s'", opt,
+		    arg);
+}
+
 static double num_arg(const char *opt, const char *arg)
 {
 	char *end;
@@ -124,16 +141,17 @@ static double num_arg(const char *opt, const char *arg)
 static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_BAND = 256, O_NEG, O_POS, O_NP, O_P2P, O_COV, O_FLAT, O_ART,
-	       O_TR, O_AMP };
+	       O_TR, O_AMP, O_PMAX };
 	static const struct option lo[] = {{"channel", 1, 0, 'c'},
 		{"band", 1, 0, O_BAND}, {"neg", 1, 0, O_NEG},
 		{"pos", 1, 0, O_POS}, {"neg-peak", 1, 0, O_NP},
 		{"p2p", 1, 0, O_P2P}, {"cover", 1, 0, O_COV},
 		{"flat", 1, 0, O_FLAT}, {"artefact", 1, 0, O_ART},
 		{"transition", 1, 0, O_TR}, {"amp-band", 1, 0, O_AMP},
+		{"pos-max", 1, 0, O_PMAX},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-	*o = (opts){NULL, 0.3, 2, 0.2, 0, 0, 0.3, 1.5, 0.1, 1, -40, 75,
-		    0.2, 1, 1000};
+	*o = (opts){NULL, 0.3, 2, 0.2, 0, 0, 0.3, 1.5, 0.1, 1, -40, -200, 150,
+		    75, 350, 0.2, 1, 1000};
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
@@ -145,8 +163,11 @@ static void parse_args(int argc, char **argv, opts *o)
 				      &o->neg_max); break;
 		case O_POS: range_arg("--pos", optarg, &o->pos_min,
 				      &o->pos_max); break;
-		case O_NP: o->neg_peak = num_arg("--neg-peak", optarg); break;
-		case O_P2P: o->p2p = num_arg("--p2p", optarg); break;
+		case O_NP: pair_arg("--neg-peak", optarg, &o->neg_floor,
+				    &o->neg_peak); break;
+		case O_PMAX: o->pos_ceil = num_arg("--pos-max", optarg); break;
+		case O_P2P: pair_arg("--p2p", optarg, &o->p2p, &o->p2p_max);
+			break;
 		case O_COV: o->cover = num_arg("--cover", optarg);
 			if (o->cover <= 0 || o->cover > 1)
 				die(EXIT_USAGE, "--cover: 0-1");
@@ -302,10 +323,15 @@ static void end_wave(det *d, double t_end, psg_writer *w)
 	const opts *o = d->o;
 	double neg_len = d->w_zero - d->w_start, pos_len = t_end - d->w_zero;
 	double len = t_end - d->w_start, p2p = d->pos - d->neg;
+	/* YASA's upper bounds (negative peak >= -200, positive <= 150,
+	   p2p <= 350 uV) keep eye movements and other artefacts of frontal
+	   leads out of both the events and the N3 coverage. */
+	int sane = d->neg >= o->neg_floor && d->pos <= o->pos_ceil &&
+		   p2p <= o->p2p_max;
 	/* AASM: 0.5-2 Hz waves of >= 75 uV count toward N3. */
-	if (len >= 0.5 && len <= 2 && p2p >= o->p2p)
+	if (sane && len >= 0.5 && len <= 2 && p2p >= o->p2p)
 		cover(d, d->w_start, t_end);
-	if (neg_len < o->neg_min || neg_len > o->neg_max ||
+	if (!sane || neg_len < o->neg_min || neg_len > o->neg_max ||
 	    pos_len < o->pos_min || pos_len > o->pos_max ||
 	    d->neg > o->neg_peak || p2p < o->p2p)
 		return;

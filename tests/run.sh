@@ -6,6 +6,8 @@
 #   ok N - what            a check that passed
 #   not ok N - what        a check that failed
 #   ok N - # SKIP why      a check that could not run here
+#   not ok N - what # TODO why   a known failure tracked by an open issue:
+#                          reported, counted with the skipped, not failed
 # and exits non-zero when any check failed.  PSG_BUILD names the build
 # directory (build or build-san); SHARED the shared data (../shared/data).
 set -u
@@ -18,9 +20,10 @@ export PSG_BUILD SHARED ROOT
 [ -n "${PSG_VALGRIND:-}" ] || PATH="$PSG_BUILD/bin:$PATH"
 export PATH
 
-pass=0 fail=0 skip=0 failed_suites=""
+pass=0 fail=0 skip=0 todo=0 failed_suites=""
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+: >"$PSG_BUILD/.tap-todo"
 
 if [ ! -d "$SHARED" ]; then
 	echo "# ../shared/data is absent: tests that need it are skipped"
@@ -33,11 +36,14 @@ run_suite() {
 	"$@" >"$log" 2>&1
 	rc=$?
 	cat "$log"
+	grep '^not ok.*# TODO' "$log" >>"$PSG_BUILD/.tap-todo"
 	p=$(grep -c '^ok .*' "$log" | tr -d ' ')
 	s=$(grep -c '^ok .*# SKIP' "$log" | tr -d ' ')
-	f=$(grep -c '^not ok' "$log" | tr -d ' ')
+	t=$(grep -c '^not ok.*# TODO' "$log" | tr -d ' ')
+	f=$(($(grep -c '^not ok' "$log" | tr -d ' ') - t))
 	pass=$((pass + p - s))
-	skip=$((skip + s))
+	skip=$((skip + s + t))
+	todo=$((todo + t))
 	fail=$((fail + f))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "not ok - $name exited with status $rc"
@@ -58,5 +64,7 @@ for t in "$ROOT"/tests/t_*.sh; do
 done
 
 [ -n "$failed_suites" ] && echo "# failed:$failed_suites"
+[ "$todo" -gt 0 ] && echo "# $todo known failure(s) marked TODO (counted with the skipped):" &&
+	grep -h '^not ok.*# TODO' "$PSG_BUILD"/.tap-todo 2>/dev/null
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

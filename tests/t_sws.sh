@@ -1,0 +1,96 @@
+#!/bin/sh
+# psg-sws and psg-score: N3 calls and slow-wave events against psg-synth's
+# ground truth, psg-score's arithmetic against an independent computation,
+# the real Sleep-EDF wake excerpt (no SWS), the DREAMS baseline (a
+# regression guard: the adaptive method of issue 5 is still to come), and
+# the errors.
+. "$ROOT/tests/lib.sh"
+if ! have_h5py; then skip "h5py missing"; finish; fi
+
+psg-synth -H 1.2 -p clean -s 5 -o "$TMP/n.edf" >/dev/null
+psg-read "$TMP/n.edf" | psg-sws | tee "$TMP/n.psg" | psg-h5 -o "$TMP/n.h5"
+psg-score -r "$TMP/n.hypnogram.edf" --json "$TMP/score.json" "$TMP/n.psg" \
+	>"$TMP/score.txt"
+check "psg-read | psg-sws | psg-h5 and psg-score run on a generated night" \
+	test -s "$TMP/n.h5" -a -s "$TMP/score.json"
+$PY - "$TMP" >"$TMP/out" 2>&1 <<'PYEOF'
+import csv, json, math, sys
+import h5py
+import numpy as np
+d = sys.argv[1]
+ok = lambda c, m: print(("ok - " if c else "not ok - ") + m)
+f = h5py.File(d + "/n.h5", "r")
+ep = f["epochs"][:]
+truth = list(csv.DictReader(open(d + "/n.epochs.tsv"), delimiter="\t"))
+t = np.array([r["stage"] == "N3" for r in truth])
+p = ep["sws"][:len(t)] == 1
+tp, fp, fn, tn = [int(np.sum(a & b)) for a, b in
+                  ((p, t), (p, ~t), (~p, t), (~p, ~t))]
+f1 = 2 * tp / (2 * tp + fp + fn)
+ok(t.sum() > 20 and f1 >= 0.95, "N3 epochs against the truth: %d true, "
+   "TP %d FP %d FN %d, F1 %.3f >= 0.95" % (t.sum(), tp, fp, fn, f1))
+# psg-score's numbers recomputed here (Cohen 1960).
+n = tp + fp + fn + tn
+po = (tp + tn) / n
+pe = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / n ** 2
+kappa = (po - pe) / (1 - pe)
+s = json.load(open(d + "/score.json"))["targets"]["N3"]
+ok((s["tp"], s["fp"], s["fn"], s["tn"]) == (tp, fp, fn, tn) and
+   abs(s["kappa"] - kappa) < 1e-5 and abs(s["f1"] - f1) < 1e-5,
+   "psg-score's confusion matrix, kappa %.4f and F1 %.4f equal an "
+   "independent computation" % (s["kappa"], s["f1"]))
+# Events: every detected wave is a generated one (onset within 0.5 s).
+det = np.sort(f["events/slow_waves"]["onset"])
+gen = np.sort([float(r["onset"]) for r in
+               csv.DictReader(open(d + "/n.events.tsv"), delimiter="\t")
+               if r["kind"] in ("slow_wave", "k_complex")])
+big = np.sort([float(r["onset"]) for r in
+               csv.DictReader(open(d + "/n.events.tsv"), delimiter="\t")
+               if r["kind"] == "slow_wave" and float(r["amplitude"]) >= 110])
+def hits(a, b):
+    j = np.searchsorted(b, a)
+    return sum(any(abs(x - b[i]) <= 0.5 for i in (k - 1, k)
+                   if 0 <= i < len(b)) for x, k in zip(a, j))
+prec = hits(det, gen) / len(det)
+rec = hits(big, det) / len(big)
+ok(len(det) > 100 and prec >= 0.95, "slow-wave events: %d detected, "
+   "precision %.3f >= 0.95 against the generated waves" % (len(det), prec))
+# Recall of the generated waves >= 110 uV is 0.84 by default: the 0.3-2 Hz
+# band shrinks the peaks of sharp generated waves (docs/validation.md);
+# this guards the present value, the issue's 0.95 is open.
+ok(rec >= 0.75, "recall of generated slow waves >= 110 uV: %.3f "
+   "(guard >= 0.75; target 0.95 open)" % rec)
+sm = f["summary"]
+ok(abs(sm.attrs["sws_minutes"] - p.sum() * 0.5) < 1e-9 and
+   sm["sws_minutes"].attrs["unit"] == "min",
+   "summary sws_minutes %.1f = SWS epochs x 0.5 min" % sm.attrs["sws_minutes"])
+PYEOF
+# The checks above print "ok - ..." lines of their own.
+cat "$TMP/out"
+grep -q '^not ok' "$TMP/out" && failures=$((failures + 1))
+grep -q '^ok' "$TMP/out" || flunk "the Python checks did not run"
+
+if have_shared; then
+	n=$(psg-read "$SHARED/sleep-edf/SC4001E0_excerpt_5min_edfio_short_psg.edf" |
+		psg-sws | psg-dump --no-samples | grep -c '^epoch [0-9].* sws=1 ')
+	todo "the real Sleep-EDF wake excerpt has no SWS epoch ($n)" \
+		"issue 5: frontal eye movements in wake pass the amplitude rule" \
+		test "$n" -eq 0
+	: >"$TMP/dreams"
+	for k in 1 2 3 4; do
+		psg-read -e 20 "$SHARED/dreams/excerpt${k}_eeg_hyp.edf" | psg-sws |
+			psg-score -r "$SHARED/dreams/Hypnogram_excerpt$k.txt" >>"$TMP/dreams"
+	done
+	f1=$(awk '{tp+=$6; fp+=$8; fn+=$10} END {printf "%.3f", 2*tp/(2*tp+fp+fn)}' "$TMP/dreams")
+	sed 's/^/# /' "$TMP/dreams"
+	check "DREAMS N3, plain AASM rule: pooled F1 $f1 (guard >= 0.62; target 0.80 open)" \
+		awk -v f="$f1" 'BEGIN {exit !(f >= 0.62)}'
+else
+	skip "../shared absent: Sleep-EDF wake excerpt and DREAMS"
+fi
+expect_exit 3 "psg-sws without a frontal or central EEG exits 3" \
+	sh -c "psg-read -c 'ECG*' '$TMP/n.edf' | psg-sws"
+expect_exit 1 "psg-score without --reference exits 1" psg-score "$TMP/n.psg"
+expect_exit 3 "psg-score on a stream without sws/wake exits 3" \
+	sh -c "psg-read '$TMP/n.edf' | psg-score -r '$TMP/n.hypnogram.edf'"
+finish
