@@ -380,8 +380,9 @@ static void raw_push(det *d, const float *x, int n)
 	if (d->raw_head == d->raw_n)
 		d->raw_head = d->raw_n = 0;
 	if (d->raw_n + (size_t)n > d->raw_cap) {
-		memmove(d->raw, d->raw + d->raw_head,
-			(d->raw_n - d->raw_head) * sizeof *d->raw);
+		if (d->raw_n > d->raw_head)   /* raw may still be NULL */
+			memmove(d->raw, d->raw + d->raw_head,
+				(d->raw_n - d->raw_head) * sizeof *d->raw);
 		d->raw_n -= d->raw_head, d->raw_head = 0;
 		if (d->raw_n + (size_t)n > d->raw_cap) {
 			size_t cap = d->raw_n + (size_t)n + 65536;
