@@ -74,12 +74,12 @@ if have_shared; then
 	psg-read "$SHARED/sleep-edf/SC4001E0_excerpt_5min_edfio_short_psg.edf" |
 		psg-sws | psg-dump --no-samples >"$TMP/wake.txt"
 	all=$(grep -c '^epoch [0-9].* sws=' "$TMP/wake.txt")
-	n=$(grep -c '^epoch [0-9].* sws=1 ' "$TMP/wake.txt")
+	nsws=$(grep -c '^epoch [0-9].* sws=1 ' "$TMP/wake.txt")  # not n: TAP's
 	check "the Sleep-EDF wake excerpt gets a call in all 10 epochs ($all)" \
 		test "$all" -eq 10
-	todo "the real Sleep-EDF wake excerpt has no SWS epoch ($n)" \
+	todo "the real Sleep-EDF wake excerpt has no SWS epoch ($nsws)" \
 		"issue 5: frontal eye movements in wake pass the amplitude rule" \
-		test "$all" -eq 10 -a "$n" -eq 0
+		test "$all" -eq 10 -a "$nsws" -eq 0
 	: >"$TMP/dreams"
 	for k in 1 2 3 4; do
 		psg-read -e 20 "$SHARED/dreams/excerpt${k}_eeg_hyp.edf" | psg-sws |
