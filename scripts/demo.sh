@@ -27,7 +27,7 @@ echo "== psg-info $EDF"
 "$BIN/psg-info" "$EDF"
 echo
 H5=$OUT/$(basename "${EDF%.*}").h5
-echo "== psg-read | psg-filter (EEG 0.3-35 Hz) | psg-spectrum | psg-h5 -o $H5"
+echo "== psg-read | psg-filter (EEG 0.3-35 Hz) | psg-spectrum | psg-sws | psg-h5 -o $H5"
 # EEG channels: those psg-info calls EEG (first column of its table).
 EEG=$("$BIN/psg-info" --json "$EDF" | /usr/bin/python3 -c '
 import json, sys
@@ -42,11 +42,17 @@ read_night() {
 }
 if [ -n "$EEG" ]; then
 	read_night | "$BIN/psg-filter" -c "$EEG" --highpass 0.3 --lowpass 35 |
-		"$BIN/psg-spectrum" -c "$EEG" | "$BIN/psg-h5" -o "$H5"
+		"$BIN/psg-spectrum" -c "$EEG" | "$BIN/psg-sws" |
+		"$BIN/psg-h5" -o "$H5"
 else
 	read_night | "$BIN/psg-h5" -o "$H5"
 fi
 /usr/bin/python3 "$ROOT/scripts/h5show.py" "$H5"
+if [ -n "$HYP" ] && [ -n "$EEG" ]; then
+	echo
+	echo "== psg-sws against the generated truth (psg-score)"
+	read_night | "$BIN/psg-sws" | "$BIN/psg-score" -r "$HYP"
+fi
 
 if [ $# -eq 0 ]; then
 	echo

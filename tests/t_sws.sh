@@ -80,6 +80,17 @@ if have_shared; then
 	todo "the real Sleep-EDF wake excerpt has no SWS epoch ($nsws)" \
 		"issue 5: frontal eye movements in wake pass the amplitude rule" \
 		test "$all" -eq 10 -a "$nsws" -eq 0
+	# YASA's 30 s of real N3 (a text file of uV at 100 Hz) as an EDF.
+	PYTHONPATH="$ROOT/tests" $PY -c "
+import numpy as np, filter_check as fc
+x = np.loadtxt('$SHARED/yasa/yasa_N3_no-spindles_30sec_100Hz.txt')
+fc.write_edf('$TMP/yasa.edf', [dict(label='EEG Fz', rate=100, x=x,
+                                    pmin=-500, pmax=500)])"
+	yasa=$(psg-read "$TMP/yasa.edf" | psg-sws | psg-dump --no-samples |
+		grep -c '^epoch 0 sws=1 ')
+	todo "the real YASA N3 snippet is called SWS ($yasa of 1)" \
+		"issue 5: its waves peak at -60/+57 uV, below the absolute rule" \
+		test "$yasa" -eq 1
 	: >"$TMP/dreams"
 	for k in 1 2 3 4; do
 		psg-read -e 20 "$SHARED/dreams/excerpt${k}_eeg_hyp.edf" | psg-sws |
