@@ -457,6 +457,9 @@ int psg_synth_record(psg_synth *s, int64_t *onset, const float *const **x);
 /* Ground truth known so far, each item once, about in time order.
    1: an item; 0: none now (more may come after the next record). */
 int psg_synth_take_event(psg_synth *s, psg_truth_event *e);
+/* The i-th kind of truth event ("slow_wave", "lm", ...), NULL past the
+   last: for declaring one event table per kind. */
+const char *psg_synth_kind(int i);
 int psg_synth_take_epoch(psg_synth *s, psg_truth_epoch *e);
 
 /* ---- small helpers ----------------------------------------------------- */

@@ -157,7 +157,8 @@ struct psg_synth {
 	source src[2];           /* anterior, posterior */
 	int eeg_rate, emg_rate;
 	double *tmp_a, *tmp_p, *tmp_sw, *tmp_sp, *tmp_eye;  /* per record */
-	double *mod_alpha;       /* arousal modulation per EEG sample */
+	double *arousal;         /* 1 where an arousal is on, per EEG sample */
+	double *env;             /* an EMG envelope, per EMG sample */
 	/* ECG: R-peak times from 1 s before to 2 s after the record */
 	double beats[16];
 	int nbeats;

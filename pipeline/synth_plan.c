@@ -24,6 +24,11 @@ const char *synth_kind_name(int kind)
 	return kind >= 0 && kind < EV_NKINDS ? kind_names[kind] : "?";
 }
 
+const char *psg_synth_kind(int i)
+{
+	return i >= 0 && i < EV_NKINDS ? kind_names[i] : NULL;
+}
+
 int evlist_push(evlist *l, const sevent *e)
 {
 	if (l->n == l->cap) {

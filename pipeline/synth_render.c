@@ -242,7 +242,7 @@ static void render_events_eeg(psg_synth *s)
 	memset(s->tmp_sw, 0, sizeof *s->tmp_sw * rate);
 	memset(s->tmp_sp, 0, sizeof *s->tmp_sp * rate);
 	memset(s->tmp_eye, 0, sizeof *s->tmp_eye * 2 * rate);
-	memset(s->mod_alpha, 0, sizeof *s->mod_alpha * rate);
+	memset(s->arousal, 0, sizeof *s->arousal * rate);
 	for (size_t k = 0; k < s->active.n; k++) {
 		const sevent *e = &s->active.e[k];
 		if (!span(s, e, rate, &i0, &i1))
@@ -272,7 +272,7 @@ static void render_events_eeg(psg_synth *s)
 				s->tmp_eye[rate + i] += e->amp * hann(tau, d);
 				break;
 			case EV_AROUSAL:
-				s->mod_alpha[i] = 1;
+				s->arousal[i] = 1;
 				break;
 			}
 		}
@@ -286,7 +286,7 @@ static void render_sources(psg_synth *s, int stage)
 	double slow = 1 - exp(-1 / (2.0 * rate)), fast = 1 - exp(-1 / (0.3 * rate));
 	for (int i = 0; i < rate; i++) {
 		double ta[B_NBANDS], tp[B_NBANDS];
-		int ar = s->mod_alpha[i] > 0;
+		int ar = s->arousal[i] > 0;
 		for (int b = 0; b < B_NBANDS; b++) {
 			double m = ar ? arousal_mult[b] : 1;
 			ta[b] = g[0][b] * m;
@@ -455,7 +455,7 @@ void synth_render_record(psg_synth *s)
 	fill_rate_bufs(s);
 	render_events_eeg(s);
 	render_sources(s, stage);
-	double *env = s->tmp_sw + s->eeg_rate;   /* scratch, see init */
+	double *env = s->env;
 	for (int c = 0; c < s->h->nchannels; c++) {
 		int role = s->ch[c].role;
 		if (role <= R_EOG_R)
@@ -476,11 +476,11 @@ int synth_render_init(psg_synth *s)
 		source_init(&s->src[k], s->o.seed, k, er);
 	s->tmp_a = calloc((size_t)er, sizeof *s->tmp_a);
 	s->tmp_p = calloc((size_t)er, sizeof *s->tmp_p);
-	/* tmp_sw is followed by room for one EMG envelope. */
-	s->tmp_sw = calloc((size_t)(er + maxr), sizeof *s->tmp_sw);
+	s->tmp_sw = calloc((size_t)er, sizeof *s->tmp_sw);
+	s->env = calloc((size_t)maxr, sizeof *s->env);
 	s->tmp_sp = calloc((size_t)er, sizeof *s->tmp_sp);
 	s->tmp_eye = calloc((size_t)(2 * er), sizeof *s->tmp_eye);
-	s->mod_alpha = calloc((size_t)er, sizeof *s->mod_alpha);
+	s->arousal = calloc((size_t)er, sizeof *s->arousal);
 	for (int c = 0; c < s->h->nchannels; c++) {
 		int r = s->ch[c].rate;
 		if (rate_buf(s, r) || s->nrb == 8)
@@ -497,7 +497,7 @@ int synth_render_init(psg_synth *s)
 	rng_init(&s->resp_rng, s->o.seed, "resp", 0);
 	s->spo2 = 96;
 	if (!s->tmp_a || !s->tmp_p || !s->tmp_sw || !s->tmp_sp ||
-	    !s->tmp_eye || !s->mod_alpha)
+	    !s->tmp_eye || !s->arousal || !s->env)
 		return PSG_ERR_NOMEM;
 	return 0;
 }
@@ -509,7 +509,8 @@ void synth_render_free(psg_synth *s)
 	free(s->tmp_sw);
 	free(s->tmp_sp);
 	free(s->tmp_eye);
-	free(s->mod_alpha);
+	free(s->arousal);
+	free(s->env);
 	for (int i = 0; i < s->nrb; i++) {
 		free(s->rb[i].ecg);
 		free(s->rb[i].msin);

@@ -215,10 +215,7 @@ int main(int argc, char **argv)
 		default: bad_option(c, argv);
 		}
 	}
-	if (argc - optind > 1)
-		die(EXIT_USAGE, "one input at a time, not '%s' too",
-		    argv[optind + 1]);
-	const char *path = optind < argc ? argv[optind] : "-";
+	const char *path = single_input(argc, argv);
 	oo.no_samples = !show_samples;
 	psg_reader *in = psg_reader_open(path, &oo, &st, msg, sizeof msg);
 	if (!in)

@@ -187,9 +187,8 @@ static psg_header *plan_channels(const opts *o, const psg_header *in,
 {
 	int *idx = malloc(((size_t)in->nchannels + 1) * sizeof *idx), n;
 	char bad[PSG_LABEL_LEN] = "", what[PSG_TEXT_LEN];
-	psg_header *h = psg_header_new();
-	if (!idx || !h || psg_header_copy(h, in) ||
-	    psg_header_add_history(h, argc, argv) < 0)
+	psg_header *h = derive_header(in, argc, argv);
+	if (!idx)
 		die(EXIT_IO, "out of memory");
 	n = psg_select_channels(in, o->channels, idx, in->nchannels, bad,
 				sizeof bad);

@@ -225,7 +225,7 @@ static int64_t audio_next_time(const audio *a)
 }
 
 /* One second of every channel of the audio file. */
-static void write_audio_second(audio *a, psg_writer *w, const psg_header *h)
+static void write_audio_second(audio *a, psg_writer *w)
 {
 	sf_count_t got = sf_readf_float(a->sf, a->inter, a->info.samplerate);
 	if (got <= 0) {
@@ -240,7 +240,6 @@ static void write_audio_second(audio *a, psg_writer *w, const psg_header *h)
 		if (psg_write_block(w, &b))
 			die(EXIT_IO, "%s", psg_writer_errmsg(w));
 	}
-	(void)h;
 	a->frame += got;
 	if (got < a->info.samplerate)
 		a->done = 1;
@@ -269,7 +268,7 @@ static void catch_up(merge *m, int64_t t)
 	}
 	for (int i = 0; i < m->naudio; i++)
 		while (!m->au[i].done && audio_next_time(&m->au[i]) <= t)
-			write_audio_second(&m->au[i], m->w, m->h);
+			write_audio_second(&m->au[i], m->w);
 }
 
 static int64_t record_time(const psg_header *h, const psg_record *r)
@@ -313,10 +312,7 @@ int main(int argc, char **argv)
 	if (!in)
 		die(exit_code(st), "%s", msg);
 	print_warnings(in, path);
-	psg_header *h = psg_header_new();
-	if (!h || psg_header_copy(h, psg_reader_header(in)) ||
-	    psg_header_add_history(h, argc, argv) < 0)
-		die(EXIT_IO, "out of memory");
+	psg_header *h = derive_header(psg_reader_header(in), argc, argv);
 	for (int i = 0; i < o.nann; i++)
 		load_annotations(o.ann[i], h, &m.anns);
 	if (m.anns.n)   /* qsort(NULL, 0) is undefined */

@@ -62,9 +62,7 @@ static void parse_args(int argc, char **argv, opts *o)
 	}
 	if (!o->reference)
 		die(EXIT_USAGE, "no reference: use --reference HYPNOGRAM");
-	if (argc - optind > 1)
-		die(EXIT_USAGE, "one input at a time");
-	o->input = optind < argc ? argv[optind] : "-";
+	o->input = single_input(argc, argv);
 }
 
 static void store(target *t, int64_t epoch, double v)

@@ -367,10 +367,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	refuse_terminal();
 	psg_reader *in = open_stdin_stream();
-	psg_header *h = psg_header_new();
-	if (!h || psg_header_copy(h, psg_reader_header(in)) ||
-	    psg_header_add_history(h, argc, argv) < 0)
-		die(EXIT_IO, "out of memory");
+	psg_header *h = derive_header(psg_reader_header(in), argc, argv);
 	/* File-scope, so memory still held when die() exits stays reachable
 	   (LeakSanitizer would call it lost). */
 	static chan *cs;

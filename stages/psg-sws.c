@@ -482,10 +482,7 @@ static psg_header *declare(det *d, const psg_header *in, int argc,
 	const char *f[] = {"neg_peak", "neg_time", "pos_peak", "pos_time",
 		"p2p", "frequency", "slope"};
 	const char *u[] = {"uV", "s", "uV", "s", "uV", "Hz", "uV/s"};
-	psg_header *h = psg_header_new();
-	if (!h || psg_header_copy(h, in) ||
-	    psg_header_add_history(h, argc, argv) < 0)
-		die(EXIT_IO, "out of memory");
+	psg_header *h = derive_header(in, argc, argv);
 	d->ev_type = psg_header_add_evtype(h, "slow_waves", 7, f, u);
 	d->f_sws = psg_header_add_feature(h, "sws", "",
 		"N3 call: 1 SWS, 0 not, -1 unusable (AASM >= 20 % cover)");

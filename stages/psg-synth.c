@@ -272,17 +272,11 @@ static void drain_truth(psg_synth *s, truth *t)
 static psg_header *stream_header(const psg_header *src, int argc,
 				 char **argv, truth *t)
 {
-	static const char *kinds[] = {"slow_wave", "k_complex", "spindle",
-		"arousal", "awakening", "sem", "rem", "blink", "lm",
-		"plm_series", "spasm", "twitch", "rmma", "rmma_burst", "lmgm",
-		"pop", "saturation", "flat"};
 	const char *f[] = {"amplitude", "value", "id"}, *u[] = {"uV", "", ""};
-	psg_header *h = psg_header_new();
-	if (!h || psg_header_copy(h, src) ||
-	    psg_header_add_history(h, argc, argv) < 0)
-		die(EXIT_IO, "out of memory");
-	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
-		psg_header_add_evtype(h, kinds[i], 3, f, u);
+	psg_header *h = derive_header(src, argc, argv);
+	const char *kind;
+	for (int i = 0; (kind = psg_synth_kind(i)); i++)
+		psg_header_add_evtype(h, kind, 3, f, u);
 	t->ft_stage = psg_header_add_feature(h, "stage", "",
 		"truth stage: 0 W, 1 N1, 2 N2, 3 N3, 4 R, -1 unknown");
 	t->ft_frac = psg_header_add_feature(h, "sws_fraction", "",

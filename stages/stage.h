@@ -102,6 +102,27 @@ static void refuse_terminal(void)
 		    "terminal (pipe it into another stage or redirect it)");
 }
 
+/* The header a stage writes: its input's, plus its own command line. */
+__attribute__((unused))
+static psg_header *derive_header(const psg_header *in, int argc, char **argv)
+{
+	psg_header *h = psg_header_new();
+	if (!h || psg_header_copy(h, in) ||
+	    psg_header_add_history(h, argc, argv) < 0)
+		die(EXIT_IO, "out of memory");
+	return h;
+}
+
+/* The one optional input after the options: a file, or "-" for stdin. */
+__attribute__((unused))
+static const char *single_input(int argc, char **argv)
+{
+	if (argc - optind > 1)
+		die(EXIT_USAGE, "one input at a time, not '%s' too",
+		    argv[optind + 1]);
+	return optind < argc ? argv[optind] : "-";
+}
+
 /* Opens the input stream on stdin or dies with a clear message. */
 __attribute__((unused))
 static psg_reader *open_stdin_stream(void)

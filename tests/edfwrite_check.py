@@ -8,17 +8,10 @@ import sys
 import numpy as np
 
 import edfpy
+from taplib import check, status
 
 TWO_PI = 6.283185307179586
 SUB = 0.3945312           # the header's sub-second start
-n = failed = 0
-
-
-def check(cond, what):
-    global n, failed
-    n += 1
-    print(("ok %d - " if cond else "not ok %d - ") % n + what)
-    failed += not cond
 
 
 def expected(c, k):
@@ -106,7 +99,7 @@ def main():
         abs(g[0] - w[0]) < 1e-9 and g[1] == w[1] and g[2] == w[2]
         for g, w in zip(got, want))
     check(same, f"{kind}: {len(got)} annotations, UTF-8 text, in order")
-    return 1 if failed else 0
+    return status()
 
 
 if __name__ == "__main__":

@@ -8,15 +8,8 @@ import h5py
 import numpy as np
 
 import edfpy
+from taplib import check, status
 
-n = failed = 0
-
-
-def check(cond, what):
-    global n, failed
-    n += 1
-    print(("ok %d - " if cond else "not ok %d - ") % n + what)
-    failed += not cond
 
 
 def main():
@@ -71,7 +64,7 @@ def main():
         check(all(d is None for o, d, t in ref["annotations"]
                   if (round(o - sub, 6),) in durs),
               f"{name}: NaN durations only where the file has none")
-    return 1 if failed else 0
+    return status()
 
 
 if __name__ == "__main__":
