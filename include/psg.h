@@ -391,6 +391,35 @@ int psg_filter_finish(psg_filter *f);
 int psg_filter_latency(const psg_filter *f);
 int psg_filter_fft_size(const psg_filter *f);
 
+/* ---- spectra (Welch 1967) --------------------------------------------- */
+
+/* Welch's averaged periodogram, accumulated over one stretch (an epoch):
+   Hann windows (periodic, as scipy) of window_s seconds with the given
+   overlap, mean removed per window, one-sided PSD in unit^2/Hz.  Samples
+   go in with _push; _restart drops a partial window (a gap: windows never
+   cross one); _clear also zeroes the sums (a new epoch).  Plan made once
+   (FFTW_ESTIMATE, double precision). */
+typedef struct psg_welch psg_welch;
+psg_welch *psg_welch_new(double rate, double window_s, double overlap,
+			 int *status);
+void psg_welch_free(psg_welch *w);
+void psg_welch_push(psg_welch *w, const float *x, int64_t n);
+void psg_welch_restart(psg_welch *w);
+void psg_welch_clear(psg_welch *w);
+/* Whole windows accumulated since the last _clear. */
+int psg_welch_windows(const psg_welch *w);
+/* Bins 0..nyquist, their spacing, and the mean PSD (NULL if no window). */
+int psg_welch_bins(const psg_welch *w);
+double psg_welch_df(const psg_welch *w);
+const double *psg_welch_psd(psg_welch *w);
+/* Power in [lo, hi) Hz (bins whose frequency lies there, times df);
+   NaN without a window. */
+double psg_welch_band(const psg_welch *w, double lo, double hi);
+/* Spectral edge: the lowest bin frequency at which the cumulative power
+   from lo reaches share (0-1) of the power in [lo, hi); NaN if none. */
+double psg_welch_edge(const psg_welch *w, double lo, double hi,
+		      double share);
+
 /* ---- generated nights with ground truth (psg-synth, docs/synth.md) ----- */
 
 enum psg_stage {

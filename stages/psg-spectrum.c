@@ -15,11 +15,8 @@
 #include "stage.h"
 
 #include <ctype.h>
-#include <fftw3.h>
 #include <getopt.h>
 #include <math.h>
-
-#define PI 3.14159265358979323846
 
 typedef struct band {
 	const char *name;
@@ -36,15 +33,8 @@ typedef struct chan {
 	double rate;
 	int nbands;              /* bands present at this rate */
 	double top;              /* Hz: top of the highest band present */
-	int w, step;             /* window and step in samples */
-	double *win, wss;        /* Hann window and sum of its squares */
-	double *x;               /* fftw buffer */
-	fftw_complex *X;
-	fftw_plan plan;
-	double *psd;             /* accumulated over the epoch's windows */
-	int nwin;
-	float *seg;              /* the current window's samples */
-	int have;                /* samples in seg */
+	psg_welch *wel;          /* the epoch's Welch sums */
+	float *row;              /* an epoch's PSD as an ARRAY row */
 	int64_t epoch;           /* epoch being accumulated, -1 none */
 	int64_t t0, next;        /* current input segment */
 	int feat0;               /* first feature id */
@@ -154,106 +144,56 @@ static void declare(psg_header *h, chan *c)
 
 static void setup(chan *c, const psg_channel *pc, const opts *o)
 {
+	int st;
 	c->rate = psg_channel_rate(pc);
-	c->w = (int)lround(o->window * c->rate);
-	c->step = (int)lround(o->window * (1 - o->overlap) * c->rate);
-	if (c->w < 8 || c->step < 1)
+	c->wel = psg_welch_new(c->rate, o->window, o->overlap, &st);
+	if (!c->wel && st == PSG_ERR_NOMEM)
+		die(EXIT_IO, "out of memory");
+	if (!c->wel)
 		die(EXIT_UNSUITABLE, "channel '%s': %g Hz is too slow for a "
 		    "%g-s window", pc->label, c->rate, o->window);
 	c->nbands = 0;
 	for (int b = 0; b < NBANDS && bands[b].lo < c->rate / 2; b++)
 		c->nbands = b + 1;
 	c->top = fmin(bands[c->nbands - 1].hi, c->rate / 2);
-	c->win = malloc((size_t)c->w * sizeof *c->win);
-	c->x = fftw_malloc((size_t)c->w * sizeof *c->x);
-	c->X = fftw_malloc((size_t)(c->w / 2 + 1) * sizeof *c->X);
-	c->psd = calloc((size_t)(c->w / 2 + 1), sizeof *c->psd);
-	c->seg = malloc((size_t)c->w * sizeof *c->seg);
-	if (!c->win || !c->x || !c->X || !c->psd || !c->seg)
+	c->row = malloc((size_t)psg_welch_bins(c->wel) * sizeof *c->row);
+	if (!c->row)
 		die(EXIT_IO, "out of memory");
-	c->wss = 0;
-	for (int i = 0; i < c->w; i++) {   /* periodic Hann, as scipy */
-		c->win[i] = 0.5 - 0.5 * cos(2 * PI * i / c->w);
-		c->wss += c->win[i] * c->win[i];
-	}
-	c->plan = fftw_plan_dft_r2c_1d(c->w, c->x, c->X, FFTW_ESTIMATE);
 	c->epoch = -1;
-}
-
-/* One window: mean removed, Hann, one-sided periodogram added. */
-static void add_window(chan *c)
-{
-	double mean = 0;
-	for (int i = 0; i < c->w; i++)
-		mean += c->seg[i];
-	mean /= c->w;
-	for (int i = 0; i < c->w; i++)
-		c->x[i] = (c->seg[i] - mean) * c->win[i];
-	fftw_execute(c->plan);
-	double scale = 1 / (c->rate * c->wss);
-	for (int k = 0; k <= c->w / 2; k++) {
-		double p = (c->X[k][0] * c->X[k][0] + c->X[k][1] * c->X[k][1]) *
-			   scale;
-		/* One-sided: all but DC and (even w) Nyquist count twice. */
-		if (k > 0 && !(c->w % 2 == 0 && k == c->w / 2))
-			p *= 2;
-		c->psd[k] += p;
-	}
-	c->nwin++;
-}
-
-static double band_power(const chan *c, double lo, double hi)
-{
-	double df = c->rate / c->w, sum = 0;
-	for (int k = (int)ceil(lo / df - 1e-9); k <= c->w / 2; k++) {
-		if (k * df >= hi - 1e-9)
-			break;
-		sum += c->psd[k];
-	}
-	return sum * df / c->nwin;
 }
 
 /* The epoch's averaged PSD, 0 Hz to Nyquist, as an ARRAY row (stream 1.1):
    psg-h5 makes it /spectra/<label>, a row per epoch. */
 static void emit_spectrum(chan *c, psg_writer *w)
 {
-	int nb = c->w / 2 + 1;
+	int nb = psg_welch_bins(c->wel);
+	const double *psd = psg_welch_psd(c->wel);
 	for (int k = 0; k < nb; k++)
-		c->seg[k] = (float)(c->psd[k] / c->nwin);
+		c->row[k] = (float)psd[k];
 	psg_array a = {.name = "spectra", .channel = c->idx, .row = c->epoch,
-		.x0 = 0, .dx = c->rate / c->w, .unit = "uV^2/Hz", .n = nb,
-		.v = c->seg};
+		.x0 = 0, .dx = psg_welch_df(c->wel), .unit = "uV^2/Hz",
+		.n = nb, .v = c->row};
 	if (psg_write_array(w, &a))
 		die(EXIT_IO, "%s", psg_writer_errmsg(w));
-	c->have = 0;   /* seg was borrowed: the epoch is over anyway */
 }
 
 static void emit_epoch(chan *c, psg_writer *w)
 {
 	uint32_t fid[2 * NBANDS + 2];
-	double val[2 * NBANDS + 2], df = c->rate / c->w;
+	double val[2 * NBANDS + 2];
 	int n = 0;
-	if (c->nwin) {
-		double total = band_power(c, 0.5, c->top);
+	if (psg_welch_windows(c->wel)) {
+		double total = psg_welch_band(c->wel, 0.5, c->top);
 		for (int b = 0; b < c->nbands; b++) {
-			double p = band_power(c, bands[b].lo,
-					      fmin(bands[b].hi, c->top));
+			double p = psg_welch_band(c->wel, bands[b].lo,
+						  fmin(bands[b].hi, c->top));
 			fid[n] = (uint32_t)(c->feat0 + 2 * b), val[n++] = p;
 			fid[n] = (uint32_t)(c->feat0 + 2 * b + 1);
 			val[n++] = total > 0 ? p / total : NAN;
 		}
-		/* SEF95: where the cumulative power reaches 95 % of total. */
-		double acc = 0, sef = NAN;
-		for (int k = (int)ceil(0.5 / df - 1e-9); total > 0 &&
-		     k * df < c->top - 1e-9; k++) {
-			acc += c->psd[k] * df / c->nwin;
-			if (acc >= 0.95 * total) {
-				sef = k * df;
-				break;
-			}
-		}
 		fid[n] = (uint32_t)(c->feat0 + 2 * c->nbands), val[n++] = total;
-		fid[n] = (uint32_t)(c->feat0 + 2 * c->nbands + 1), val[n++] = sef;
+		fid[n] = (uint32_t)(c->feat0 + 2 * c->nbands + 1);
+		val[n++] = psg_welch_edge(c->wel, 0.5, c->top, 0.95);
 		psg_epoch e = {.epoch = c->epoch, .n = n, .feature = fid,
 			.value = val};
 		if (psg_write_epoch(w, &e))
@@ -261,8 +201,7 @@ static void emit_epoch(chan *c, psg_writer *w)
 		if (keep_spectra)
 			emit_spectrum(c, w);
 	}
-	memset(c->psd, 0, (size_t)(c->w / 2 + 1) * sizeof *c->psd);
-	c->nwin = 0;
+	psg_welch_clear(c->wel);
 }
 
 /* Epoch of sample idx of a segment starting at t0, exactly (rational
@@ -283,23 +222,6 @@ static int64_t first_in(const psg_header *h, const psg_channel *pc,
 	return num <= 0 ? 0 : (num + pc->period - 1) / pc->period;
 }
 
-/* Samples into the current window, a window into the epoch's PSD each
-   time it fills; the overlap stays for the next one. */
-static void take(chan *c, const float *x, int64_t n)
-{
-	while (n > 0) {
-		int64_t k = c->w - c->have < n ? c->w - c->have : n;
-		memcpy(c->seg + c->have, x, (size_t)k * sizeof *x);
-		c->have += (int)k, x += k, n -= k;
-		if (c->have == c->w) {
-			add_window(c);
-			memmove(c->seg, c->seg + c->step,
-				(size_t)(c->w - c->step) * sizeof *c->seg);
-			c->have = c->w - c->step;
-		}
-	}
-}
-
 /* A block in runs of one epoch each: windows restart at every epoch
    boundary and every gap, and a finished epoch is emitted. */
 static void block(chan *c, const psg_header *h, const psg_block *b,
@@ -307,7 +229,7 @@ static void block(chan *c, const psg_header *h, const psg_block *b,
 {
 	const psg_channel *pc = &h->channels[c->idx];
 	if (b->t0 != c->t0 || b->offset != c->next)
-		c->have = 0;   /* a gap */
+		psg_welch_restart(c->wel);   /* a gap */
 	for (int32_t i = 0; i < b->n;) {
 		int64_t idx = b->offset + i;
 		int64_t e = epoch_of(h, pc, b->t0, idx);
@@ -315,7 +237,7 @@ static void block(chan *c, const psg_header *h, const psg_block *b,
 			if (c->epoch >= 0)
 				emit_epoch(c, w);
 			c->epoch = e;
-			c->have = 0;
+			psg_welch_restart(c->wel);
 		}
 		int64_t end = e < 0 ? first_in(h, pc, b->t0, 0) :
 			      first_in(h, pc, b->t0, e + 1);
@@ -323,7 +245,7 @@ static void block(chan *c, const psg_header *h, const psg_block *b,
 		if (run < 1)
 			run = 1;
 		if (e >= 0)
-			take(c, b->x + i, run);
+			psg_welch_push(c->wel, b->x + i, run);
 		i += (int32_t)run;
 	}
 	c->t0 = b->t0;
@@ -410,12 +332,8 @@ int main(int argc, char **argv)
 	if (st < 0)
 		die(exit_code(st), "%s", psg_reader_errmsg(in));
 	for (int i = 0; i < n; i++) {
-		fftw_destroy_plan(cs[i].plan);
-		fftw_free(cs[i].x);
-		fftw_free(cs[i].X);
-		free(cs[i].win);
-		free(cs[i].psd);
-		free(cs[i].seg);
+		psg_welch_free(cs[i].wel);
+		free(cs[i].row);
 	}
 	free(cs);
 	free(who);
