@@ -42,6 +42,9 @@ typedef struct opts {
 	double p2p, p2p_max;        /* uV */
 	double cover;               /* N3 share */
 	double flat_uv, artefact_uv;
+	int absolute;               /* the plain AASM rule, no adaptation */
+	double floor;               /* adaptive threshold at least this */
+	double sef_max;             /* Hz: wake-like spectrum above this */
 } opts;
 
 typedef struct acc {            /* one epoch being accumulated */
@@ -51,7 +54,14 @@ typedef struct acc {            /* one epoch being accumulated */
 	double pow_sum;             /* 0.5-4 Hz */
 	int64_t n, nsat;
 	double sum, sum2, maxabs;
+	double sef;                 /* Hz, NaN without a Welch window */
 } acc;
+
+typedef struct held {           /* what the night's decision needs */
+	int64_t epoch;
+	float frac, sef;
+	signed char unusable;
+} held;
 
 typedef struct det {
 	const opts *o;
@@ -69,9 +79,15 @@ typedef struct det {
 	double w_start, w_zero, neg, neg_t, pos, pos_t;
 	float prev;
 	acc ring[NRING];
-	int ev_type, f_sws, f_frac, f_swa, f_count, f_unusable;
+	psg_welch *wel;             /* the raw EEG's spectrum, per epoch */
+	int64_t wel_epoch;
+	held *night;                /* per epoch until END: bounded, 12 B each */
+	size_t nnight, cap;
+	double threshold;           /* the coverage threshold used */
+	int ev_type, f_sws, f_frac, f_swa, f_count, f_unusable, f_sef;
 	/* summary */
 	int64_t n_epochs, n_sws, first_sws, n_waves;
+	int adaptive;               /* the threshold came from the night */
 	/* the raw samples wait for their filtered value (latency) */
 	float *raw;
 	size_t raw_head, raw_n, raw_cap;
@@ -93,8 +109,16 @@ static void usage(FILE *f)
 	      "      --neg-peak LO:HI   negative peak range (default -200:-40)\n"
 	      "      --pos-max UV       positive peak at most (default 150)\n"
 	      "      --p2p LO:HI        peak-to-peak range (default 75:350)\n"
-	      "      --cover FRAC       N3 when qualifying waves cover this "
-	      "share (default 0.2)\n"
+	      "      --cover FRAC       the AASM share: N3 at this coverage "
+	      "(default 0.2) with\n"
+	      "                         --absolute, or when the night is too "
+	      "short to adapt\n"
+	      "      --absolute         the plain AASM rule, no adaptation to "
+	      "the night\n"
+	      "      --floor FRAC       the adaptive coverage threshold is at "
+	      "least this (0.10)\n"
+	      "      --sef-max HZ       not N3 when sws_sef95 (0.5-30 Hz) is "
+	      "above (default: off)\n"
 	      "      --flat UV          unusable below this SD (default 1)\n"
 	      "      --artefact UV      unusable above this |amplitude| "
 	      "(default 1000)\n"
@@ -141,17 +165,18 @@ static double num_arg(const char *opt, const char *arg)
 static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_BAND = 256, O_NEG, O_POS, O_NP, O_P2P, O_COV, O_FLAT, O_ART,
-	       O_TR, O_AMP, O_PMAX };
+	       O_TR, O_AMP, O_PMAX, O_ABS, O_FLOOR, O_SEF };
 	static const struct option lo[] = {{"channel", 1, 0, 'c'},
 		{"band", 1, 0, O_BAND}, {"neg", 1, 0, O_NEG},
 		{"pos", 1, 0, O_POS}, {"neg-peak", 1, 0, O_NP},
 		{"p2p", 1, 0, O_P2P}, {"cover", 1, 0, O_COV},
 		{"flat", 1, 0, O_FLAT}, {"artefact", 1, 0, O_ART},
 		{"transition", 1, 0, O_TR}, {"amp-band", 1, 0, O_AMP},
-		{"pos-max", 1, 0, O_PMAX},
+		{"pos-max", 1, 0, O_PMAX}, {"absolute", 0, 0, O_ABS},
+		{"floor", 1, 0, O_FLOOR}, {"sef-max", 1, 0, O_SEF},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	*o = (opts){NULL, 0.3, 2, 0.2, 0, 0, 0.3, 1.5, 0.1, 1, -40, -200, 150,
-		    75, 350, 0.2, 1, 1000};
+		    75, 350, 0.2, 1, 1000, 0, 0.10, INFINITY};
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
@@ -180,6 +205,15 @@ static void parse_args(int argc, char **argv, opts *o)
 				die(EXIT_USAGE, "--transition: above 0");
 			break;
 		case O_ART: o->artefact_uv = num_arg("--artefact", optarg);
+			break;
+		case O_ABS: o->absolute = 1; break;
+		case O_FLOOR: o->floor = num_arg("--floor", optarg);
+			if (o->floor < 0 || o->floor > 1)
+				die(EXIT_USAGE, "--floor: 0-1");
+			break;
+		case O_SEF: o->sef_max = num_arg("--sef-max", optarg);
+			if (o->sef_max <= 0)
+				die(EXIT_USAGE, "--sef-max: above 0");
 			break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
@@ -239,10 +273,25 @@ static acc *epoch_acc(det *d, int64_t e)
 	if (a->epoch != e) {
 		memset(a, 0, sizeof *a);
 		a->epoch = e;
+		a->sef = NAN;
 	}
 	return a;
 }
 
+static void hold(det *d, const acc *a, double frac, int unusable)
+{
+	if (d->nnight == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 1024;
+		held *p = realloc(d->night, cap * sizeof *p);
+		if (!p)
+			die(EXIT_IO, "out of memory");
+		d->night = p, d->cap = cap;
+	}
+	d->night[d->nnight++] = (held){a->epoch, (float)frac, (float)a->sef,
+				       (signed char)unusable};
+}
+
+/* An epoch's measures go out now; its call waits for the night (END). */
 static void emit_epoch(det *d, acc *a, psg_writer *w)
 {
 	const opts *o = d->o;
@@ -259,20 +308,14 @@ static void emit_epoch(det *d, acc *a, psg_writer *w)
 	else if (a->maxabs > o->artefact_uv)
 		unusable = 3;
 	double frac = fmin(1, a->covered / len);
-	int sws = unusable ? -1 : frac >= o->cover;
-	uint32_t fid[5] = {(uint32_t)d->f_sws, (uint32_t)d->f_frac,
-		(uint32_t)d->f_swa, (uint32_t)d->f_count,
-		(uint32_t)d->f_unusable};
-	double val[5] = {sws, frac, a->pow_sum / a->n, a->count, unusable};
+	uint32_t fid[5] = {(uint32_t)d->f_frac, (uint32_t)d->f_swa,
+		(uint32_t)d->f_count, (uint32_t)d->f_unusable,
+		(uint32_t)d->f_sef};
+	double val[5] = {frac, a->pow_sum / a->n, a->count, unusable, a->sef};
 	psg_epoch ep = {.epoch = a->epoch, .n = 5, .feature = fid, .value = val};
 	if (psg_write_epoch(w, &ep))
 		die(EXIT_IO, "%s", psg_writer_errmsg(w));
-	d->n_epochs++;
-	if (sws == 1) {
-		d->n_sws++;
-		if (d->first_sws < 0)
-			d->first_sws = a->epoch;
-	}
+	hold(d, a, frac, unusable);
 	a->n = 0;
 }
 
@@ -396,6 +439,21 @@ static void raw_push(det *d, const float *x, int n)
 	d->raw_n += (size_t)n;
 }
 
+/* The epoch the Welch sums belong to is over (next: the new one, -1 at
+   the end): its spectral edge goes to its accumulator, which the ring
+   still holds (epochs leave it 2.5 s after their end). */
+static void spectral_edge(det *d, int64_t next)
+{
+	if (d->wel_epoch >= 0) {
+		acc *a = &d->ring[d->wel_epoch % NRING];
+		if (a->epoch == d->wel_epoch)
+			a->sef = psg_welch_edge(d->wel, 0.5, fmin(30, d->rate / 2),
+						0.95);
+	}
+	psg_welch_clear(d->wel);
+	d->wel_epoch = next;
+}
+
 /* Filtered samples that came out: waves, and with their raw twins the
    epochs' flat/saturation/artefact checks. */
 static void drain(det *d, psg_writer *w)
@@ -411,9 +469,12 @@ static void drain(det *d, psg_writer *w)
 			float x = d->raw[d->raw_head++];
 			int64_t e = epoch_at(d, t);
 			if (e != d->last_e) {   /* keep the ring from wrapping */
+				spectral_edge(d, e);
 				flush_epochs(d, t, w, 0);
 				d->last_e = e;
 			}
+			if (e >= 0)
+				psg_welch_push(d->wel, &x, 1);
 			if (e >= 0) {
 				acc *a = epoch_acc(d, e);
 				a->n++;
@@ -440,6 +501,7 @@ static void end_segment(det *d, psg_writer *w)
 		die(EXIT_IO, "out of memory");
 	drain(d, w);
 	d->state = 0;   /* a wave cut by a gap does not count */
+	psg_welch_restart(d->wel);   /* nor does a window */
 	d->prev = 0;
 }
 
@@ -485,7 +547,7 @@ static psg_header *declare(det *d, const psg_header *in, int argc,
 	psg_header *h = derive_header(in, argc, argv);
 	d->ev_type = psg_header_add_evtype(h, "slow_waves", 7, f, u);
 	d->f_sws = psg_header_add_feature(h, "sws", "",
-		"N3 call: 1 SWS, 0 not, -1 unusable (AASM >= 20 % cover)");
+		"N3 call: 1 SWS, 0 not, -1 unusable (night-adaptive cover)");
 	d->f_frac = psg_header_add_feature(h, "sws_fraction", "",
 		"share covered by 0.5-2 Hz waves >= 75 uV p2p");
 	d->f_swa = psg_header_add_feature(h, "swa", "uV^2",
@@ -494,11 +556,113 @@ static psg_header *declare(det *d, const psg_header *in, int argc,
 		"slow-wave events starting in the epoch");
 	d->f_unusable = psg_header_add_feature(h, "sws_unusable", "",
 		"0 usable, 1 flat, 2 saturated, 3 gross artefact");
+	d->f_sef = psg_header_add_feature(h, "sws_sef95", "Hz",
+		"95 % spectral edge of the EEG in 0.5-30 Hz");
 	if (d->ev_type < 0 || d->f_sws < 0 || d->f_frac < 0 || d->f_swa < 0 ||
-	    d->f_count < 0 || d->f_unusable < 0)
+	    d->f_count < 0 || d->f_unusable < 0 || d->f_sef < 0)
 		die(EXIT_UNSUITABLE, "the stream already has slow-wave "
 		    "results (psg-sws ran twice?)");
 	return h;
+}
+
+/* ---- the night's decision (at END) ---- */
+
+#define MIN_COVER 0.02          /* epochs with some slow waves... */
+#define MIN_ADAPT 10            /* ...needed, at least, to adapt */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmp_held(const void *a, const void *b)
+{
+	int64_t x = ((const held *)a)->epoch, y = ((const held *)b)->epoch;
+	return (x > y) - (x < y);
+}
+
+/* The boundary between the two clusters of v[0..n) that minimises the
+   within-cluster sum of squares (Otsu 1979; exact in one dimension). */
+static double two_means(double *v, size_t n)
+{
+	double s = 0, s2 = 0, a = 0, a2 = 0, best = INFINITY, cut = v[0];
+	qsort(v, n, sizeof *v, cmp_double);
+	for (size_t i = 0; i < n; i++)
+		s += v[i], s2 += v[i] * v[i];
+	for (size_t i = 1; i < n; i++) {
+		a += v[i - 1], a2 += v[i - 1] * v[i - 1];
+		double b = s - a, b2 = s2 - a2;
+		double ss = a2 - a * a / i + b2 - b * b / (n - i);
+		if (ss < best)
+			best = ss, cut = (v[i - 1] + v[i]) / 2;
+	}
+	return cut;
+}
+
+/* sqrt(coverage) smoothed over the epoch and two on each side, weights
+   1-2-4-2-1: scorers read an epoch in its context, and N3 comes in runs.
+   Unusable and missing neighbours are left out of the average. */
+static double smoothed(const det *d, size_t i)
+{
+	static const double wt[5] = {1, 2, 4, 2, 1};
+	double sum = 0, wsum = 0;
+	for (int k = -2; k <= 2; k++) {
+		size_t j = i + (size_t)k;   /* wraps past 0: caught below */
+		if (j >= d->nnight || d->night[j].epoch != d->night[i].epoch + k ||
+		    d->night[j].unusable)
+			continue;
+		sum += wt[k + 2] * sqrt(d->night[j].frac);
+		wsum += wt[k + 2];
+	}
+	return wsum > 0 ? sum / wsum : 0;
+}
+
+/* The night's coverage threshold (on the sqrt scale) or, when the night
+   is too short to adapt or --absolute asks for it, -1. */
+static double night_threshold(const det *d, const double *x)
+{
+	double *v = malloc((d->nnight + 1) * sizeof *v);
+	size_t n = 0;
+	if (!v)
+		die(EXIT_IO, "out of memory");
+	for (size_t i = 0; i < d->nnight; i++)
+		if (!d->night[i].unusable && d->night[i].frac > MIN_COVER)
+			v[n++] = x[i];
+	double t = n >= MIN_ADAPT && !d->o->absolute ? two_means(v, n) : -1;
+	free(v);
+	return t < 0 ? -1 : fmax(t, sqrt(d->o->floor));
+}
+
+static void decide(det *d, psg_writer *w)
+{
+	const opts *o = d->o;
+	double *x = malloc((d->nnight + 1) * sizeof *x);
+	if (!x)
+		die(EXIT_IO, "out of memory");
+	qsort(d->night, d->nnight, sizeof *d->night, cmp_held);
+	for (size_t i = 0; i < d->nnight; i++)
+		x[i] = smoothed(d, i);
+	double thr = night_threshold(d, x);
+	d->threshold = thr < 0 ? o->cover : thr * thr;
+	for (size_t i = 0; i < d->nnight; i++) {
+		const held *e = &d->night[i];
+		int sws = thr < 0 ? e->frac >= o->cover :
+			  x[i] >= thr && !(e->sef > o->sef_max);
+		if (e->unusable)
+			sws = -1;
+		uint32_t fid = (uint32_t)d->f_sws;
+		double val = sws;
+		psg_epoch ep = {.epoch = e->epoch, .n = 1, .feature = &fid,
+			.value = &val};
+		if (psg_write_epoch(w, &ep))
+			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+		if (sws == 1 && d->n_sws++ == 0)
+			d->first_sws = e->epoch;
+	}
+	d->n_epochs = (int64_t)d->nnight;
+	d->adaptive = thr >= 0;
+	free(x);
 }
 
 static void summaries(det *d, psg_writer *w)
@@ -514,6 +678,8 @@ static void summaries(det *d, psg_writer *w)
 		 (double)d->h->epoch_origin / PSG_TICKS_PER_SEC / 60},
 		{"slow_wave_density", "1/min", sws_min > 0 ?
 		 d->n_waves / sws_min : NAN},
+		{"sws_threshold", "", d->threshold},
+		{"sws_adaptive", "", d->adaptive},
 	};
 	for (size_t i = 0; i < sizeof s / sizeof *s; i++)
 		if (psg_write_summary(w, &s[i]))
@@ -551,6 +717,12 @@ int main(int argc, char **argv)
 	    (d.amp && psg_filter_latency(d.sw) < psg_filter_latency(d.amp)))
 		die(EXIT_UNSUITABLE, "the slow-wave band must be narrower "
 		    "than 0.5-4 Hz");
+	d.wel = psg_welch_new(d.rate, 4, 0.5, &st);
+	if (!d.wel)
+		die(st == PSG_ERR_NOMEM ? EXIT_IO : EXIT_UNSUITABLE,
+		    "'%s': %g Hz is too slow for a 4-s spectrum", pc->label,
+		    d.rate);
+	d.wel_epoch = -1;
 	d.ybuf = malloc(4096 * sizeof *d.ybuf);
 	d.pbuf = malloc(4096 * sizeof *d.pbuf);
 	d.abuf = malloc(4096 * sizeof *d.abuf);
@@ -564,7 +736,9 @@ int main(int argc, char **argv)
 	while ((st = psg_reader_next(in, &rec)) > 0) {
 		if (rec.kind == PSG_REC_END) {
 			end_segment(&d, w);
+			spectral_edge(&d, -1);
 			flush_epochs(&d, 1e300, w, 1);
+			decide(&d, w);
 			summaries(&d, w);
 			if (psg_writer_finish(w, &rec.end))
 				die(EXIT_IO, "%s", psg_writer_errmsg(w));
@@ -580,6 +754,8 @@ int main(int argc, char **argv)
 	psg_filter_free(d.sw);
 	psg_filter_free(d.swa);
 	psg_filter_free(d.amp);
+	psg_welch_free(d.wel);
+	free(d.night);
 	free(d.ybuf);
 	free(d.pbuf);
 	free(d.abuf);
