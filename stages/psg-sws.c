@@ -13,11 +13,24 @@
  *    defaults, Vallat & Walker 2021; the 75 uV is AASM's); the upper
  *    bounds also keep artefacts out of the N3 coverage;
  *  - an epoch's `sws_fraction` is the share of it covered by waves of
- *    0.5-2 Hz (0.5-2 s) with >= 75 uV peak-to-peak, and `sws` is 1 when it
- *    reaches 20 % (AASM Manual v2.6, N3), 0 otherwise, -1 when the epoch
- *    is unusable: flat, saturated or with gross artefact (`sws_unusable`
- *    says which: 1 flat, 2 saturated, 3 artefact);
- *  - `swa` is the mean power (uV^2) of the 0.5-4 Hz band in the epoch.
+ *    0.5-2 Hz (0.5-2 s) with >= 75 uV peak-to-peak (the AASM measure);
+ *  - the N3 call `sws` is made for the whole night at END, because the
+ *    right share differs between people and derivations (docs/validation.md:
+ *    the experts' N3 epochs of four DREAMS nights average 17-52 %
+ *    coverage).  Each epoch's sqrt(coverage) is smoothed 1-2-4-2-1 over
+ *    its neighbours (scorers read epochs in context); the night's
+ *    threshold is the two-means (Otsu 1979) boundary of those values among
+ *    epochs with > 2 % coverage, and at least a floor of 10 % coverage
+ *    (--floor).  Recordings with fewer than 10 such epochs, and --absolute,
+ *    use the plain AASM rule: N3 at >= 20 % (--cover; AASM Manual v2.6);
+ *  - `sws` is 1 N3, 0 not, -1 unusable: flat, saturated or with gross
+ *    artefact (`sws_unusable` says which: 1 flat, 2 saturated, 3 artefact);
+ *  - `swa` is the mean power (uV^2) of the 0.5-4 Hz band in the epoch, and
+ *    `sws_sef95` the 95 % spectral edge in 0.5-30 Hz (Welch, 4-s windows);
+ *    --sef-max can veto N3 in wake-like epochs (off by default: the edge
+ *    depends on the recording's EMG and noise).
+ * Memory: one 12-byte record per epoch is held until END (35 KB for 24 h
+ * of 30-s epochs); everything else streams.
  * The detector sees the signal only; stage annotations in the stream pass
  * through untouched and are never read.
  */
