@@ -1,17 +1,30 @@
 /*
- * psg-score -- how a chain's per-epoch calls agree with an expert's
- * hypnogram: for N3 (the `sws` column: reference S3+S4/N3) and W (the
- * `wake` column), the confusion matrix, Cohen's kappa (Cohen 1960),
+ * psg-score -- how a chain's results agree with an expert's.
+ *
+ * Epochs (--reference): for N3 (the `sws` column: reference S3+S4/N3) and
+ * W (the `wake` column), the confusion matrix, Cohen's kappa (Cohen 1960),
  * precision, recall and F1.  Epochs are the stream's grid (set it to the
  * reference's with psg-read --epoch/--epoch-origin); each is compared with
  * the reference stage at its midpoint, and reference epochs scored "?"
  * are left out.  An unusable call (-1) counts as "not the target".
  *
- * The stream's epoch calls are held until END (one byte per epoch: 2880
- * for 24 h), since they arrive in any order from several stages.
+ * Events (--events): the onsets of one event table of the stream against
+ * reference events (a TSV with an onset column, or the annotations of an
+ * EDF+/BDF+ file or stream), matched one to one: pairs at most the
+ * tolerance apart are taken in order of |detected - reference| (ties by
+ * detected, then reference onset), each event at most once.  Matches are TP, the
+ * detected events left over FP, the reference events left over FN.
+ *
+ * Both are held until END, the one exception to bounded memory: the epoch
+ * calls (one byte per epoch: 2880 for 24 h), since they arrive in any order
+ * from several stages, and the event onsets (8 bytes per detected and per
+ * reference event, plus one pair per candidate match: some 10^4 a night),
+ * since a reference event can only be matched once all detections near it
+ * have been seen.
  */
 #include "stage.h"
 
+#include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -27,41 +40,87 @@ typedef struct target {
 
 typedef struct opts {
 	const char *reference, *json, *input;
+	const char *events, *event_type, *ref_label;
+	int64_t tolerance;        /* ticks */
 } opts;
 
 static void usage(FILE *f)
 {
-	fputs("usage: psg-score --reference HYPNOGRAM [--json OUT] [FILE|-]\n"
+	fputs("usage: psg-score [--reference HYPNOGRAM] [--events REF "
+	      "[--event-type NAME]\n"
+	      "                 [--ref-label GLOB] [--tolerance SEC]] "
+	      "[--json OUT] [FILE|-]\n"
 	      "Compares the stream's per-epoch calls (sws -> N3, wake -> W) "
 	      "with a reference\nhypnogram: confusion matrix, Cohen's kappa, "
-	      "precision, recall, F1.\n\n"
+	      "precision, recall, F1; and/or the\nonsets of one of its event "
+	      "tables with reference events, matched one to one\nwithin a "
+	      "tolerance: TP, FP, FN, precision, recall, F1 and the onset "
+	      "error\n(detected - reference).  Needs --reference, --events "
+	      "or both.\n\n"
 	      "  -r, --reference FILE  EDF+ hypnogram (Sleep stage W/1/2/3/4/R), "
 	      "DREAMS text\n"
 	      "                        ([Hypnogram], a code per 5 s), one "
 	      "stage per epoch, or\n"
 	      "                        a TSV of onset, duration, stage\n"
+	      "  -e, --events FILE     reference events: a TSV whose header "
+	      "names an onset\n"
+	      "                        column (s) and maybe kind or label "
+	      "(psg-synth's\n"
+	      "                        NAME.events.tsv), else the "
+	      "annotations of an EDF+/BDF+\n"
+	      "                        file (or the events of a stream file)\n"
+	      "  -t, --event-type NAME the stream's event table to score "
+	      "(default: the first\n"
+	      "                        one besides psg-read's annotations, "
+	      "e.g. slow_waves)\n"
+	      "  -l, --ref-label GLOB  only reference events whose kind (TSV; "
+	      "else label)\n"
+	      "                        matches (default: all), e.g. "
+	      "slow_wave, 'Spindle*'\n"
+	      "      --tolerance SEC   the largest onset difference of a match "
+	      "(default 0.5 s:\n"
+	      "                        half the spacing of 1 Hz slow waves in "
+	      "a train, and the\n"
+	      "                        shortest AASM spindle: a detection is "
+	      "not credited to\n"
+	      "                        the next event)\n"
 	      "  -j, --json FILE       also write the results as JSON\n"
 	      "  -h, --help            this help\n\n"
 	      "Exit: 0 ok, 1 usage, 2 unreadable stream or reference, 3 no "
-	      "call to score.\n", f);
+	      "call or no such\nevent table to score.\n", f);
 }
 
 static void parse_args(int argc, char **argv, opts *o)
 {
+	enum { TOLERANCE = 256 };
 	static const struct option lo[] = {{"reference", 1, 0, 'r'},
+		{"events", 1, 0, 'e'}, {"event-type", 1, 0, 't'},
+		{"ref-label", 1, 0, 'l'}, {"tolerance", 1, 0, TOLERANCE},
 		{"json", 1, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-	int c;
+	int c, tol = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":r:j:h", lo, NULL)) != -1) {
+	o->tolerance = PSG_TICKS_PER_SEC / 2;
+	while ((c = getopt_long(argc, argv, ":r:e:t:l:j:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->reference = optarg; break;
+		case 'e': o->events = optarg; break;
+		case 't': o->event_type = optarg; break;
+		case 'l': o->ref_label = optarg; break;
+		case TOLERANCE:
+			o->tolerance = opt_seconds("--tolerance", optarg, 0);
+			tol = 1;
+			break;
 		case 'j': o->json = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
 		}
 	}
-	if (!o->reference)
-		die(EXIT_USAGE, "no reference: use --reference HYPNOGRAM");
+	if (!o->reference && !o->events)
+		die(EXIT_USAGE, "nothing to score against: use --reference "
+		    "HYPNOGRAM and/or --events REF");
+	if (!o->events && (o->event_type || o->ref_label || tol))
+		die(EXIT_USAGE, "--event-type, --ref-label and --tolerance "
+		    "need --events REF");
 	o->input = single_input(argc, argv);
 }
 
@@ -145,6 +204,270 @@ static void print_text(const target *t, const metrics *m)
 	putchar('\n');
 }
 
+/* ---- events ---- */
+
+typedef struct onsets {
+	int64_t *t;               /* ticks */
+	size_t n, cap;
+} onsets;
+
+typedef struct evscore {
+	int type;                 /* the stream's event table */
+	onsets det, ref;          /* sorted by onset once matched */
+	size_t *match;            /* per detected: reference index, or NONE */
+	unsigned char *used;      /* per reference: matched */
+	size_t tp;
+	double mean, median;      /* s, of detected - reference; NaN: none */
+} evscore;
+
+#define NONE SIZE_MAX
+
+static void add_onset(onsets *l, int64_t t)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		int64_t *p = realloc(l->t, cap * sizeof *p);
+		if (!p)
+			die(EXIT_IO, "out of memory");
+		l->t = p, l->cap = cap;
+	}
+	l->t[l->n++] = t;
+}
+
+static int selected(const char *pattern, const char *s)
+{
+	return !pattern || !fnmatch(pattern, s, 0);
+}
+
+/* The table named, else the first one a stage added to psg-read's. */
+static int find_table(const psg_header *h, const char *name)
+{
+	if (!name) {
+		for (int t = 0; t < h->nevtypes; t++)
+			if (strcmp(h->evtypes[t].name, "annotations"))
+				return t;
+		die(EXIT_UNSUITABLE, "the stream has no detector's event table "
+		    "to score (run a detector such as psg-sws first, or name "
+		    "one with --event-type)");
+	}
+	int t = psg_header_find_evtype(h, name);
+	if (t < 0) {
+		char have[512] = "";
+		for (int i = 0; i < h->nevtypes; i++)
+			snprintf(have + strlen(have), sizeof have - strlen(have),
+				 "%s%s", i ? ", " : "", h->evtypes[i].name);
+		die(EXIT_UNSUITABLE, "the stream has no event table '%s' (it "
+		    "has: %s)", name, *have ? have : "none");
+	}
+	return t;
+}
+
+/* Splits a line at tabs, in place, empty fields kept; returns the count. */
+static int split_tabs(char *line, char **f, int max)
+{
+	int n = 0;
+	line[strcspn(line, "\r\n")] = '\0';
+	for (char *p = line; n < max; *p++ = '\0') {
+		f[n++] = p;
+		if (!(p = strchr(p, '\t')))
+			break;
+	}
+	return n;
+}
+
+/* A TSV of reference events, whose header line `head` names `onset`. */
+static void read_tsv(FILE *f, const char *path, char *head,
+		     const char *pattern, onsets *l)
+{
+	char *fld[64], *line = NULL, *end;
+	size_t cap = 0;
+	int on = -1, kind = -1, label = -1;
+	int n = split_tabs(head, fld, 64);
+	for (int i = n - 1; i >= 0; i--) {
+		on = strcmp(fld[i], "onset") ? on : i;
+		kind = strcmp(fld[i], "kind") ? kind : i;
+		label = strcmp(fld[i], "label") ? label : i;
+	}
+	int lab = kind >= 0 ? kind : label;
+	if (pattern && lab < 0)
+		die(EXIT_UNSUITABLE, "%s: no kind or label column to match "
+		    "--ref-label against", path);
+	for (long ln = 2; getline(&line, &cap, f) > 0; ln++) {
+		if (!(n = split_tabs(line, fld, 64)) || (n == 1 && !*fld[0]))
+			continue;
+		if (n <= on || n <= lab)
+			die(EXIT_IO, "%s:%ld: %d fields, fewer than the header's",
+			    path, ln, n);
+		double v = strtod(fld[on], &end);
+		if (end == fld[on] || *end || !(fabs(v) <= 1e9))
+			die(EXIT_IO, "%s:%ld: bad onset '%s'", path, ln, fld[on]);
+		if (lab < 0 || selected(pattern, fld[lab]))
+			add_onset(l, (int64_t)llround(v * PSG_TICKS_PER_SEC));
+	}
+	if (ferror(f))
+		die(EXIT_IO, "%s: %s", path, strerror(errno));
+	free(line);
+}
+
+/* The reference events: a TSV whose first line names an `onset` column,
+   else the events of anything psg_reader_open reads (EDF+ annotations),
+   moved onto the stream's clock. */
+static void read_reference(const char *path, const char *pattern,
+			   const psg_header *sh, onsets *l)
+{
+	char head[4096] = "", *fld[64], msg[512];
+	FILE *f = fopen(path, "r");
+	if (!f)
+		die(EXIT_IO, "%s: %s", path, strerror(errno));
+	if (fgets(head, sizeof head, f) && strchr(head, '\n')) {
+		char tmp[sizeof head];
+		memcpy(tmp, head, sizeof head);
+		int n = split_tabs(tmp, fld, 64);
+		for (int i = 0; i < n; i++)
+			if (!strcmp(fld[i], "onset")) {
+				read_tsv(f, path, head, pattern, l);
+				fclose(f);
+				return;
+			}
+	}
+	fclose(f);
+	psg_open_opts oo = {.no_samples = 1};
+	psg_record r;
+	int st;
+	psg_reader *in = psg_reader_open(path, &oo, &st, msg, sizeof msg);
+	if (!in)
+		die(EXIT_IO, "%s (nor a TSV with an onset column)", msg);
+	print_warnings(in, path);
+	int64_t shift = psg_header_start_ticks(psg_reader_header(in)) -
+			psg_header_start_ticks(sh);
+	while ((st = psg_reader_next(in, &r)) > 0)
+		if (r.kind == PSG_REC_EVENT && selected(pattern, r.event.label))
+			add_onset(l, r.event.onset + shift);
+	if (st < 0)
+		die(EXIT_IO, "%s", psg_reader_errmsg(in));
+	psg_reader_free(in);
+}
+
+typedef struct pair {
+	int64_t d;                /* |detected - reference|, ticks */
+	size_t i, j;              /* detected, reference (sorted) */
+} pair;
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const pair *p = a, *q = b;
+	if (p->d != q->d)
+		return p->d < q->d ? -1 : 1;
+	if (p->i != q->i)
+		return p->i < q->i ? -1 : 1;
+	return (p->j > q->j) - (p->j < q->j);
+}
+
+static void sort_i64(int64_t *t, size_t n)
+{
+	if (n)
+		qsort(t, n, sizeof *t, cmp_i64);
+}
+
+/* One-to-one matching within tol, closest pairs first (see the top). */
+static void match_events(evscore *e, int64_t tol)
+{
+	const int64_t *d = e->det.t, *r = e->ref.t;
+	size_t nd = e->det.n, nr = e->ref.n, np = 0, cap = 0, lo = 0;
+	pair *p = NULL;
+	sort_i64(e->det.t, nd);
+	sort_i64(e->ref.t, nr);
+	for (size_t i = 0; i < nd; i++) {
+		while (lo < nr && r[lo] < d[i] - tol)
+			lo++;
+		for (size_t j = lo; j < nr && r[j] <= d[i] + tol; j++) {
+			if (np == cap) {
+				cap = cap ? 2 * cap : 256;
+				pair *q = realloc(p, cap * sizeof *p);
+				if (!q)
+					die(EXIT_IO, "out of memory");
+				p = q;
+			}
+			p[np++] = (pair){d[i] > r[j] ? d[i] - r[j] : r[j] - d[i],
+					 i, j};
+		}
+	}
+	if (np)
+		qsort(p, np, sizeof *p, cmp_pair);
+	int64_t *err = malloc((nd + 1) * sizeof *err);
+	e->match = malloc((nd + 1) * sizeof *e->match);
+	if (!(e->used = calloc(nr + 1, 1)) || !e->match || !err)
+		die(EXIT_IO, "out of memory");
+	for (size_t i = 0; i < nd; i++)
+		e->match[i] = NONE;
+	for (size_t k = 0; k < np; k++)
+		if (e->match[p[k].i] == NONE && !e->used[p[k].j]) {
+			e->match[p[k].i] = p[k].j;
+			e->used[p[k].j] = 1;
+			err[e->tp++] = d[p[k].i] - r[p[k].j];
+		}
+	double sum = 0;
+	for (size_t k = 0; k < e->tp; k++)
+		sum += (double)err[k];
+	sort_i64(err, e->tp);
+	e->mean = e->median = NAN;
+	if (e->tp) {
+		e->mean = sum / (double)e->tp / PSG_TICKS_PER_SEC;
+		e->median = ((double)err[(e->tp - 1) / 2] +
+			     (double)err[e->tp / 2]) / 2 / PSG_TICKS_PER_SEC;
+	}
+	free(p);
+	free(err);
+}
+
+static double ratio(double a, double b)
+{
+	return b > 0 ? a / b : NAN;
+}
+
+static void print_events(const evscore *e, const char *table, int64_t tol)
+{
+	size_t nd = e->det.n, nr = e->ref.n, tp = e->tp;
+	printf("events (%s): detected %zu  TP %zu FP %zu FN %zu  precision "
+	       "%.3f recall %.3f F1 %.3f  onset error mean %.3f median %.3f "
+	       "s  (reference %zu, tolerance %g s)\n", table, nd, tp, nd - tp,
+	       nr - tp, ratio(tp, nd), ratio(tp, nr), ratio(2.0 * tp, nd + nr),
+	       e->mean, e->median, nr, (double)tol / PSG_TICKS_PER_SEC);
+}
+
+/* ---- JSON ---- */
+
+static void jstr(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	putc('"', f);
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			putc(*s, f);
+	putc('"', f);
+}
+
+/* Ticks as exact seconds. */
+static void jsec(FILE *f, int64_t t)
+{
+	uint64_t a = t < 0 ? -(uint64_t)t : (uint64_t)t;
+	uint64_t s = (uint64_t)PSG_TICKS_PER_SEC;
+	fprintf(f, "%s%" PRIu64 ".%07" PRIu64, t < 0 ? "-" : "", a / s, a % s);
+}
+
 static void jnum(FILE *f, const char *k, double v, int comma)
 {
 	if (isnan(v))
@@ -153,18 +476,65 @@ static void jnum(FILE *f, const char *k, double v, int comma)
 		fprintf(f, "\"%s\": %.6g%s", k, v, comma ? ", " : "");
 }
 
-static void write_json(const char *path, target *ts, int nt,
-		       const char *ref)
+static void write_events(FILE *f, const evscore *e, const char *table,
+			 const opts *o)
 {
+	size_t nd = e->det.n, nr = e->ref.n, tp = e->tp;
+	fprintf(f, ",\n\"events\": {\"table\": ");
+	jstr(f, table);
+	fprintf(f, ", \"file\": ");
+	jstr(f, o->events);
+	fprintf(f, ", \"ref_label\": ");
+	jstr(f, o->ref_label);
+	fprintf(f, ", \"tolerance\": ");
+	jsec(f, o->tolerance);
+	fprintf(f, ", \"detected\": %zu, \"reference\": %zu, \"tp\": %zu, "
+		"\"fp\": %zu, \"fn\": %zu, ", nd, nr, tp, nd - tp, nr - tp);
+	jnum(f, "precision", ratio(tp, nd), 1);
+	jnum(f, "recall", ratio(tp, nr), 1);
+	jnum(f, "f1", ratio(2.0 * tp, nd + nr), 1);
+	jnum(f, "onset_error_mean", e->mean, 1);
+	jnum(f, "onset_error_median", e->median, 0);
+	fprintf(f, ",\n  \"matches\": [");
+	for (size_t i = 0, k = 0; i < nd; i++) {
+		size_t j = e->match[i];
+		if (j == NONE)
+			continue;
+		fprintf(f, "%s\n    {\"detected\": ", k++ ? "," : "");
+		jsec(f, e->det.t[i]);
+		fprintf(f, ", \"reference\": ");
+		jsec(f, e->ref.t[j]);
+		fprintf(f, ", \"delta\": ");
+		jsec(f, e->det.t[i] - e->ref.t[j]);
+		putc('}', f);
+	}
+	fprintf(f, "],\n  \"unmatched_detected\": [");
+	for (size_t i = 0, k = 0; i < nd; i++)
+		if (e->match[i] == NONE) {
+			fputs(k++ ? ", " : "", f);
+			jsec(f, e->det.t[i]);
+		}
+	fprintf(f, "],\n  \"unmatched_reference\": [");
+	for (size_t j = 0, k = 0; j < nr; j++)
+		if (!e->used[j]) {
+			fputs(k++ ? ", " : "", f);
+			jsec(f, e->ref.t[j]);
+		}
+	fprintf(f, "]}");
+}
+
+static void write_json(const opts *o, target *ts, int nt, const evscore *e,
+		       const char *table)
+{
+	const char *path = o->json;
 	char tmp[PSG_PATH_LEN + 32];
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		die(EXIT_IO, "%s: %s", path, strerror(errno));
-	fprintf(f, "{\"reference\": \"");
-	for (const char *p = ref; *p; p++)
-		fprintf(f, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
-	fprintf(f, "\", \"targets\": {");
+	fprintf(f, "{\"reference\": ");
+	jstr(f, o->reference);
+	fprintf(f, ", \"targets\": {");
 	for (int i = 0, k = 0; i < nt; i++) {
 		if (ts[i].feat < 0)
 			continue;
@@ -182,7 +552,10 @@ static void write_json(const char *path, target *ts, int nt,
 		fprintf(f, "\"unusable\": %" PRId64 ", \"no_call\": %" PRId64
 			"}", ts[i].unusable, ts[i].missing);
 	}
-	fprintf(f, "\n}}\n");
+	fprintf(f, "\n}");
+	if (o->events)
+		write_events(f, e, table, o);
+	fprintf(f, "}\n");
 	if (fflush(f) || ferror(f) || fclose(f) || rename(tmp, path)) {
 		unlink(tmp);
 		die(EXIT_IO, "%s: %s", path, strerror(errno));
@@ -192,10 +565,11 @@ static void write_json(const char *path, target *ts, int nt,
 int main(int argc, char **argv)
 {
 	opts o = {0};
-	static target ts[2] = {{"N3", "sws", PSG_STAGE_N3},
-			       {"W", "wake", PSG_STAGE_W}};
+	static target ts[2] = {{"N3", "sws", PSG_STAGE_N3, -1},
+			       {"W", "wake", PSG_STAGE_W, -1}};
 	static psg_stage_run *ref;
-	size_t nref;
+	size_t nref = 0;
+	evscore ev = {.type = -1};
 	psg_record rec;
 	char msg[512];
 	int st;
@@ -206,17 +580,27 @@ int main(int argc, char **argv)
 	if (!in)
 		die(exit_code(st), "%s", msg);
 	const psg_header *h = psg_reader_header(in);
-	if ((st = psg_hypnogram_read(o.reference, h->epoch_len, &ref, &nref,
-				     msg, sizeof msg)))
-		die(EXIT_IO, "%s", msg);
-	int any = 0;
-	for (int i = 0; i < 2; i++)
-		any |= (ts[i].feat = psg_header_find_feature(h,
-							     ts[i].feature)) >= 0;
-	if (!any)
-		die(EXIT_UNSUITABLE, "the stream has no 'sws' or 'wake' "
-		    "column to score (run psg-sws or psg-wake first)");
-	while ((st = psg_reader_next(in, &rec)) > 0)
+	if (o.reference) {
+		if ((st = psg_hypnogram_read(o.reference, h->epoch_len, &ref,
+					     &nref, msg, sizeof msg)))
+			die(EXIT_IO, "%s", msg);
+		int any = 0;
+		for (int i = 0; i < 2; i++)
+			any |= (ts[i].feat = psg_header_find_feature(h,
+						ts[i].feature)) >= 0;
+		if (!any)
+			die(EXIT_UNSUITABLE, "the stream has no 'sws' or 'wake' "
+			    "column to score (run psg-sws or psg-wake first)");
+	}
+	if (o.events) {
+		ev.type = find_table(h, o.event_type);
+		read_reference(o.events, o.ref_label, h, &ev.ref);
+		if (!ev.ref.n)
+			warn("%s: no reference event%s%s", o.events,
+			     o.ref_label ? " matches " : "",
+			     o.ref_label ? o.ref_label : "");
+	}
+	while ((st = psg_reader_next(in, &rec)) > 0) {
 		if (rec.kind == PSG_REC_EPOCH)
 			for (int k = 0; k < rec.epoch.n; k++)
 				for (int i = 0; i < 2; i++)
@@ -224,6 +608,9 @@ int main(int argc, char **argv)
 					    ts[i].feat)
 						store(&ts[i], rec.epoch.epoch,
 						      rec.epoch.value[k]);
+		if (rec.kind == PSG_REC_EVENT && rec.event.type == ev.type)
+			add_onset(&ev.det, rec.event.onset);
+	}
 	if (st < 0)
 		die(exit_code(st), "%s", psg_reader_errmsg(in));
 	int64_t nep = psg_header_nepochs(h);
@@ -234,11 +621,20 @@ int main(int argc, char **argv)
 		metrics m = compute(&ts[i]);
 		print_text(&ts[i], &m);
 	}
+	const char *table = ev.type >= 0 ? h->evtypes[ev.type].name : NULL;
+	if (o.events) {
+		match_events(&ev, o.tolerance);
+		print_events(&ev, table, o.tolerance);
+	}
 	if (o.json)
-		write_json(o.json, ts, 2, o.reference);
+		write_json(&o, ts, 2, &ev, table);
 	for (int i = 0; i < 2; i++)
 		free(ts[i].call);
 	free(ref);
+	free(ev.det.t);
+	free(ev.ref.t);
+	free(ev.match);
+	free(ev.used);
 	psg_reader_free(in);
 	return 0;
 }
