@@ -8,7 +8,7 @@
  *    cut into waves at negative-going zero crossings: a negative half-wave
  *    then a positive one (Massimini et al. 2004);
  *  - a slow-wave event has a negative half-wave of 0.3-1.5 s and a positive
- *    one of 0.1-1 s, a negative peak of -200 to -40 uV, a positive peak of
+ *    one of 0.1-1.5 s, a negative peak of -200 to -40 uV, a positive peak of
  *    at most 150 uV and a peak-to-peak of 75-350 uV (YASA sw_detect
  *    defaults, Vallat & Walker 2021; the 75 uV is AASM's); the upper
  *    bounds also keep artefacts out of the N3 coverage;
@@ -118,7 +118,7 @@ static void usage(FILE *f)
 	      "      --amp-band LO-HI   measure peaks in this band (default: "
 	      "the wave band)\n"
 	      "      --neg SEC-SEC      negative half-wave (default 0.3-1.5)\n"
-	      "      --pos SEC-SEC      positive half-wave (default 0.1-1)\n"
+	      "      --pos SEC-SEC      positive half-wave (default 0.1-1.5)\n"
 	      "      --neg-peak LO:HI   negative peak range (default -200:-40)\n"
 	      "      --pos-max UV       positive peak at most (default 150)\n"
 	      "      --p2p LO:HI        peak-to-peak range (default 75:350)\n"
@@ -188,7 +188,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"pos-max", 1, 0, O_PMAX}, {"absolute", 0, 0, O_ABS},
 		{"floor", 1, 0, O_FLOOR}, {"sef-max", 1, 0, O_SEF},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-	*o = (opts){NULL, 0.3, 2, 0.2, 0, 0, 0.3, 1.5, 0.1, 1, -40, -200, 150,
+	*o = (opts){NULL, 0.3, 2, 0.2, 0, 0, 0.3, 1.5, 0.1, 1.5, -40, -200, 150,
 		    75, 350, 0.2, 1, 1000, 0, 0.10, INFINITY};
 	int c;
 	opterr = 0;

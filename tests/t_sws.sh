@@ -55,11 +55,11 @@ prec = hits(det, gen) / len(det)
 rec = hits(big, det) / len(big)
 ok(len(det) > 100 and prec >= 0.95, "slow-wave events: %d detected, "
    "precision %.3f >= 0.95 against the generated waves" % (len(det), prec))
-# Recall of the generated waves >= 110 uV is 0.84 by default: the 0.3-2 Hz
-# band shrinks the peaks of sharp generated waves (docs/validation.md);
-# this guards the present value, the 0.95 is open.
-ok(rec >= 0.75, "recall of generated slow waves >= 110 uV: %.3f "
-   "(guard >= 0.75; target 0.95 open)" % rec)
+# Recall of the generated waves >= 110 uV: the 0.95.  It needs the
+# positive half-wave limit at 1.5 s (YASA's 1 s misses waves whose
+# positive half the 0.3-Hz high-pass lengthens; docs/validation.md).
+ok(rec >= 0.95, "recall of generated slow waves >= 110 uV: %.3f >= 0.95"
+   % rec)
 sm = f["summary"]
 ok(abs(sm.attrs["sws_minutes"] - p.sum() * 0.5) < 1e-9 and
    sm["sws_minutes"].attrs["unit"] == "min",
