@@ -224,13 +224,7 @@ typedef struct evscore {
 
 static void add_onset(onsets *l, int64_t t)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		int64_t *p = realloc(l->t, cap * sizeof *p);
-		if (!p)
-			die(EXIT_IO, "out of memory");
-		l->t = p, l->cap = cap;
-	}
+	l->t = grow(l->t, &l->cap, l->n, sizeof *l->t);
 	l->t[l->n++] = t;
 }
 
@@ -387,13 +381,7 @@ static void match_events(evscore *e, int64_t tol)
 		while (lo < nr && r[lo] < d[i] - tol)
 			lo++;
 		for (size_t j = lo; j < nr && r[j] <= d[i] + tol; j++) {
-			if (np == cap) {
-				cap = cap ? 2 * cap : 256;
-				pair *q = realloc(p, cap * sizeof *p);
-				if (!q)
-					die(EXIT_IO, "out of memory");
-				p = q;
-			}
+			p = grow(p, &cap, np, sizeof *p);
 			p[np++] = (pair){d[i] > r[j] ? d[i] - r[j] : r[j] - d[i],
 					 i, j};
 		}

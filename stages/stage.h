@@ -135,4 +135,20 @@ static psg_reader *open_stdin_stream(void)
 	return r;
 }
 
+/* Room for one more element in a doubling array p of *cap elements
+   holding n: returns p, or p grown (from 256 elements), or dies out of
+   memory.  Use as p = grow(p, &cap, n, sizeof *p). */
+__attribute__((unused))
+static void *grow(void *p, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return p;
+	size_t c = *cap ? 2 * *cap : 256;
+	void *q = realloc(p, c * elem);
+	if (!q)
+		die(EXIT_IO, "out of memory");
+	*cap = c;
+	return q;
+}
+
 #endif
