@@ -386,6 +386,10 @@ void psg_filter_free(psg_filter *f);
 int psg_filter_push(psg_filter *f, const float *x, int n);
 /* Moves up to max filtered samples into y; returns how many. */
 int psg_filter_pull(psg_filter *f, float *y, int max);
+/* Filtered samples ready to pull.  Output comes a FFT block at a time, so
+   filters fed the same input are not equally far: pull the least of
+   their counts from each to keep them sample-aligned. */
+int psg_filter_ready(const psg_filter *f);
 int psg_filter_finish(psg_filter *f);
 /* Samples the filter holds back before output can follow the input. */
 int psg_filter_latency(const psg_filter *f);

@@ -19,6 +19,7 @@
 #include "internal.h"
 
 #include <fftw3.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +279,12 @@ int psg_filter_push(psg_filter *f, const float *x, int n)
 	f->nin += n;
 	f->last = x[n - 1];
 	return feed(f, x, (size_t)n);
+}
+
+int psg_filter_ready(const psg_filter *f)
+{
+	size_t n = f->qn - f->qhead;
+	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 int psg_filter_pull(psg_filter *f, float *y, int max)

@@ -77,9 +77,17 @@ if have_shared; then
 	nsws=$(grep -c '^epoch [0-9]* sws=1$' "$TMP/wake.txt")  # not n: TAP's
 	check "the Sleep-EDF wake excerpt gets a call in all 10 epochs ($all)" \
 		test "$all" -eq 10
-	todo "the real Sleep-EDF wake excerpt has no SWS epoch ($nsws)" \
-		"issue 5: frontal eye movements in wake pass the amplitude rule" \
+	check "the real Sleep-EDF wake excerpt has no SWS epoch ($nsws)" \
 		test "$all" -eq 10 -a "$nsws" -eq 0
+	# What keeps it out is ocular rejection: without the EOG, its eye
+	# movements pass the amplitude rule.
+	ocular=$(sed -n 's/^summary "sws_ocular_waves" unit="" value=//p' \
+		"$TMP/wake.txt")
+	noeog=$(psg-read "$SHARED/sleep-edf/SC4001E0_excerpt_5min_edfio_short_psg.edf" |
+		psg-sws --eog none | psg-dump --no-samples |
+		grep -c '^epoch [0-9]* sws=1$')
+	check "ocular rejection (EOG horizontal) does it: $ocular waves rejected; with --eog none $noeog epochs are SWS" \
+		test "${ocular:-0}" -gt 0 -a "$noeog" -gt 0
 	# YASA's 30 s of real N3 (a text file of uV at 100 Hz) as an EDF.
 	PYTHONPATH="$ROOT/tests" $PY -c "
 import numpy as np, filter_check as fc
@@ -88,8 +96,7 @@ fc.write_edf('$TMP/yasa.edf', [dict(label='EEG Fz', rate=100, x=x,
                                     pmin=-500, pmax=500)])"
 	yasa=$(psg-read "$TMP/yasa.edf" | psg-sws | psg-dump --no-samples |
 		grep -c '^epoch 0 sws=1$')
-	todo "the real YASA N3 snippet is called SWS ($yasa of 1)" \
-		"issue 5: waves >= 75 uV cover 3.7 %; one epoch is too short to adapt" \
+	check "the real YASA N3 snippet is called SWS ($yasa of 1)" \
 		test "$yasa" -eq 1
 	# Pooled over the four excerpts: F1 and Cohen's kappa of the summed
 	# confusion matrix (psg-score's fields 6, 8, 10, 12: TP FP FN TN).
@@ -127,6 +134,10 @@ check "a generated night without N3 has no SWS epoch ($nsws)" test "$nsws" -eq 0
 expect_exit 1 "psg-sws --floor 2 exits 1" sh -c "psg-sws --floor 2 <'$TMP/n.psg'"
 expect_exit 3 "psg-sws without a frontal or central EEG exits 3" \
 	sh -c "psg-read -c 'ECG*' '$TMP/n.edf' | psg-sws"
+expect_exit 3 "psg-sws --eog with a missing channel exits 3" \
+	sh -c "psg-sws --eog 'E1-M2,NOPE' <'$TMP/n.psg'"
+expect_exit 1 "psg-sws --eog-ratio 0 exits 1" \
+	sh -c "psg-sws --eog-ratio 0 <'$TMP/n.psg'"
 expect_exit 1 "psg-score without --reference exits 1" psg-score "$TMP/n.psg"
 expect_exit 3 "psg-score on a stream without sws/wake exits 3" \
 	sh -c "psg-read '$TMP/n.edf' | psg-score -r '$TMP/n.hypnogram.edf'"

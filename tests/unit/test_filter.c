@@ -221,10 +221,68 @@ static void test_impulse_lag(void)
 	free(h);
 }
 
+static psg_filter *bandpass(double lo, double hi, double tr, double rate)
+{
+	psg_fir_spec s = {PSG_FIR_BANDPASS, lo, hi, tr, 0, 0};
+	double *h;
+	int n, st;
+	char msg[128];
+	if (psg_fir_design(&s, rate, &h, &n, msg, sizeof msg))
+		return NULL;
+	psg_filter *f = psg_filter_new(h, n, &st);
+	free(h);
+	return f;
+}
+
+/* Filters of different lengths fed the same input release output in
+   different blocks.  Pulling the least of their psg_filter_ready counts
+   from each keeps sample k of one beside sample k of the other (psg-sws
+   reads a wave's peaks in one band and its zero crossings in another). */
+static void test_lockstep(void)
+{
+	enum { N = 256 * 300 };
+	float *x = malloc(N * sizeof *x), *ya = malloc(N * sizeof *ya);
+	float *yb = malloc(N * sizeof *yb), *ra = malloc(N * sizeof *ra);
+	float *rb = malloc(N * sizeof *rb);
+	psg_filter *a = bandpass(0.3, 2, 0.2, 256), *b = bandpass(0.3, 4, 0, 256);
+	psg_filter *a1 = bandpass(0.3, 2, 0.2, 256), *b1 = bandpass(0.3, 4, 0, 256);
+	unsigned r = 1;
+	for (int i = 0; i < N; i++) {
+		r = r * 1103515245u + 12345u;
+		x[i] = (float)(50 * sin(2 * PI * i / 256.0) + (r >> 16) % 41 - 20);
+	}
+	int got = 0, uneven = 0;
+	for (int pos = 0; pos < N; pos += 256) {
+		psg_filter_push(a, x + pos, 256);
+		psg_filter_push(b, x + pos, 256);
+		if (pos + 256 >= N)
+			psg_filter_finish(a), psg_filter_finish(b);
+		int na = psg_filter_ready(a), nb = psg_filter_ready(b);
+		uneven += na != nb;
+		int k = na < nb ? na : nb;
+		got += psg_filter_pull(a, ya + got, k) == k &&
+		       psg_filter_pull(b, yb + got, k) == k ? k : 0;
+	}
+	got += psg_filter_pull(a, ya + got, N - got);
+	int ref = stream(a1, x, N, ra), refb = stream(b1, x, N, rb);
+	double worst = 0;
+	for (int i = 0; i < N && got == N && ref == N && refb == N; i++)
+		worst = fmax(worst, fmax(fabs(ya[i] - ra[i]),
+					 fabs(yb[i] - rb[i])));
+	OK(uneven > 0, "two filters' ready counts differ (%d times): the case "
+	   "that needs lockstep pulls", uneven);
+	OK(got == N && worst < 1e-3, "lockstep pulls by psg_filter_ready stay "
+	   "aligned: %d of %d samples, worst difference %.2g", got, N, worst);
+	psg_filter_free(a), psg_filter_free(b);
+	psg_filter_free(a1), psg_filter_free(b1);
+	free(x), free(ya), free(yb), free(ra), free(rb);
+}
+
 int main(void)
 {
 	test_designs();
 	test_streaming();
 	test_impulse_lag();
+	test_lockstep();
 	return TAP_DONE();
 }
