@@ -627,6 +627,8 @@ static void settle(det *d, psg_writer *w, double force)
 	while (i < d->npend && (d->pend[i].end < force ||
 				eog_passed(d, &d->pend[i])))
 		judge(d, &d->pend[i++], w);
+	if (i == 0)
+		return;   /* d->pend may still be NULL */
 	memmove(d->pend, d->pend + i, (d->npend - i) * sizeof *d->pend);
 	d->npend -= i;
 }
