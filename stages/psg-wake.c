@@ -26,17 +26,21 @@
  *  - an epoch whose beta power is 10x (--movement 1 decade) the night's
  *    median is a movement or muscle burst, scored with wake (R&K's
  *    movement time; AASM: a major body movement with wake around it);
- *  - the chin's log 10-100 Hz power and the EOG's log 0.5-4 Hz power
- *    above (below) their night medians add (subtract) 0.5 x their excess,
- *    clipped to +-1 decade (--emg-weight, --eog-weight): wake has tone and
- *    blinks, REM atonia (AASM);
+ *  - the chin's log 10-100 Hz power, and the EOG's 0.5-4 Hz power over
+ *    the EEG's (log10: blinks and saccades raise the EOG far above the
+ *    EEG, while N3's frontal slow waves reach both), above (below) their
+ *    night medians add (subtract) 0.5 x their excess, clipped to +-1
+ *    decade (--emg-weight, --eog-weight): wake has tone and eye
+ *    movements, REM atonia (AASM).  Below the chin's median, eye movements
+ *    no longer count for wake: REM has them too;
  *  - `wake_score` is the sum (decades above the wake threshold); `wake`
  *    is 1 when it is >= 0, 0 when not, -1 when the EEG is unusable (flat
  *    below 1 uV SD, mostly saturated, or under half recorded);
  *  - recordings with fewer than 20 usable epochs (--min-adapt) cannot
  *    show their sleep level: the absolute thresholds apply, there is no
- *    movement or chin term, and the EOG is measured against 10^2.5 uV^2
- *    (--eog-ref; DREAMS excerpt 3's EOG in stage 2 is 10^2.1);
+ *    movement or chin term, and the EOG ratio is measured against 0.3
+ *    decades (--eog-ref: eye movements double the EOG's slow power over
+ *    the EEG's; DREAMS excerpt 3's stage-2 median is 0.13);
  *  - sleep onset is the first sleep epoch, or with --persistent MIN the
  *    first of MIN minutes of uninterrupted sleep; awakenings are runs of
  *    wake epochs after it of at least --min-awakening epochs (1); WASO is
@@ -72,11 +76,13 @@ typedef struct opts {
 	int min_awake;              /* epochs */
 	double arousal_db, arousal_min, baseline;
 	double flat_uv;
+	double smooth;              /* weight of each neighbour's score */
 } opts;
 
 typedef struct held {           /* per epoch, until END */
 	float bt, abt, lb;          /* log10 beta/theta, (alpha+beta)/theta, beta */
-	float eog, emg;             /* log10 band powers, NaN if none */
+	float ld;                   /* log10 EEG 0.5-4 Hz power */
+	float eog, emg;             /* log10 EOG/EEG 0.5-4 Hz; chin 10-100 Hz */
 	signed char unusable, seen;
 	signed char wake;
 	float score;
@@ -146,9 +152,9 @@ static void usage(FILE *f)
 	      "      --eog-weight W     weight of the EOG's rise over its "
 	      "night median (0.5)\n"
 	      "      --emg-weight W     weight of the chin's rise (0.5)\n"
-	      "      --eog-ref DEC      log10 uV^2 of sleep EOG when the "
-	      "recording is too short\n"
-	      "                         to adapt (2.5)\n"
+	      "      --eog-ref DEC      log10 EOG/EEG 0.5-4 Hz power of sleep "
+	      "when the recording\n"
+	      "                         is too short to adapt (0.3)\n"
 	      "      --min-adapt N      usable epochs needed to adapt (20)\n"
 	      "      --persistent MIN   sleep onset: the first MIN minutes of "
 	      "unbroken sleep\n"
@@ -184,7 +190,7 @@ static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_EOG = 256, O_EMG, O_BT, O_AT, O_SPREAD, O_MOVE, O_EOGW,
 	       O_EMGW, O_EOGREF, O_ADAPT, O_PERS, O_MINAW, O_ADB, O_AMIN,
-	       O_BASE, O_FLAT };
+	       O_BASE, O_FLAT, O_SMOOTH };
 	static const struct option lo[] = {{"channel", 1, 0, 'c'},
 		{"eog", 1, 0, O_EOG}, {"emg", 1, 0, O_EMG},
 		{"beta-theta", 1, 0, O_BT}, {"alpha-theta", 1, 0, O_AT},
@@ -194,10 +200,10 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"persistent", 1, 0, O_PERS},
 		{"min-awakening", 1, 0, O_MINAW},
 		{"arousal-db", 1, 0, O_ADB}, {"arousal-min", 1, 0, O_AMIN},
-		{"baseline", 1, 0, O_BASE}, {"flat", 1, 0, O_FLAT},
+		{"baseline", 1, 0, O_BASE}, {"flat", 1, 0, O_FLAT}, {"smooth", 1, 0, O_SMOOTH},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-	*o = (opts){NULL, NULL, NULL, -0.35, 0.0, 4, 1, 0.5, 0.5, 2.5, 20, 0,
-		    1, 5, 3, 10, 1};
+	*o = (opts){NULL, NULL, NULL, -0.35, 0.0, 4, 1, 0.5, 0.5, 0.3, 20, 0,
+		    1, 5, 3, 10, 1, 1};
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
@@ -233,6 +239,8 @@ static void parse_args(int argc, char **argv, opts *o)
 		case O_BASE: o->baseline = num_arg("--baseline", optarg, 1,
 						   MAX_BASE); break;
 		case O_FLAT: o->flat_uv = num_arg("--flat", optarg, 0, 1e6);
+			break;
+		case O_SMOOTH: o->smooth = num_arg("--smooth", optarg, 0, 2);
 			break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
@@ -322,8 +330,8 @@ static held *epoch_held(det *d, int64_t e)
 {
 	while ((size_t)e >= d->nnight) {
 		d->night = grow(d->night, &d->cap, d->nnight, sizeof *d->night);
-		d->night[d->nnight++] = (held){NAN, NAN, NAN, NAN, NAN, 0, 0, -1,
-					       NAN};
+		d->night[d->nnight++] = (held){NAN, NAN, NAN, NAN, NAN, NAN, 0, 0,
+					       -1, NAN};
 	}
 	return &d->night[e];
 }
@@ -355,6 +363,7 @@ static void finish_epoch(det *d, int which)
 			e->bt = (float)log10(be / th);
 			e->abt = (float)log10((al + be) / th);
 			e->lb = (float)log10(be);
+			e->ld = (float)log10(band(f->wel, 0.5, 4, f->rate));
 			if (!isfinite(e->bt) || !isfinite(e->abt) ||
 			    !isfinite(e->lb))
 				e->unusable = 1;
@@ -579,12 +588,43 @@ static void write_epochs(det *d, psg_writer *w, int64_t n)
 	}
 }
 
+/* Each score becomes the weighted mean of itself (weight 2) and its
+   usable neighbours (weight `side`): scorers read an epoch in context.
+   The raw scores are kept in `wake` meanwhile. */
+static void smooth_scores(det *d, int64_t n, double side)
+{
+	float *raw = malloc(((size_t)n + 1) * sizeof *raw);
+	if (!raw)
+		die(EXIT_IO, "out of memory");
+	for (int64_t i = 0; i < n; i++)
+		raw[i] = d->night[i].score;
+	for (int64_t i = 0; i < n; i++) {
+		held *e = &d->night[i];
+		if (!e->seen || e->unusable)
+			continue;
+		double sum = 2 * raw[i], wsum = 2;
+		for (int k = -1; k <= 1; k += 2) {
+			int64_t j = i + k;
+			if (side > 0 && j >= 0 && j < n && d->night[j].seen &&
+			    !d->night[j].unusable)
+				sum += side * raw[j], wsum += side;
+		}
+		e->score = (float)(sum / wsum);
+		e->wake = e->score >= 0;
+	}
+	free(raw);
+}
+
 static void decide(det *d, psg_writer *w, result *res)
 {
 	const opts *o = d->o;
 	int64_t n = (int64_t)d->nnight, hn = psg_header_nepochs(d->h);
 	if (hn > 0 && hn < n)
 		n = hn;             /* a partial last epoch is not scored */
+	/* The EOG's slow power over the EEG's: eye movements raise the EOG
+	   far above the EEG, while frontal slow waves of N3 reach both. */
+	for (size_t i = 0; i < d->nnight; i++)
+		d->night[i].eog -= d->night[i].ld;   /* NaN stays NaN */
 	double *buf = malloc((d->nnight + 1) * sizeof *buf);
 	if (!buf)
 		die(EXIT_IO, "out of memory");
@@ -612,13 +652,21 @@ static void decide(det *d, psg_writer *w, result *res)
 		double s = fmax(e->bt - tb, e->abt - ta);
 		if (adapt && o->movement > 0 && e->lb - lb.p50 >= o->movement)
 			s = fmax(s, 0);
-		if (isfinite(e->eog) && isfinite(eog_ref))
-			s += o->eog_weight * clip1(e->eog - eog_ref);
-		if (adapt && isfinite(e->emg) && emg.n >= (size_t)o->min_adapt)
-			s += o->emg_weight * clip1(e->emg - emg.p50);
+		double chin = adapt && isfinite(e->emg) &&
+			      emg.n >= (size_t)o->min_adapt ?
+			      clip1(e->emg - emg.p50) : NAN;
+		double eye = isfinite(e->eog) && isfinite(eog_ref) ?
+			     clip1(e->eog - eog_ref) : 0;
+		/* Eye movements speak for wake only with some chin tone:
+		   REM has them too, under atonia (AASM). */
+		if (chin < 0)
+			eye = fmin(eye, 0);
+		s += o->eog_weight * eye;
+		if (isfinite(chin))
+			s += o->emg_weight * chin;
 		e->score = (float)s;
-		e->wake = s >= 0;
 	}
+	smooth_scores(d, n, o->smooth);
 	write_epochs(d, w, n);
 
 	/* Sleep onset, awakenings, WASO. */
