@@ -26,7 +26,8 @@
  *  - an epoch whose beta power is 10x (--movement 1 decade) the night's
  *    median is a movement or muscle burst, scored with wake (R&K's
  *    movement time; AASM: a major body movement with wake around it);
- *  - the chin's log 10-100 Hz power, and the EOG's 0.5-4 Hz power over
+ *  - the chin's log 10-100 Hz power (the median of the epoch's 1-s
+ *    values: tone, not phasic bursts), and the EOG's 0.5-4 Hz power over
  *    the EEG's (log10: blinks and saccades raise the EOG far above the
  *    EEG, while N3's frontal slow waves reach both), above (below) their
  *    night medians add (subtract) 0.5 x their excess, clipped to +-1
@@ -103,6 +104,8 @@ typedef struct feed {           /* one channel's per-epoch spectrum */
 	int64_t t0, next;           /* input segment */
 	int64_t n, nsat;
 	double sum, sum2;
+	double *sec;                /* chin: 10-100 Hz power of each second */
+	size_t nsec, seccap;
 } feed;
 
 #define MAX_BASE 120            /* steps of arousal baseline at most */
@@ -326,6 +329,8 @@ static int pick_aux(const psg_header *h, const char *spec, const char *kind)
 
 /* ---- per-epoch spectra ---- */
 
+static double percentile(double *v, size_t n, double p);
+
 static held *epoch_held(det *d, int64_t e)
 {
 	while ((size_t)e >= d->nnight) {
@@ -368,13 +373,18 @@ static void finish_epoch(det *d, int which)
 			    !isfinite(e->lb))
 				e->unusable = 1;
 		}
-	} else if (enough) {
-		double p = which == F_EOG ? band(f->wel, 0.5, 4, f->rate) :
-			   band(f->wel, 10, 100, f->rate);
-		float v = (float)log10(p);
+	} else if (which == F_EOG && enough) {
+		float v = (float)log10(band(f->wel, 0.5, 4, f->rate));
 		if (isfinite(v))
-			*(which == F_EOG ? &e->eog : &e->emg) = v;
+			e->eog = v;
+	} else if (which == F_EMG && f->nsec * 2 >= len) {
+		/* Tone is the background: the median second, so that phasic
+		   bursts (twitches, bruxism, leg movements) do not count. */
+		float v = (float)log10(percentile(f->sec, f->nsec, 50));
+		if (isfinite(v))
+			e->emg = v;
 	}
+	f->nsec = 0;
 	psg_welch_clear(f->wel);
 	f->n = f->nsat = 0;
 	f->sum = f->sum2 = 0;
@@ -479,7 +489,7 @@ static void block(det *d, int which, const psg_block *b)
 				     : 0;
 		int64_t e = i < b->n ? epoch_of(d, t) : -2;
 		if (i == b->n || e != f->epoch) {
-			if (f->epoch >= 0)
+			if (f->epoch >= 0 && which != F_EMG)
 				psg_welch_push(f->wel, b->x + start, i - start);
 			if (i == b->n)
 				break;
@@ -494,6 +504,15 @@ static void block(det *d, int which, const psg_block *b)
 		float x = b->x[i];
 		f->n++;
 		f->sum += x, f->sum2 += (double)x * x;
+		if (which == F_EMG) {       /* 1-s windows, one at a time */
+			psg_welch_push(f->wel, &b->x[i], 1);
+			if (psg_welch_windows(f->wel)) {
+				f->sec = grow(f->sec, &f->seccap, f->nsec,
+					      sizeof *f->sec);
+				f->sec[f->nsec++] = band(f->wel, 10, 100, f->rate);
+				psg_welch_clear(f->wel);
+			}
+		}
 		if (which != F_EEG)
 			continue;
 		f->nsat += x >= d->phys_hi || x <= d->phys_lo;
@@ -770,7 +789,8 @@ static void setup_feed(feed *f, int ch, const psg_header *h, int which)
 		f->ch = -1;
 		return;
 	}
-	f->wel = psg_welch_new(f->rate, 4, 0.5, &st);
+	f->wel = psg_welch_new(f->rate, which == F_EMG ? 1 : 4,
+			       which == F_EMG ? 0 : 0.5, &st);
 	if (!f->wel)
 		die(st == PSG_ERR_NOMEM ? EXIT_IO : EXIT_UNSUITABLE,
 		    "'%s': %g Hz is too slow for a 4-s spectrum",
@@ -838,8 +858,10 @@ int main(int argc, char **argv)
 	}
 	if (st < 0)
 		die(exit_code(st), "%s", psg_reader_errmsg(in));
-	for (int k = 0; k < NFEED; k++)
+	for (int k = 0; k < NFEED; k++) {
 		psg_welch_free(d.f[k].wel);
+		free(d.f[k].sec);
+	}
 	psg_welch_free(d.aw);
 	free(d.ring);
 	free(d.night);
