@@ -239,43 +239,17 @@ static void parse_args(int argc, char **argv, opts *o)
 
 /* ---- the channel ---- */
 
-/* The electrode part of a label: "EEG Fpz-Cz" -> "Fpz-Cz". */
-static const char *electrode(const char *label)
-{
-	if (!strncasecmp(label, "EEG ", 4))
-		label += 4;
-	return label;
-}
-
 static int pick_channel(const psg_header *h, const opts *o)
 {
-	if (o->channel) {
-		int i = psg_header_find_channel(h, o->channel);
-		if (i < 0) {
-			int idx[1];
-			char bad[PSG_LABEL_LEN];
-			if (psg_select_channels(h, o->channel, idx, 1, bad,
-						sizeof bad) == 1)
-				i = idx[0];
-		}
-		if (i < 0)
-			die(EXIT_UNSUITABLE, "no channel '%s'", o->channel);
-		return i;
-	}
+	if (o->channel)
+		return named_channel(h, o->channel);
 	/* Frontal first (AASM measures slow waves frontally), then central. */
 	static const char *const pref[] = {"Fpz", "Fz", "F4", "F3", "Fp2",
 		"Fp1", "F", "Cz", "C4", "C3", "C"};
-	for (size_t p = 0; p < sizeof pref / sizeof *pref; p++)
-		for (int i = 0; i < h->nchannels; i++) {
-			const char *e = electrode(h->channels[i].label);
-			size_t n = strlen(pref[p]);
-			if (!strcmp(h->channels[i].kind, PSG_KIND_EEG) &&
-			    !strncasecmp(e, pref[p], n) &&
-			    (n > 1 || isdigit((unsigned char)e[1]) ||
-			     e[1] == 'z' || e[1] == 'Z'))
-				return i;
-		}
-	die(EXIT_UNSUITABLE, "no frontal or central EEG channel (use -c)");
+	int i = eeg_by_electrode(h, pref, sizeof pref / sizeof *pref);
+	if (i < 0)
+		die(EXIT_UNSUITABLE, "no frontal or central EEG channel (use -c)");
+	return i;
 }
 
 /* ---- epochs ---- */

@@ -259,27 +259,6 @@ static void parse_args(int argc, char **argv, opts *o)
 
 /* ---- channels ---- */
 
-static const char *electrode(const char *label)
-{
-	if (!strncasecmp(label, "EEG ", 4))
-		label += 4;
-	return label;
-}
-
-static int named_channel(const psg_header *h, const char *spec)
-{
-	int i = psg_header_find_channel(h, spec);
-	if (i < 0) {
-		int idx[1];
-		char bad[PSG_LABEL_LEN];
-		if (psg_select_channels(h, spec, idx, 1, bad, sizeof bad) == 1)
-			i = idx[0];
-	}
-	if (i < 0)
-		die(EXIT_UNSUITABLE, "no channel '%s'", spec);
-	return i;
-}
-
 static int pick_eeg(const psg_header *h, const char *spec)
 {
 	if (spec)
@@ -289,18 +268,11 @@ static int pick_eeg(const psg_header *h, const char *spec)
 	static const char *const pref[] = {"C4", "C3", "Cz", "C", "O2", "O1",
 		"Oz", "O", "Pz", "P", "Fz", "F4", "F3", "Fpz", "Fp2", "Fp1",
 		"F"};
-	for (size_t p = 0; p < sizeof pref / sizeof *pref; p++)
-		for (int i = 0; i < h->nchannels; i++) {
-			const char *e = electrode(h->channels[i].label);
-			size_t n = strlen(pref[p]);
-			if (!strcmp(h->channels[i].kind, PSG_KIND_EEG) &&
-			    !strncasecmp(e, pref[p], n) &&
-			    (n > 1 || isdigit((unsigned char)e[1]) ||
-			     e[1] == 'z' || e[1] == 'Z'))
-				return i;
-		}
-	die(EXIT_UNSUITABLE, "no central, occipital, parietal or frontal EEG "
-	    "channel (name one with -c)");
+	int i = eeg_by_electrode(h, pref, sizeof pref / sizeof *pref);
+	if (i < 0)
+		die(EXIT_UNSUITABLE, "no central, occipital, parietal or frontal "
+		    "EEG channel (name one with -c)");
+	return i;
 }
 
 static int contains(const char *s, const char *word)
