@@ -295,43 +295,17 @@ static void parse_args(int argc, char **argv, opts *o)
 
 /* ---- the channel ---- */
 
-/* The electrode part of a label: "EEG Fpz-Cz" -> "Fpz-Cz". */
-static const char *electrode(const char *label)
-{
-	if (!strncasecmp(label, "EEG ", 4))
-		label += 4;
-	return label;
-}
-
 static int pick_channel(const psg_header *h, const opts *o)
 {
-	if (o->channel) {
-		int i = psg_header_find_channel(h, o->channel);
-		if (i < 0) {
-			int idx[1];
-			char bad[PSG_LABEL_LEN];
-			if (psg_select_channels(h, o->channel, idx, 1, bad,
-						sizeof bad) == 1)
-				i = idx[0];
-		}
-		if (i < 0)
-			die(EXIT_UNSUITABLE, "no channel '%s'", o->channel);
-		return i;
-	}
+	if (o->channel)
+		return named_channel(h, o->channel);
 	/* Frontal first (AASM measures slow waves frontally), then central. */
 	static const char *const pref[] = {"Fpz", "Fz", "F4", "F3", "Fp2",
 		"Fp1", "F", "Cz", "C4", "C3", "C"};
-	for (size_t p = 0; p < sizeof pref / sizeof *pref; p++)
-		for (int i = 0; i < h->nchannels; i++) {
-			const char *e = electrode(h->channels[i].label);
-			size_t n = strlen(pref[p]);
-			if (!strcmp(h->channels[i].kind, PSG_KIND_EEG) &&
-			    !strncasecmp(e, pref[p], n) &&
-			    (n > 1 || isdigit((unsigned char)e[1]) ||
-			     e[1] == 'z' || e[1] == 'Z'))
-				return i;
-		}
-	die(EXIT_UNSUITABLE, "no frontal or central EEG channel (use -c)");
+	int i = eeg_by_electrode(h, pref, sizeof pref / sizeof *pref);
+	if (i < 0)
+		die(EXIT_UNSUITABLE, "no frontal or central EEG channel (use -c)");
+	return i;
 }
 
 /* ---- the EOG, for ocular rejection ---- */
@@ -396,12 +370,16 @@ static int auto_eog(const psg_header *h, int *ch)
    leads they fall below the amplitude rule and the EOG's residue of the
    frontal slow waves can outswing the smaller central ones (DREAMS
    excerpt 3, C3-A1: two of four N3 epochs lost). */
+static int frontal(const char *label)
+{
+	const char *e = electrode(label);
+	return toupper((unsigned char)e[0]) == 'F' || !strncasecmp(e, "AF", 2);
+}
+
 static int pick_eog(const psg_header *h, const opts *o, int eeg, int *ch)
 {
 	if (!o->eog)
-		return toupper((unsigned char)*electrode(h->channels[eeg].label))
-		       == 'F' || !strncasecmp(electrode(h->channels[eeg].label),
-					      "AF", 2) ? auto_eog(h, ch) : 0;
+		return frontal(h->channels[eeg].label) ? auto_eog(h, ch) : 0;
 	if (!strcmp(o->eog, "none"))
 		return 0;
 	char buf[2 * PSG_LABEL_LEN + 2];

@@ -12,12 +12,14 @@
 
 #include "psg.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 enum { EXIT_USAGE = 1, EXIT_IO = 2, EXIT_UNSUITABLE = 3 };
@@ -133,6 +135,51 @@ static psg_reader *open_stdin_stream(void)
 	if (!r)
 		die(exit_code(st), "standard input: %s", msg);
 	return r;
+}
+
+/* A channel named by exact label, else by selection (glob or index), or
+   dies with EXIT_UNSUITABLE. */
+__attribute__((unused))
+static int named_channel(const psg_header *h, const char *spec)
+{
+	int i = psg_header_find_channel(h, spec);
+	if (i < 0) {
+		int idx[1];
+		char bad[PSG_LABEL_LEN];
+		if (psg_select_channels(h, spec, idx, 1, bad, sizeof bad) == 1)
+			i = idx[0];
+	}
+	if (i < 0)
+		die(EXIT_UNSUITABLE, "no channel '%s'", spec);
+	return i;
+}
+
+/* The electrode part of a label: "EEG Fpz-Cz" -> "Fpz-Cz". */
+__attribute__((unused))
+static const char *electrode(const char *label)
+{
+	return strncasecmp(label, "EEG ", 4) ? label : label + 4;
+}
+
+/* The first EEG channel whose electrode (the label without "EEG ")
+   starts with the earliest of pref[0..n): "F4" matches "F4-M1"; a
+   one-letter prefix needs a digit or z after it ("C" matches "C3-A2" and
+   "Cz", not "Chin").  -1 if none. */
+__attribute__((unused))
+static int eeg_by_electrode(const psg_header *h, const char *const *pref,
+			    size_t n)
+{
+	for (size_t p = 0; p < n; p++)
+		for (int i = 0; i < h->nchannels; i++) {
+			const char *e = electrode(h->channels[i].label);
+			size_t k = strlen(pref[p]);
+			if (!strcmp(h->channels[i].kind, PSG_KIND_EEG) &&
+			    !strncasecmp(e, pref[p], k) &&
+			    (k > 1 || isdigit((unsigned char)e[1]) ||
+			     e[1] == 'z' || e[1] == 'Z'))
+				return i;
+		}
+	return -1;
 }
 
 /* Room for one more element in a doubling array p of *cap elements

@@ -1,0 +1,851 @@
+/*
+ * psg-wake -- wake epochs, awakenings, wake after sleep onset and EEG
+ * arousals, from one EEG channel, helped by chin EMG and EOG when present.
+ *
+ * Rules and defaults (each an option; docs/validation.md has the numbers):
+ *  - the EEG is the first central channel by label (C4, C3, Cz...), else
+ *    an occipital or parietal one (O2, O1, Oz, Pz: the alpha of relaxed
+ *    wake is largest there, AASM Manual v2.6), else a frontal one; -c
+ *    overrides.  The EOG is the first channel of kind EOG, the chin the
+ *    first EMG whose label is not a leg, arm or masseter; --eog/--emg
+ *    name them, "none" leaves them out.  A chin sampled below 40 Hz (an
+ *    envelope, as in Sleep-EDF) is left out;
+ *  - per epoch, Welch spectra (4-s Hann windows, 50 % overlap; Welch 1967)
+ *    give delta 0.5-4, theta 4-8, alpha 8-12, sigma 12-16 and beta 16-30 Hz
+ *    (capped at Nyquist).  Wake has more beta and alpha and less theta,
+ *    delta and sigma than sleep (AASM: alpha on eyes closed, beta, no
+ *    spindles; Ogilvie 2001: theta replaces alpha at sleep onset).  The
+ *    EEG evidence is the larger of log10(beta/theta) - T_b and
+ *    log10((alpha+beta)/theta) - T_a, in decades;
+ *  - the thresholds adapt to the night, decided at END: T_b is the larger
+ *    of -0.35 (--beta-theta; fitted on the DREAMS excerpts) and the
+ *    night's 20th percentile plus 4 times its distance to the 5th
+ *    (--spread): the lower part of any night is sleep, so this keeps a
+ *    recording whose sleep already has a high ratio (EMG, white noise)
+ *    from being called all wake.  T_a likewise, from 0.0 (--alpha-theta);
+ *  - an epoch whose beta power is 10x (--movement 1 decade) the night's
+ *    median is a movement or muscle burst, scored with wake (R&K's
+ *    movement time; AASM: a major body movement with wake around it);
+ *  - the chin's log 10-100 Hz power (the median of the epoch's 1-s
+ *    values: tone, not phasic bursts), and the EOG's 0.5-4 Hz power over
+ *    the EEG's (log10: blinks and saccades raise the EOG far above the
+ *    EEG, while N3's frontal slow waves reach both), above (below) their
+ *    night medians add (subtract) 0.5 x their excess, clipped to +-1
+ *    decade (--emg-weight, --eog-weight): wake has tone and eye
+ *    movements, REM atonia (AASM).  Below the chin's median, eye movements
+ *    no longer count for wake: REM has them too;
+ *  - each epoch's score is averaged with its neighbours' with weights
+ *    1-2-1 (--smooth 1; scorers read epochs in context, as psg-sws's
+ *    smoothing; on DREAMS it lifts F1 from 0.81 to 0.85);
+ *  - `wake_score` is that sum (decades above the wake threshold); `wake`
+ *    is 1 when it is >= 0, 0 when not, -1 when the EEG is unusable (flat
+ *    below 1 uV SD, mostly saturated, or under half recorded);
+ *  - recordings with fewer than 20 usable epochs (--min-adapt) cannot
+ *    show their sleep level: the absolute thresholds apply, there is no
+ *    movement or chin term, and the EOG ratio is measured against 0.3
+ *    decades (--eog-ref: eye movements double the EOG's slow power over
+ *    the EEG's; DREAMS excerpt 3's stage-2 median is 0.13);
+ *  - sleep onset is the first sleep epoch, or with --persistent MIN the
+ *    first of MIN minutes of uninterrupted sleep; awakenings are runs of
+ *    wake epochs after it of at least --min-awakening epochs (1); WASO is
+ *    all wake after onset to the end of the recording (there is no
+ *    lights-on mark); indices are per hour of sleep; sleep efficiency is
+ *    sleep time over the recording's epochs;
+ *  - arousals (AASM): in 1-s steps the spectrum of the last 2 s gives
+ *    r = log10((theta+alpha+beta)/(delta+sigma)): sigma sits below the
+ *    line so that spindles are not arousals.  A step whose r rises
+ *    >= 5 dB (--arousal-db) above the median of the 10 steps before it
+ *    (--baseline 10 s, AASM's 10 s of sleep) opens a candidate; it lasts
+ *    while the rise stays above half of that and is kept when >= 3 s
+ *    (--arousal-min).  At END a candidate is dropped when its baseline
+ *    touches a wake or unusable epoch, or when it overlaps a wake epoch
+ *    and either lasts > 15 s or starts in it (then it belongs to the
+ *    awakening, AASM).  REM's chin condition is not checked.
+ * Memory: 32 bytes per epoch, and 24 per arousal candidate, until END.
+ * Stage annotations in the stream pass through unread.
+ */
+#include "stage.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <math.h>
+#include <strings.h>
+
+typedef struct opts {
+	const char *channel, *eog, *emg;
+	double beta_theta, alpha_theta, spread, movement;
+	double eog_weight, emg_weight, eog_ref;
+	int min_adapt;
+	double persistent;          /* minutes, 0 = first sleep epoch */
+	int min_awake;              /* epochs */
+	double arousal_db, arousal_min, baseline;
+	double flat_uv;
+	double smooth;              /* weight of each neighbour's score */
+} opts;
+
+typedef struct held {           /* per epoch, until END */
+	float bt, abt, lb;          /* log10 beta/theta, (alpha+beta)/theta, beta */
+	float ld;                   /* log10 EEG 0.5-4 Hz power */
+	float eog, emg;             /* log10 EOG/EEG 0.5-4 Hz; chin 10-100 Hz */
+	signed char unusable, seen;
+	signed char wake;
+	float score;
+} held;
+
+typedef struct cand {           /* an arousal candidate */
+	int64_t onset, duration;
+	float shift, peak;          /* dB */
+} cand;
+
+enum { F_EEG, F_EOG, F_EMG, NFEED };
+
+typedef struct feed {           /* one channel's per-epoch spectrum */
+	int ch;
+	double rate;
+	psg_welch *wel;
+	int64_t epoch;              /* being accumulated, -1 none */
+	int64_t t0, next;           /* input segment */
+	int64_t n, nsat;
+	double sum, sum2;
+	double *sec;                /* chin: 10-100 Hz power of each second */
+	size_t nsec, seccap;
+} feed;
+
+#define MAX_BASE 120            /* steps of arousal baseline at most */
+
+typedef struct det {
+	const opts *o;
+	const psg_header *h;
+	feed f[NFEED];
+	double phys_lo, phys_hi;
+	held *night;
+	size_t nnight, cap;
+	/* arousal steps on the EEG */
+	psg_welch *aw;
+	float *ring;
+	int n1, n2, fill, pos, since;
+	double hist[MAX_BASE];
+	int nh, hpos, nbase;
+	int in_cand, c_steps;
+	double base, c_sum, c_peak;
+	int64_t c_on;
+	cand *cands;
+	size_t ncand, ccap;
+	int f_wake, f_score, ev_awake, ev_arousal;
+} det;
+
+static void usage(FILE *f)
+{
+	fputs("usage: psg-wake [options] < in > out\n"
+	      "Wake epochs, awakenings, WASO and EEG arousals from one EEG, "
+	      "helped by chin EMG\nand EOG when present.\n\n"
+	      "  -c, --channel LABEL    EEG (default: first central, else "
+	      "occipital/parietal,\n"
+	      "                         else frontal)\n"
+	      "      --eog LABEL|none   EOG channel (default: first of kind "
+	      "EOG)\n"
+	      "      --emg LABEL|none   chin EMG (default: first EMG not a "
+	      "leg/arm/masseter)\n"
+	      "      --beta-theta DEC   wake at log10(beta/theta) above this, "
+	      "at least (-0.35)\n"
+	      "      --alpha-theta DEC  or log10((alpha+beta)/theta) above "
+	      "this, at least (0)\n"
+	      "      --spread K         thresholds at least the night's P20 + "
+	      "K x (P20 - P5) (4)\n"
+	      "      --movement DEC     wake when beta is this many decades "
+	      "above the night's\n"
+	      "                         median (1; 0 = off)\n"
+	      "      --eog-weight W     weight of the EOG's rise over its "
+	      "night median (0.5)\n"
+	      "      --emg-weight W     weight of the chin's rise (0.5)\n"
+	      "      --eog-ref DEC      log10 EOG/EEG 0.5-4 Hz power of sleep "
+	      "when the recording\n"
+	      "                         is too short to adapt (0.3)\n"
+	      "      --min-adapt N      usable epochs needed to adapt (20)\n"
+	      "      --smooth W         each neighbour's weight against 2 for "
+	      "the epoch's score\n"
+	      "                         (1: 1-2-1; 0 = off)\n"
+	      "      --persistent MIN   sleep onset: the first MIN minutes of "
+	      "unbroken sleep\n"
+	      "                         (default 0: the first sleep epoch)\n"
+	      "      --min-awakening N  shortest awakening in epochs (1)\n"
+	      "      --arousal-db DB    arousal: rise of the 1-s spectral "
+	      "ratio (5 dB)\n"
+	      "      --arousal-min SEC  shortest arousal (3)\n"
+	      "      --baseline SEC     sleep before an arousal (10)\n"
+	      "      --flat UV          unusable below this SD (1)\n"
+	      "  -h, --help             this help\n\n"
+	      "Epochs: wake (1/0/-1 unusable), wake_score; events awakenings, "
+	      "arousals; summary\nsleep_onset_latency, waso, awakenings, "
+	      "awakening_index, arousals, arousal_index,\nsleep_efficiency, "
+	      "total_sleep_time, wake_adaptive.\n"
+	      "Rules: AASM Manual v2.6 (wake, arousals); docs/validation.md.\n"
+	      "Exit: 0 ok, 1 usage, 2 bad stream, 3 no suitable EEG "
+	      "channel.\n", f);
+}
+
+static double num_arg(const char *opt, const char *arg, double lo,
+		      double hi)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (*end || end == arg || !isfinite(v) || v < lo || v > hi)
+		die(EXIT_USAGE, "%s: a number from %g to %g, not '%s'", opt,
+		    lo, hi, arg);
+	return v;
+}
+
+static void parse_args(int argc, char **argv, opts *o)
+{
+	enum { O_EOG = 256, O_EMG, O_BT, O_AT, O_SPREAD, O_MOVE, O_EOGW,
+	       O_EMGW, O_EOGREF, O_ADAPT, O_PERS, O_MINAW, O_ADB, O_AMIN,
+	       O_BASE, O_FLAT, O_SMOOTH };
+	static const struct option lo[] = {{"channel", 1, 0, 'c'},
+		{"eog", 1, 0, O_EOG}, {"emg", 1, 0, O_EMG},
+		{"beta-theta", 1, 0, O_BT}, {"alpha-theta", 1, 0, O_AT},
+		{"spread", 1, 0, O_SPREAD}, {"movement", 1, 0, O_MOVE},
+		{"eog-weight", 1, 0, O_EOGW}, {"emg-weight", 1, 0, O_EMGW},
+		{"eog-ref", 1, 0, O_EOGREF}, {"min-adapt", 1, 0, O_ADAPT},
+		{"persistent", 1, 0, O_PERS},
+		{"min-awakening", 1, 0, O_MINAW},
+		{"arousal-db", 1, 0, O_ADB}, {"arousal-min", 1, 0, O_AMIN},
+		{"baseline", 1, 0, O_BASE}, {"flat", 1, 0, O_FLAT}, {"smooth", 1, 0, O_SMOOTH},
+		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+	*o = (opts){NULL, NULL, NULL, -0.35, 0.0, 4, 1, 0.5, 0.5, 0.3, 20, 0,
+		    1, 5, 3, 10, 1, 1};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->channel = optarg; break;
+		case O_EOG: o->eog = optarg; break;
+		case O_EMG: o->emg = optarg; break;
+		case O_BT: o->beta_theta = num_arg("--beta-theta", optarg, -5,
+						   5); break;
+		case O_AT: o->alpha_theta = num_arg("--alpha-theta", optarg,
+						    -5, 5); break;
+		case O_SPREAD: o->spread = num_arg("--spread", optarg, 0, 100);
+			break;
+		case O_MOVE: o->movement = num_arg("--movement", optarg, 0, 10);
+			break;
+		case O_EOGW: o->eog_weight = num_arg("--eog-weight", optarg, 0,
+						     10); break;
+		case O_EMGW: o->emg_weight = num_arg("--emg-weight", optarg, 0,
+						     10); break;
+		case O_EOGREF: o->eog_ref = num_arg("--eog-ref", optarg, -5,
+						    10); break;
+		case O_ADAPT: o->min_adapt = (int)num_arg("--min-adapt", optarg,
+							  2, 1e6); break;
+		case O_PERS: o->persistent = num_arg("--persistent", optarg, 0,
+						     1440); break;
+		case O_MINAW: o->min_awake = (int)num_arg("--min-awakening",
+							  optarg, 1, 1e6);
+			break;
+		case O_ADB: o->arousal_db = num_arg("--arousal-db", optarg, 0.1,
+						    60); break;
+		case O_AMIN: o->arousal_min = num_arg("--arousal-min", optarg,
+						      1, 600); break;
+		case O_BASE: o->baseline = num_arg("--baseline", optarg, 1,
+						   MAX_BASE); break;
+		case O_FLAT: o->flat_uv = num_arg("--flat", optarg, 0, 1e6);
+			break;
+		case O_SMOOTH: o->smooth = num_arg("--smooth", optarg, 0, 2);
+			break;
+		case 'h': usage(stdout); exit(0);
+		default: bad_option(c, argv);
+		}
+	}
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s' (the stream comes on "
+		    "standard input)", argv[optind]);
+}
+
+/* ---- channels ---- */
+
+static int pick_eeg(const psg_header *h, const char *spec)
+{
+	if (spec)
+		return named_channel(h, spec);
+	/* Central first (AASM's wake and arousal derivations, and DREAMS's
+	   only channel), then occipital/parietal (alpha), then frontal. */
+	static const char *const pref[] = {"C4", "C3", "Cz", "C", "O2", "O1",
+		"Oz", "O", "Pz", "P", "Fz", "F4", "F3", "Fpz", "Fp2", "Fp1",
+		"F"};
+	int i = eeg_by_electrode(h, pref, sizeof pref / sizeof *pref);
+	if (i < 0)
+		die(EXIT_UNSUITABLE, "no central, occipital, parietal or frontal "
+		    "EEG channel (name one with -c)");
+	return i;
+}
+
+static int contains(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+	for (; *s; s++)
+		if (!strncasecmp(s, word, n))
+			return 1;
+	return 0;
+}
+
+static int pick_aux(const psg_header *h, const char *spec, const char *kind)
+{
+	if (spec)
+		return strcasecmp(spec, "none") ? named_channel(h, spec) : -1;
+	for (int i = 0; i < h->nchannels; i++) {
+		const char *l = h->channels[i].label;
+		if (strcmp(h->channels[i].kind, kind))
+			continue;
+		if (!strcmp(kind, PSG_KIND_EMG) &&
+		    (contains(l, "leg") || contains(l, "tib") ||
+		     contains(l, "arm") || contains(l, "masseter") ||
+		     contains(l, "LAT") || contains(l, "RAT")))
+			continue;
+		return i;
+	}
+	return -1;
+}
+
+/* ---- per-epoch spectra ---- */
+
+static double percentile(double *v, size_t n, double p);
+
+static held *epoch_held(det *d, int64_t e)
+{
+	while ((size_t)e >= d->nnight) {
+		d->night = grow(d->night, &d->cap, d->nnight, sizeof *d->night);
+		d->night[d->nnight++] = (held){NAN, NAN, NAN, NAN, NAN, NAN, 0, 0,
+					       -1, NAN};
+	}
+	return &d->night[e];
+}
+
+static double band(const psg_welch *w, double lo, double hi, double rate)
+{
+	return psg_welch_band(w, lo, fmin(hi, rate / 2));
+}
+
+/* The epoch a channel was accumulating is over: its values are held. */
+static void finish_epoch(det *d, int which)
+{
+	feed *f = &d->f[which];
+	if (f->epoch < 0)
+		return;
+	held *e = epoch_held(d, f->epoch);
+	const double len = (double)d->h->epoch_len / PSG_TICKS_PER_SEC;
+	int enough = psg_welch_windows(f->wel) > 0 && f->n >= len * f->rate / 2;
+	if (which == F_EEG) {
+		double mean = f->n ? f->sum / f->n : 0;
+		double sd = f->n ? sqrt(fmax(0, f->sum2 / f->n - mean * mean)) : 0;
+		e->seen = 1;
+		e->unusable = !enough || sd < d->o->flat_uv ||
+			      f->nsat * 2 > f->n;
+		if (!e->unusable) {
+			double th = band(f->wel, 4, 8, f->rate);
+			double al = band(f->wel, 8, 12, f->rate);
+			double be = band(f->wel, 16, 30, f->rate);
+			e->bt = (float)log10(be / th);
+			e->abt = (float)log10((al + be) / th);
+			e->lb = (float)log10(be);
+			e->ld = (float)log10(band(f->wel, 0.5, 4, f->rate));
+			if (!isfinite(e->bt) || !isfinite(e->abt) ||
+			    !isfinite(e->lb))
+				e->unusable = 1;
+		}
+	} else if (which == F_EOG && enough) {
+		float v = (float)log10(band(f->wel, 0.5, 4, f->rate));
+		if (isfinite(v))
+			e->eog = v;
+	} else if (which == F_EMG && f->nsec * 2 >= len) {
+		/* Tone is the background: the median second, so that phasic
+		   bursts (twitches, bruxism, leg movements) do not count. */
+		float v = (float)log10(percentile(f->sec, f->nsec, 50));
+		if (isfinite(v))
+			e->emg = v;
+	}
+	f->nsec = 0;
+	psg_welch_clear(f->wel);
+	f->n = f->nsat = 0;
+	f->sum = f->sum2 = 0;
+	f->epoch = -1;
+}
+
+/* ---- arousals: 1-s steps of a 2-s spectrum ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static void close_candidate(det *d)
+{
+	if (d->in_cand && d->c_steps >= d->o->arousal_min - 1e-9) {
+		d->cands = grow(d->cands, &d->ccap, d->ncand, sizeof *d->cands);
+		d->cands[d->ncand++] = (cand){d->c_on,
+			(int64_t)d->c_steps * PSG_TICKS_PER_SEC,
+			(float)(10 * d->c_sum / d->c_steps),
+			(float)(10 * d->c_peak)};
+	}
+	d->in_cand = 0;
+	d->nh = d->hpos = 0;        /* the next one needs a fresh baseline */
+}
+
+/* One step: the 2 s ending at t_end (ticks). */
+static void arousal_step(det *d, int64_t t_end)
+{
+	const feed *f = &d->f[F_EEG];
+	psg_welch_clear(d->aw);
+	int head = d->n2 - d->pos;  /* oldest sample at pos */
+	psg_welch_push(d->aw, d->ring + d->pos, head);
+	psg_welch_push(d->aw, d->ring, d->pos);
+	double de = band(d->aw, 0.5, 4, f->rate);
+	double th = band(d->aw, 4, 8, f->rate);
+	double al = band(d->aw, 8, 12, f->rate);
+	double si = band(d->aw, 12, 16, f->rate);
+	double be = band(d->aw, 16, 30, f->rate);
+	double r = log10((th + al + be) / (de + si));
+	if (!isfinite(r)) {
+		close_candidate(d);
+		return;
+	}
+	double rise = d->o->arousal_db / 10;
+	if (d->in_cand) {
+		if (r - d->base >= rise / 2) {
+			d->c_steps++;
+			d->c_sum += r - d->base;
+			d->c_peak = fmax(d->c_peak, r - d->base);
+			return;
+		}
+		close_candidate(d);
+	} else if (d->nh >= d->nbase) {
+		double v[MAX_BASE];
+		memcpy(v, d->hist, (size_t)d->nbase * sizeof *v);
+		qsort(v, (size_t)d->nbase, sizeof *v, cmp_double);
+		double med = d->nbase % 2 ? v[d->nbase / 2] :
+			     (v[d->nbase / 2 - 1] + v[d->nbase / 2]) / 2;
+		if (r - med >= rise) {
+			d->in_cand = 1;
+			d->base = med;
+			/* The shift entered the newest second of the window. */
+			d->c_on = t_end - PSG_TICKS_PER_SEC;
+			d->c_steps = 1;
+			d->c_sum = d->c_peak = r - med;
+			return;
+		}
+	}
+	d->hist[d->hpos] = r;
+	d->hpos = (d->hpos + 1) % d->nbase;
+	if (d->nh < d->nbase)
+		d->nh++;
+}
+
+/* ---- the stream ---- */
+
+static int64_t epoch_of(const det *d, int64_t t)
+{
+	if (t < d->h->epoch_origin)
+		return -1;
+	return (t - d->h->epoch_origin) / d->h->epoch_len;
+}
+
+static void block(det *d, int which, const psg_block *b)
+{
+	feed *f = &d->f[which];
+	const psg_channel *pc = &d->h->channels[f->ch];
+	if (b->t0 != f->t0 || b->offset != f->next) {   /* a new segment */
+		psg_welch_restart(f->wel);
+		if (which == F_EEG) {
+			close_candidate(d);
+			d->fill = d->pos = d->since = 0;
+		}
+	}
+	f->t0 = b->t0;
+	f->next = b->offset + b->n;
+	int32_t start = 0;
+	for (int32_t i = 0; i <= b->n; i++) {
+		int64_t t = i < b->n ? psg_sample_time(pc, b->t0, b->offset + i)
+				     : 0;
+		int64_t e = i < b->n ? epoch_of(d, t) : -2;
+		if (i == b->n || e != f->epoch) {
+			if (f->epoch >= 0 && which != F_EMG)
+				psg_welch_push(f->wel, b->x + start, i - start);
+			if (i == b->n)
+				break;
+			finish_epoch(d, which);
+			f->epoch = e;
+			start = i;
+		}
+		if (e < 0) {
+			start = i + 1;
+			continue;
+		}
+		float x = b->x[i];
+		f->n++;
+		f->sum += x, f->sum2 += (double)x * x;
+		if (which == F_EMG) {       /* 1-s windows, one at a time */
+			psg_welch_push(f->wel, &b->x[i], 1);
+			if (psg_welch_windows(f->wel)) {
+				f->sec = grow(f->sec, &f->seccap, f->nsec,
+					      sizeof *f->sec);
+				f->sec[f->nsec++] = band(f->wel, 10, 100, f->rate);
+				psg_welch_clear(f->wel);
+			}
+		}
+		if (which != F_EEG)
+			continue;
+		f->nsat += x >= d->phys_hi || x <= d->phys_lo;
+		d->ring[d->pos] = x;
+		d->pos = (d->pos + 1) % d->n2;
+		if (d->fill < d->n2)
+			d->fill++;
+		if (++d->since >= d->n1 && d->fill == d->n2) {
+			d->since = 0;
+			arousal_step(d, psg_sample_time(pc, b->t0, b->offset +
+							i + 1));
+		}
+	}
+}
+
+static psg_header *declare(det *d, const psg_header *in, int argc,
+			   char **argv)
+{
+	psg_header *h = derive_header(in, argc, argv);
+	const char *af[] = {"epochs", "mean_score"};
+	const char *au[] = {"", "dec"};
+	const char *rf[] = {"shift", "peak"};
+	const char *ru[] = {"dB", "dB"};
+	d->f_wake = psg_header_add_feature(h, "wake", "",
+		"wake call: 1 wake, 0 sleep, -1 unusable EEG");
+	d->f_score = psg_header_add_feature(h, "wake_score", "dec",
+		"decades above the night's wake threshold (EEG + EOG + chin)");
+	d->ev_awake = psg_header_add_evtype(h, "awakenings", 2, af, au);
+	d->ev_arousal = psg_header_add_evtype(h, "arousals", 2, rf, ru);
+	if (d->f_wake < 0 || d->f_score < 0 || d->ev_awake < 0 ||
+	    d->ev_arousal < 0)
+		die(EXIT_UNSUITABLE, "the stream already has wake results "
+		    "(psg-wake ran twice?)");
+	return h;
+}
+
+/* ---- the night's decision (at END) ---- */
+
+/* Percentile p (0-100) of v[0..n), sorted in place (linear, as numpy). */
+static double percentile(double *v, size_t n, double p)
+{
+	qsort(v, n, sizeof *v, cmp_double);
+	double k = p / 100 * (double)(n - 1);
+	size_t i = (size_t)k;
+	return i + 1 < n ? v[i] + (k - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+typedef struct stats {
+	double p5, p20, p50;
+	size_t n;
+} stats;
+
+/* Percentiles of one held value (offset into held) over usable epochs. */
+static stats night_stats(const det *d, size_t off, double *buf)
+{
+	stats s = {NAN, NAN, NAN, 0};
+	for (size_t i = 0; i < d->nnight; i++) {
+		const held *e = &d->night[i];
+		float v = *(const float *)((const char *)e + off);
+		if (e->seen && !e->unusable && isfinite(v))
+			buf[s.n++] = v;
+	}
+	if (s.n) {
+		s.p5 = percentile(buf, s.n, 5);
+		s.p20 = percentile(buf, s.n, 20);
+		s.p50 = percentile(buf, s.n, 50);
+	}
+	return s;
+}
+
+static double clip1(double x)
+{
+	return fmax(-1, fmin(1, x));
+}
+
+typedef struct result {
+	int64_t n_epochs, n_sleep, onset, n_waso, n_awake, n_arousal;
+	int adaptive;
+} result;
+
+static void write_epochs(det *d, psg_writer *w, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++) {
+		const held *e = &d->night[i];
+		if (!e->seen)
+			continue;
+		uint32_t fid[2] = {(uint32_t)d->f_wake, (uint32_t)d->f_score};
+		double val[2] = {e->wake, e->score};
+		psg_epoch ep = {.epoch = i, .n = 2, .feature = fid, .value = val};
+		if (psg_write_epoch(w, &ep))
+			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+	}
+}
+
+/* Each score becomes the weighted mean of itself (weight 2) and its
+   usable neighbours (weight `side`): scorers read an epoch in context.
+   The raw scores are kept in `wake` meanwhile. */
+static void smooth_scores(det *d, int64_t n, double side)
+{
+	float *raw = malloc(((size_t)n + 1) * sizeof *raw);
+	if (!raw)
+		die(EXIT_IO, "out of memory");
+	for (int64_t i = 0; i < n; i++)
+		raw[i] = d->night[i].score;
+	for (int64_t i = 0; i < n; i++) {
+		held *e = &d->night[i];
+		if (!e->seen || e->unusable)
+			continue;
+		double sum = 2 * raw[i], wsum = 2;
+		for (int k = -1; k <= 1; k += 2) {
+			int64_t j = i + k;
+			if (side > 0 && j >= 0 && j < n && d->night[j].seen &&
+			    !d->night[j].unusable)
+				sum += side * raw[j], wsum += side;
+		}
+		e->score = (float)(sum / wsum);
+		e->wake = e->score >= 0;
+	}
+	free(raw);
+}
+
+static void decide(det *d, psg_writer *w, result *res)
+{
+	const opts *o = d->o;
+	int64_t n = (int64_t)d->nnight, hn = psg_header_nepochs(d->h);
+	if (hn > 0 && hn < n)
+		n = hn;             /* a partial last epoch is not scored */
+	/* The EOG's slow power over the EEG's: eye movements raise the EOG
+	   far above the EEG, while frontal slow waves of N3 reach both. */
+	for (size_t i = 0; i < d->nnight; i++)
+		d->night[i].eog -= d->night[i].ld;   /* NaN stays NaN */
+	double *buf = malloc((d->nnight + 1) * sizeof *buf);
+	if (!buf)
+		die(EXIT_IO, "out of memory");
+	stats bt = night_stats(d, offsetof(held, bt), buf);
+	stats abt = night_stats(d, offsetof(held, abt), buf);
+	stats lb = night_stats(d, offsetof(held, lb), buf);
+	stats eog = night_stats(d, offsetof(held, eog), buf);
+	stats emg = night_stats(d, offsetof(held, emg), buf);
+	free(buf);
+	int adapt = bt.n >= (size_t)o->min_adapt;
+	double tb = o->beta_theta, ta = o->alpha_theta, eog_ref = o->eog_ref;
+	if (adapt) {
+		tb = fmax(tb, bt.p20 + o->spread * (bt.p20 - bt.p5));
+		ta = fmax(ta, abt.p20 + o->spread * (abt.p20 - abt.p5));
+		eog_ref = eog.p50;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		held *e = &d->night[i];
+		if (!e->seen)
+			continue;
+		if (e->unusable) {
+			e->wake = -1, e->score = NAN;
+			continue;
+		}
+		double s = fmax(e->bt - tb, e->abt - ta);
+		if (adapt && o->movement > 0 && e->lb - lb.p50 >= o->movement)
+			s = fmax(s, 0);
+		double chin = adapt && isfinite(e->emg) &&
+			      emg.n >= (size_t)o->min_adapt ?
+			      clip1(e->emg - emg.p50) : NAN;
+		double eye = isfinite(e->eog) && isfinite(eog_ref) ?
+			     clip1(e->eog - eog_ref) : 0;
+		/* Eye movements speak for wake only with some chin tone:
+		   REM has them too, under atonia (AASM). */
+		if (chin < 0)
+			eye = fmin(eye, 0);
+		s += o->eog_weight * eye;
+		if (isfinite(chin))
+			s += o->emg_weight * chin;
+		e->score = (float)s;
+	}
+	smooth_scores(d, n, o->smooth);
+	write_epochs(d, w, n);
+
+	/* Sleep onset, awakenings, WASO. */
+	const double len_s = (double)d->h->epoch_len / PSG_TICKS_PER_SEC;
+	int64_t need = o->persistent > 0 ?
+		(int64_t)ceil(o->persistent * 60 / len_s - 1e-9) : 1;
+	int64_t onset = -1, run = 0;
+	for (int64_t i = 0; i < n && onset < 0; i++) {
+		run = d->night[i].wake == 0 ? run + 1 : 0;
+		if (run >= need)
+			onset = i - run + 1;
+	}
+	res->onset = onset;
+	res->n_epochs = n;
+	res->adaptive = adapt;
+	for (int64_t i = 0; i < n; i++)
+		res->n_sleep += d->night[i].wake == 0;
+	for (int64_t i = onset < 0 ? n : onset; i < n; i++) {
+		if (d->night[i].wake != 1)
+			continue;
+		int64_t j = i;
+		double sum = 0;
+		while (j < n && d->night[j].wake == 1)
+			sum += d->night[j++].score;
+		res->n_waso += j - i;
+		if (j - i >= o->min_awake) {
+			double v[2] = {(double)(j - i), sum / (double)(j - i)};
+			psg_event ev = {.type = d->ev_awake, .channel = d->f[F_EEG].ch,
+				.onset = d->h->epoch_origin + i * d->h->epoch_len,
+				.duration = (j - i) * d->h->epoch_len,
+				.label = "awakening", .nvalues = 2, .values = v};
+			if (psg_write_event(w, &ev))
+				die(EXIT_IO, "%s", psg_writer_errmsg(w));
+			res->n_awake++;
+		}
+		i = j - 1;
+	}
+
+	/* Arousals: in sleep, after a baseline of sleep, not an awakening. */
+	int64_t base = (int64_t)llround(o->baseline * PSG_TICKS_PER_SEC);
+	for (size_t k = 0; k < d->ncand; k++) {
+		const cand *c = &d->cands[k];
+		int64_t a = epoch_of(d, c->onset - base);
+		int64_t s = epoch_of(d, c->onset);
+		int64_t b = epoch_of(d, c->onset + c->duration - 1);
+		int ok = a >= 0 && onset >= 0 && a >= onset && b < n;
+		for (int64_t i = a; ok && i < s; i++)
+			ok = d->night[i].wake == 0;
+		if (ok)
+			ok = d->night[s].wake == 0;
+		for (int64_t i = s + 1; ok && i <= b; i++)
+			if (d->night[i].wake != 0 &&
+			    (d->night[i].wake == -1 ||
+			     c->duration > 15 * PSG_TICKS_PER_SEC))
+				ok = 0;
+		if (!ok)
+			continue;
+		double v[2] = {c->shift, c->peak};
+		psg_event ev = {.type = d->ev_arousal, .channel = d->f[F_EEG].ch,
+			.onset = c->onset, .duration = c->duration,
+			.label = "arousal", .nvalues = 2, .values = v};
+		if (psg_write_event(w, &ev))
+			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+		res->n_arousal++;
+	}
+}
+
+static void summaries(const det *d, const result *r, psg_writer *w)
+{
+	const double len_min = (double)d->h->epoch_len / PSG_TICKS_PER_SEC / 60;
+	double tst_h = r->n_sleep * len_min / 60;
+	psg_summary s[] = {
+		{"sleep_onset_latency", "min", r->onset < 0 ? NAN :
+		 (double)(d->h->epoch_origin + r->onset * d->h->epoch_len) /
+		 PSG_TICKS_PER_SEC / 60},
+		{"waso", "min", r->onset < 0 ? NAN : r->n_waso * len_min},
+		{"awakenings", "", (double)r->n_awake},
+		{"awakening_index", "1/h", tst_h > 0 ? r->n_awake / tst_h : NAN},
+		{"arousals", "", (double)r->n_arousal},
+		{"arousal_index", "1/h", tst_h > 0 ? r->n_arousal / tst_h : NAN},
+		{"sleep_efficiency", "%", r->n_epochs ? 100.0 * r->n_sleep /
+		 r->n_epochs : NAN},
+		{"total_sleep_time", "min", r->n_sleep * len_min},
+		{"wake_adaptive", "", r->adaptive},
+	};
+	for (size_t i = 0; i < sizeof s / sizeof *s; i++)
+		if (psg_write_summary(w, &s[i]))
+			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+}
+
+static void setup_feed(feed *f, int ch, const psg_header *h, int which)
+{
+	int st;
+	f->ch = ch;
+	f->epoch = -1;
+	f->t0 = f->next = -1;
+	f->rate = psg_channel_rate(&h->channels[ch]);
+	if (which == F_EMG && f->rate < 40) {
+		warn("chin '%s' at %g Hz is an envelope, not EMG: left out",
+		     h->channels[ch].label, f->rate);
+		f->ch = -1;
+		return;
+	}
+	f->wel = psg_welch_new(f->rate, which == F_EMG ? 1 : 4,
+			       which == F_EMG ? 0 : 0.5, &st);
+	if (!f->wel)
+		die(st == PSG_ERR_NOMEM ? EXIT_IO : EXIT_UNSUITABLE,
+		    "'%s': %g Hz is too slow for a 4-s spectrum",
+		    h->channels[ch].label, f->rate);
+}
+
+int main(int argc, char **argv)
+{
+	opts o;
+	static det d;   /* file scope lifetime: reachable at any exit */
+	psg_record rec;
+	int st;
+	stage_name = "psg-wake";
+	parse_args(argc, argv, &o);
+	refuse_terminal();
+	psg_reader *in = open_stdin_stream();
+	const psg_header *hin = psg_reader_header(in);
+	d.o = &o;
+	int eeg = pick_eeg(hin, o.channel);
+	int eog = pick_aux(hin, o.eog, PSG_KIND_EOG);
+	int emg = pick_aux(hin, o.emg, PSG_KIND_EMG);
+	psg_header *h = declare(&d, hin, argc, argv);
+	d.h = h;
+	setup_feed(&d.f[F_EEG], eeg, h, F_EEG);
+	for (int k = F_EOG; k < NFEED; k++) {
+		d.f[k].ch = -1;
+		int ch = k == F_EOG ? eog : emg;
+		if (ch >= 0 && ch != eeg)
+			setup_feed(&d.f[k], ch, h, k);
+	}
+	d.phys_lo = h->channels[eeg].phys_min;
+	d.phys_hi = h->channels[eeg].phys_max;
+	double rate = d.f[F_EEG].rate;
+	d.n1 = (int)lround(rate);
+	d.n2 = 2 * d.n1;
+	d.nbase = (int)lround(o.baseline);
+	d.ring = malloc((size_t)d.n2 * sizeof *d.ring);
+	d.aw = psg_welch_new(rate, 2, 0, &st);
+	if (!d.ring || !d.aw || d.n1 < 1)
+		die(EXIT_UNSUITABLE, "'%s': %g Hz is too slow for arousals",
+		    h->channels[eeg].label, rate);
+	psg_writer *w = psg_writer_open_fd(1, h, &st);
+	if (!w)
+		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
+	while ((st = psg_reader_next(in, &rec)) > 0) {
+		if (rec.kind == PSG_REC_END) {
+			for (int k = 0; k < NFEED; k++)
+				if (d.f[k].ch >= 0)
+					finish_epoch(&d, k);
+			close_candidate(&d);
+			result res = {0};
+			decide(&d, w, &res);
+			summaries(&d, &res, w);
+			if (psg_writer_finish(w, &rec.end))
+				die(EXIT_IO, "%s", psg_writer_errmsg(w));
+			break;
+		}
+		if (psg_write_record(w, &rec))
+			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+		if (rec.kind != PSG_REC_DATA || !rec.block.x)
+			continue;
+		for (int k = 0; k < NFEED; k++)
+			if (d.f[k].ch >= 0 && rec.block.channel == d.f[k].ch)
+				block(&d, k, &rec.block);
+	}
+	if (st < 0)
+		die(exit_code(st), "%s", psg_reader_errmsg(in));
+	for (int k = 0; k < NFEED; k++) {
+		psg_welch_free(d.f[k].wel);
+		free(d.f[k].sec);
+	}
+	psg_welch_free(d.aw);
+	free(d.ring);
+	free(d.night);
+	free(d.cands);
+	psg_writer_free(w);
+	psg_header_free(h);
+	psg_reader_free(in);
+	return 0;
+}
