@@ -78,6 +78,8 @@
 #define RCAP 256                /* R peaks kept (about 4 min) */
 #define NPEND 64                /* chin bursts of one bruxism episode */
 #define MINI 61                 /* atonia: a mini-epoch and 30 s each side */
+#define NOTCH_TR 5               /* Hz: a narrower notch rings for ~1 s */
+
 
 enum role { R_LEG, R_CHIN, R_JAW };
 enum kind { K_TWITCH = 1, K_LM, K_SPASM, K_RMMA, K_BURST };
@@ -86,11 +88,12 @@ static const char *const kind_name[] = {"", "twitch", "lm", "spasm", "rmma",
 
 typedef struct opts {
 	const char *legs, *chin, *jaw, *ecg;
+	const char *trace;           /* text file of envelope and rest */
 	double band_lo, band_hi;
 	int mains;                  /* 50, 60, 0 none, -1 both */
 	double smooth;              /* envelope, s */
-	double on_uv, off_uv, off_s;
-	double chin_ratio, chin_min;
+	double on_uv, off_uv, off_s, chin_off_s;
+	double chin_ratio, chin_min, phasic;
 	double min_burst, twitch_max, lm_max, bilat_gap, bilat_max;
 	double imi_min, imi_max;
 	int series_min;
@@ -146,6 +149,7 @@ typedef struct emgch {
 	int in, W;
 	double on, last_t, peak, sum, qsum, b_on;
 	long n;
+	double now;                 /* time of the last envelope value seen */
 	float *qw;                  /* the last W values above rest */
 	int qwi, qwn;
 	double base_sum;
@@ -155,6 +159,11 @@ typedef struct emgch {
 	int npend;
 } emgch;
 
+typedef struct jawev {          /* a chin or masseter event, held */
+	burst b;
+	int kind, bursts;
+} jawev;
+
 typedef struct stagerun {
 	double on, off;
 	int stage;                  /* enum psg_stage */
@@ -162,6 +171,7 @@ typedef struct stagerun {
 
 typedef struct state {
 	const opts *o;
+	FILE *trace;
 	const psg_header *h;
 	int nch;
 	emgch c[MAXCH];
@@ -197,6 +207,8 @@ typedef struct state {
 	long cur_n, rem_s, ai_le1, ai_1to2, rem_bursts;
 	/* counts */
 	long n_twitch, n_spasm, n_rmma;
+	jawev *jaw;
+	size_t njaw, jawcap;
 	double spasm_s, spasm_amp;
 } state;
 
@@ -225,6 +237,8 @@ static void usage(FILE *f)
 	      "      --off-time SEC     ...for at least SEC (default 0.5)\n"
 	      "      --chin-ratio X     chin onset at X x rest (default 2)\n"
 	      "      --chin-min UV      ...and at least UV above it (default 1)\n"
+	      "      --chin-off-time SEC  chin offset after SEC of rest (0.2)\n"
+	      "      --phasic-ratio X   chin twitches reach X x rest (default 4)\n"
 	      "      --min-burst SEC    shorter bursts are dropped (default 0.1)\n"
 	      "      --twitch SEC       twitch below (default 0.5)\n"
 	      "      --lm-max SEC       LM up to, spasm beyond (default 10)\n"
@@ -236,6 +250,10 @@ static void usage(FILE *f)
 	      "      --rmma-gap SEC     rest between RMMA episodes (3)\n"
 	      "      --rmma-bursts N    bursts in an episode at least (3)\n"
 	      "      --arousal-gap SEC  LM-arousal link within (0.5)\n"
+	      "      --trace FILE       write each envelope value as text: "
+	      "channel, time (s),\n"
+	      "                         envelope and resting level (uV), for "
+	      "plots\n"
 	      "  -h, --help             this help\n\n"
 	      "Events: emg_bursts (kind twitch, lm, spasm, rmma, burst), "
 	      "plm_series.\nExit: 0 ok, 1 usage, 2 bad stream, 3 no EMG "
@@ -281,8 +299,8 @@ static void defaults(opts *o)
 {
 	*o = (opts){0};
 	o->band_lo = 10, o->band_hi = 100, o->mains = -1, o->smooth = 0.1;
-	o->on_uv = 8, o->off_uv = 2, o->off_s = 0.5;
-	o->chin_ratio = 2, o->chin_min = 1;
+	o->on_uv = 8, o->off_uv = 2, o->off_s = 0.5, o->chin_off_s = 0.2;
+	o->chin_ratio = 2, o->chin_min = 1, o->phasic = 4;
 	o->min_burst = 0.1, o->twitch_max = 0.5, o->lm_max = 10;
 	o->bilat_gap = 0.5, o->bilat_max = 15;
 	o->imi_min = 10, o->imi_max = 90, o->series_min = 4;
@@ -297,7 +315,7 @@ static void parse_args(int argc, char **argv, opts *o)
 	enum { O_LEGS = 256, O_CHIN, O_JAW, O_ECG, O_BAND, O_MAINS, O_SMOOTH,
 	       O_PCT, O_LWIN, O_CWIN, O_ON, O_OFF, O_OFFT, O_CR, O_CM, O_MINB,
 	       O_TW, O_LMMAX, O_BIL, O_IMI, O_SER, O_RMMA, O_RGAP, O_RB,
-	       O_AGAP };
+	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC };
 	static const struct option lo[] = {{"legs", 1, 0, O_LEGS},
 		{"chin", 1, 0, O_CHIN}, {"masseter", 1, 0, O_JAW},
 		{"ecg", 1, 0, O_ECG}, {"band", 1, 0, O_BAND},
@@ -305,6 +323,8 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"baseline-pct", 1, 0, O_PCT}, {"leg-window", 1, 0, O_LWIN},
 		{"chin-window", 1, 0, O_CWIN}, {"on", 1, 0, O_ON},
 		{"off", 1, 0, O_OFF}, {"off-time", 1, 0, O_OFFT},
+		{"chin-off-time", 1, 0, O_COFFT}, {"trace", 1, 0, O_TRACE},
+		{"phasic-ratio", 1, 0, O_PHASIC},
 		{"chin-ratio", 1, 0, O_CR}, {"chin-min", 1, 0, O_CM},
 		{"min-burst", 1, 0, O_MINB}, {"twitch", 1, 0, O_TW},
 		{"lm-max", 1, 0, O_LMMAX}, {"bilateral", 1, 0, O_BIL},
@@ -340,6 +360,11 @@ static void parse_args(int argc, char **argv, opts *o)
 			break;
 		case O_OFFT: o->off_s = num_arg("--off-time", optarg, 0.05, 10);
 			break;
+		case O_PHASIC: o->phasic = num_arg("--phasic-ratio", optarg, 1.1,
+						   100); break;
+		case O_TRACE: o->trace = optarg; break;
+		case O_COFFT: o->chin_off_s = num_arg("--chin-off-time", optarg,
+						      0.05, 10); break;
 		case O_CR: o->chin_ratio = num_arg("--chin-ratio", optarg, 1.1,
 						   100); break;
 		case O_CM: o->chin_min = num_arg("--chin-min", optarg, 0.01,
@@ -510,7 +535,7 @@ static psg_filter *emg_filter(const opts *o, double rate, const char *label)
 			continue;
 		/* The mains and, inside the band, its second harmonic. */
 		int harm = 2 * f + 2 < rate / 2 && 2 * f < hi + 10 ? 2 : 1;
-		psg_fir_spec nt = {PSG_FIR_NOTCH, f, 0, 2, 0, harm};
+		psg_fir_spec nt = {PSG_FIR_NOTCH, f, 0, NOTCH_TR, 0, harm};
 		if (f + 2 < rate / 2)
 			cascade(&taps, &n, &nt, rate, label);
 	}
@@ -629,24 +654,113 @@ static void hold(state *S, const burst *b, int kind)
 		(float)b->base, (int16_t)b->ch, (int8_t)kind, 0, -1, -1, 0};
 }
 
-/* A chin or masseter burst outside a bruxism episode. */
-static void chin_single(state *S, const burst *b, psg_writer *w)
+/* ---- chin and masseter events wait until no channel can change them ---- */
+
+static void jaw_add(state *S, const burst *b, int kind, int bursts)
 {
-	double d = b->off - b->on;
-	int kind = d < S->o->twitch_max ? K_TWITCH : d <= S->o->lm_max ?
-		   K_BURST : K_SPASM;
-	if (kind == K_TWITCH)
-		S->n_twitch++;
-	if (kind == K_SPASM)
-		S->n_spasm++, S->spasm_s += d, S->spasm_amp += b->mean * d;
-	if (kind != K_SPASM && rem_at(S, b->on))
+	S->jaw = grow(S->jaw, &S->jawcap, S->njaw, sizeof *S->jaw);
+	S->jaw[S->njaw++] = (jawev){*b, kind, bursts};
+}
+
+/* A chin or masseter burst outside a bruxism episode.  Longer activity
+   is tone (an arousal's, wake's), not a cramp: a burst, whatever its
+   length.  A twitch must reach 4x the rest (AASM transient muscle
+   activity): the 2x that starts a burst also catches the tone's rises. */
+static void chin_single(state *S, const burst *b)
+{
+	int kind = b->off - b->on < S->o->twitch_max ? K_TWITCH : K_BURST;
+	if (kind == K_TWITCH && b->peak < (S->o->phasic - 1) * b->base)
+		return;
+	jaw_add(S, b, kind, 1);
+}
+
+static void jaw_emit(state *S, const jawev *e, psg_writer *w)
+{
+	S->n_twitch += e->kind == K_TWITCH;
+	S->n_rmma += e->kind == K_RMMA;
+	if (e->kind != K_RMMA && rem_at(S, e->b.on))
 		S->rem_bursts++;
-	emit(S, w, b->ch, kind, b, 0, 0, NAN, 1, sleep_field(S, b->on));
+	emit(S, w, e->b.ch, e->kind, &e->b, 0, 0, NAN, e->bursts,
+	     sleep_field(S, e->b.on));
+}
+
+static int cmp_jaw(const void *a, const void *b)
+{
+	double x = ((const jawev *)a)->b.on, y = ((const jawev *)b)->b.on;
+	return (x > y) - (x < y);
+}
+
+/* One bruxism episode seen on the chin and a masseter is one: RMMA
+   events that overlap merge, and other bursts inside them are theirs. */
+static void absorb(state *S, size_t i)
+{
+	jawev *e = &S->jaw[i];
+	for (size_t j = i + 1; j < S->njaw && S->jaw[j].b.on < e->b.off; j++) {
+		jawev *x = &S->jaw[j];
+		if (x->kind == K_RMMA) {
+			e->b.off = fmax(e->b.off, x->b.off);
+			e->b.peak = fmax(e->b.peak, x->b.peak);
+			e->bursts = e->bursts > x->bursts ? e->bursts : x->bursts;
+		}
+		x->kind = 0;
+	}
+}
+
+static int in_rmma(const state *S, const jawev *e, size_t k, size_t i)
+{
+	for (size_t j = 0; j < S->njaw; j++) {
+		const jawev *x = &S->jaw[j];
+		if ((j < k || j > i) && x->kind == K_RMMA &&
+		    x->b.on < e->b.off && e->b.on < x->b.off)
+			return 1;
+	}
+	return 0;
+}
+
+/* Emits the held chin and masseter events that end before upto, the
+   earliest time at which a channel could still start one. */
+static void jaw_flush(state *S, double upto, psg_writer *w)
+{
+	size_t k = 0;
+	if (!S->njaw)
+		return;
+	qsort(S->jaw, S->njaw, sizeof *S->jaw, cmp_jaw);
+	for (size_t i = 0; i < S->njaw; i++) {
+		jawev *e = &S->jaw[i];
+		if (!e->kind)
+			continue;
+		if (e->b.off >= upto) {
+			S->jaw[k++] = *e;
+			continue;
+		}
+		if (e->kind == K_RMMA)
+			absorb(S, i);
+		if (e->kind == K_RMMA || !in_rmma(S, e, k, i))
+			jaw_emit(S, e, w);
+	}
+	S->njaw = k;
+}
+
+/* The earliest onset a chin or masseter channel may still report. */
+static double jaw_upto(const state *S)
+{
+	double t = INFINITY;
+	for (int i = 0; i < S->nch; i++) {
+		const emgch *c = &S->c[i];
+		if (c->role == R_LEG)
+			continue;
+		t = fmin(t, c->now);
+		if (c->in)
+			t = fmin(t, c->on);
+		if (c->npend)
+			t = fmin(t, c->pend[0].on);
+	}
+	return t;
 }
 
 /* The gathered chin bursts: one RMMA episode when there are enough,
    else each on its own. */
-static void flush_rmma(state *S, emgch *c, psg_writer *w)
+static void flush_rmma(state *S, emgch *c)
 {
 	if (c->npend >= S->o->rmma_bursts) {
 		burst e = c->pend[0];
@@ -658,12 +772,10 @@ static void flush_rmma(state *S, emgch *c, psg_writer *w)
 		}
 		e.off = c->pend[c->npend - 1].off;
 		e.mean = sum / len;
-		S->n_rmma++;
-		emit(S, w, e.ch, K_RMMA, &e, 0, 0, NAN, c->npend,
-		     sleep_field(S, e.on));
+		jaw_add(S, &e, K_RMMA, c->npend);
 	} else {
 		for (int i = 0; i < c->npend; i++)
-			chin_single(S, &c->pend[i], w);
+			chin_single(S, &c->pend[i]);
 	}
 	c->npend = 0;
 }
@@ -692,11 +804,11 @@ static void burst_done(state *S, emgch *c, burst *b, psg_writer *w)
 	int cand = d >= o->rmma_min && d <= o->rmma_max;
 	if (c->npend && (!cand || b->on - c->pend[c->npend - 1].off >=
 			 o->rmma_gap || c->npend == NPEND))
-		flush_rmma(S, c, w);
+		flush_rmma(S, c);
 	if (cand)
 		c->pend[c->npend++] = *b;
 	else
-		chin_single(S, b, w);
+		chin_single(S, b);
 }
 
 /* ---- the detector: one envelope value e at t with resting level b ---- */
@@ -705,12 +817,19 @@ static void detect(state *S, emgch *c, double t, double e, double b,
 		   psg_writer *w)
 {
 	const opts *o = S->o;
+	if (S->trace)
+		fprintf(S->trace, "%d\t%.3f\t%.3f\t%.3f\n", c->ch, t, e, b);
+	if (c->role != R_LEG && floor(t) != floor(c->now)) {
+		c->now = t;
+		jaw_flush(S, jaw_upto(S), w);
+	}
+	c->now = t;
 	if (isnan(b))
 		return;
 	c->base_sum += b, c->base_n++;
 	if (c->role != R_LEG && c->npend && !c->in &&
 	    t - c->pend[c->npend - 1].off >= o->rmma_gap)
-		flush_rmma(S, c, w);
+		flush_rmma(S, c);
 	/* The rise that starts a burst: WASM's 8 uV on legs; on the chin
 	   twice the rest (AASM bruxism), whose tone changes with stage. */
 	double rise = c->role == R_LEG ? o->on_uv :
@@ -755,7 +874,7 @@ static void detect_close(state *S, emgch *c, psg_writer *w)
 		burst_done(S, c, &bu, w);
 	}
 	if (c->npend)
-		flush_rmma(S, c, w);
+		flush_rmma(S, c);
 }
 
 /* ---- REM atonia (Ferri 2008, 2010) on the first chin ---- */
@@ -1360,7 +1479,10 @@ static void channel_init(state *S, emgch *c)
 	double win = c->role == R_LEG ? o->leg_win : o->chin_win;
 	pctl_init(&c->base, (int)ceil(win / 0.5));
 	c->eqcap = (int)ceil(win / 2 * c->env_rate) + 1;
-	c->W = (int)fmax(2, lround(o->off_s * c->env_rate));
+	/* Bruxism bursts come 0.3-1 s apart: the chin's rest that ends a
+	   burst is shorter than the legs' 0.5 s. */
+	c->W = (int)fmax(2, lround((c->role == R_LEG ? o->off_s :
+				     o->chin_off_s) * c->env_rate));
 	c->pre = (int)lround(0.15 * c->rate);
 	c->post = (int)lround(0.25 * c->rate);
 	c->tlen = c->pre + c->post + 1;
@@ -1414,6 +1536,8 @@ static void setup(state *S, const psg_header *hin, const opts *o)
 	} else if (!o->ecg) {
 		warn("no ECG channel: ECG bleed is not removed");
 	}
+	if (o->trace && !(S->trace = fopen(o->trace, "w")))
+		die(EXIT_IO, "%s: %s", o->trace, strerror(errno));
 	S->known = -INFINITY;
 	S->last_r = -INFINITY;
 	S->cur_sec = INT64_MIN, S->last_eval = INT64_MIN;
@@ -1441,6 +1565,7 @@ static void finish(state *S, const psg_end *end, psg_writer *w)
 	for (int i = 0; i < S->nch; i++)
 		if (S->c[i].started)
 			emg_end_segment(S, &S->c[i], w);
+	jaw_flush(S, INFINITY, w);
 	night(S, &n, w);
 	summaries(S, &n, (double)end->duration / PSG_TICKS_PER_SEC, w);
 }
@@ -1490,7 +1615,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < S.nch; i++)
 		channel_free(&S.c[i]);
 	psg_filter_free(S.ecgf);
-	free(S.lm), free(S.ar), free(S.runs), free(S.wake);
+	if (S.trace && fclose(S.trace))
+		die(EXIT_IO, "%s: %s", o.trace, strerror(errno));
+	free(S.lm), free(S.ar), free(S.runs), free(S.wake), free(S.jaw);
 	psg_writer_free(w);
 	psg_header_free(h);
 	psg_reader_free(in);
