@@ -97,7 +97,7 @@ typedef struct opts {
 	double min_burst, twitch_max, lm_max, bilat_gap, bilat_max;
 	double imi_min, imi_max;
 	int series_min;
-	double rmma_min, rmma_max, rmma_gap;
+	double rmma_min, rmma_max, rmma_tonic, rmma_gap;
 	int rmma_bursts;
 	double pct, leg_win, chin_win;
 	double arousal_gap;
@@ -247,6 +247,8 @@ static void usage(FILE *f)
 	      "      --imi SEC:SEC      PLM intervals, onset to onset (10:90)\n"
 	      "      --series N         LMs in a PLM series at least (4)\n"
 	      "      --rmma SEC:SEC     RMMA burst durations (0.25:2)\n"
+	      "      --rmma-tonic SEC   tonic bursts of mixed episodes up to "
+	      "(10)\n"
 	      "      --rmma-gap SEC     rest between RMMA episodes (3)\n"
 	      "      --rmma-bursts N    bursts in an episode at least (3)\n"
 	      "      --arousal-gap SEC  LM-arousal link within (0.5)\n"
@@ -304,7 +306,8 @@ static void defaults(opts *o)
 	o->min_burst = 0.1, o->twitch_max = 0.5, o->lm_max = 10;
 	o->bilat_gap = 0.5, o->bilat_max = 15;
 	o->imi_min = 10, o->imi_max = 90, o->series_min = 4;
-	o->rmma_min = 0.25, o->rmma_max = 2, o->rmma_gap = 3;
+	o->rmma_min = 0.25, o->rmma_max = 2, o->rmma_tonic = 10;
+	o->rmma_gap = 3;
 	o->rmma_bursts = 3;
 	o->pct = 20, o->leg_win = 300, o->chin_win = 60;
 	o->arousal_gap = 0.5;
@@ -315,7 +318,7 @@ static void parse_args(int argc, char **argv, opts *o)
 	enum { O_LEGS = 256, O_CHIN, O_JAW, O_ECG, O_BAND, O_MAINS, O_SMOOTH,
 	       O_PCT, O_LWIN, O_CWIN, O_ON, O_OFF, O_OFFT, O_CR, O_CM, O_MINB,
 	       O_TW, O_LMMAX, O_BIL, O_IMI, O_SER, O_RMMA, O_RGAP, O_RB,
-	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC };
+	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC };
 	static const struct option lo[] = {{"legs", 1, 0, O_LEGS},
 		{"chin", 1, 0, O_CHIN}, {"masseter", 1, 0, O_JAW},
 		{"ecg", 1, 0, O_ECG}, {"band", 1, 0, O_BAND},
@@ -324,7 +327,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"chin-window", 1, 0, O_CWIN}, {"on", 1, 0, O_ON},
 		{"off", 1, 0, O_OFF}, {"off-time", 1, 0, O_OFFT},
 		{"chin-off-time", 1, 0, O_COFFT}, {"trace", 1, 0, O_TRACE},
-		{"phasic-ratio", 1, 0, O_PHASIC},
+		{"phasic-ratio", 1, 0, O_PHASIC}, {"rmma-tonic", 1, 0, O_TONIC},
 		{"chin-ratio", 1, 0, O_CR}, {"chin-min", 1, 0, O_CM},
 		{"min-burst", 1, 0, O_MINB}, {"twitch", 1, 0, O_TW},
 		{"lm-max", 1, 0, O_LMMAX}, {"bilateral", 1, 0, O_BIL},
@@ -360,6 +363,8 @@ static void parse_args(int argc, char **argv, opts *o)
 			break;
 		case O_OFFT: o->off_s = num_arg("--off-time", optarg, 0.05, 10);
 			break;
+		case O_TONIC: o->rmma_tonic = num_arg("--rmma-tonic", optarg, 0,
+						      600); break;
 		case O_PHASIC: o->phasic = num_arg("--phasic-ratio", optarg, 1.1,
 						   100); break;
 		case O_TRACE: o->trace = optarg; break;
@@ -762,7 +767,13 @@ static double jaw_upto(const state *S)
    else each on its own. */
 static void flush_rmma(state *S, emgch *c)
 {
-	if (c->npend >= S->o->rmma_bursts) {
+	int phasic = 0;
+	for (int i = 0; i < c->npend; i++)
+		phasic += c->pend[i].off - c->pend[i].on <= S->o->rmma_max;
+	/* Lavigne's phasic and mixed episodes: >= 3 bursts, at least one of
+	   them phasic (0.25-2 s); tonic ones (two phasic bursts closer than
+	   the offset rule can split, or clenching) up to --rmma-tonic. */
+	if (c->npend >= S->o->rmma_bursts && phasic) {
 		burst e = c->pend[0];
 		double sum = 0, len = 0;
 		for (int i = 0; i < c->npend; i++) {
@@ -801,7 +812,10 @@ static void burst_done(state *S, emgch *c, burst *b, psg_writer *w)
 		}
 		return;
 	}
-	int cand = d >= o->rmma_min && d <= o->rmma_max;
+	/* Bruxism bursts are elevations of >= 2x the rest as a whole (their
+	   mean), not a tone's fluctuation that crosses 2x for a moment. */
+	int cand = d >= o->rmma_min && d <= fmax(o->rmma_max, o->rmma_tonic) &&
+		   b->mean >= (o->chin_ratio - 1) * b->base;
 	if (c->npend && (!cand || b->on - c->pend[c->npend - 1].off >=
 			 o->rmma_gap || c->npend == NPEND))
 		flush_rmma(S, c);

@@ -148,11 +148,12 @@ def main():
     # call is one of them.
     tol = dict(twitch=0.5, spasm=1.5, rmma=0.5)
     for k in filter(None, a.classes.split(",")):
-        # Truth events inside other activity of their channel cannot be
+        # Truth events inside longer activity of their channel cannot be
         # told apart (a twitch within an LM); they are left out.
         busy = [r for r in T if r["kind"] in MUSCLE]
         tk = [r for r in T if r["kind"] == k and not any(
             o is not r and o["kind"] != "rmma_burst" and
+            o["off"] - o["on"] >= r["off"] - r["on"] and
             (o["channel"] == r["channel"] or o["kind"] == "lmgm") and
             overlaps(o, r, 0.5) for o in busy)]
         dk = [d for d in det if d["kind"] == k]
