@@ -93,7 +93,7 @@ typedef struct opts {
 	int mains;                  /* 50, 60, 0 none, -1 both */
 	double smooth;              /* envelope, s */
 	double on_uv, off_uv, off_s, chin_off_s;
-	double chin_ratio, chin_min, phasic;
+	double chin_ratio, chin_min, chin_off, phasic;
 	double min_burst, twitch_max, lm_max, bilat_gap, bilat_max;
 	double imi_min, imi_max;
 	int series_min;
@@ -237,6 +237,8 @@ static void usage(FILE *f)
 	      "      --off-time SEC     ...for at least SEC (default 0.5)\n"
 	      "      --chin-ratio X     chin onset at X x rest (default 2)\n"
 	      "      --chin-min UV      ...and at least UV above it (default 1)\n"
+	      "      --chin-off FRAC    chin offset within FRAC of the onset "
+	      "rise (0.5)\n"
 	      "      --chin-off-time SEC  chin offset after SEC of rest (0.2)\n"
 	      "      --phasic-ratio X   chin twitches reach X x rest (default 4)\n"
 	      "      --min-burst SEC    shorter bursts are dropped (default 0.1)\n"
@@ -249,7 +251,7 @@ static void usage(FILE *f)
 	      "      --rmma SEC:SEC     RMMA burst durations (0.25:2)\n"
 	      "      --rmma-tonic SEC   tonic bursts of mixed episodes up to "
 	      "(10)\n"
-	      "      --rmma-gap SEC     rest between RMMA episodes (3)\n"
+	      "      --rmma-gap SEC     RMMA bursts closer than this join (2)\n"
 	      "      --rmma-bursts N    bursts in an episode at least (3)\n"
 	      "      --arousal-gap SEC  LM-arousal link within (0.5)\n"
 	      "      --trace FILE       write each envelope value as text: "
@@ -302,12 +304,12 @@ static void defaults(opts *o)
 	*o = (opts){0};
 	o->band_lo = 10, o->band_hi = 100, o->mains = -1, o->smooth = 0.1;
 	o->on_uv = 8, o->off_uv = 2, o->off_s = 0.5, o->chin_off_s = 0.2;
-	o->chin_ratio = 2, o->chin_min = 1, o->phasic = 4;
+	o->chin_ratio = 2, o->chin_min = 1, o->chin_off = 0.5, o->phasic = 4;
 	o->min_burst = 0.1, o->twitch_max = 0.5, o->lm_max = 10;
 	o->bilat_gap = 0.5, o->bilat_max = 15;
 	o->imi_min = 10, o->imi_max = 90, o->series_min = 4;
 	o->rmma_min = 0.25, o->rmma_max = 2, o->rmma_tonic = 10;
-	o->rmma_gap = 3;
+	o->rmma_gap = 2;
 	o->rmma_bursts = 3;
 	o->pct = 20, o->leg_win = 300, o->chin_win = 60;
 	o->arousal_gap = 0.5;
@@ -318,7 +320,7 @@ static void parse_args(int argc, char **argv, opts *o)
 	enum { O_LEGS = 256, O_CHIN, O_JAW, O_ECG, O_BAND, O_MAINS, O_SMOOTH,
 	       O_PCT, O_LWIN, O_CWIN, O_ON, O_OFF, O_OFFT, O_CR, O_CM, O_MINB,
 	       O_TW, O_LMMAX, O_BIL, O_IMI, O_SER, O_RMMA, O_RGAP, O_RB,
-	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC };
+	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC, O_COFF };
 	static const struct option lo[] = {{"legs", 1, 0, O_LEGS},
 		{"chin", 1, 0, O_CHIN}, {"masseter", 1, 0, O_JAW},
 		{"ecg", 1, 0, O_ECG}, {"band", 1, 0, O_BAND},
@@ -328,6 +330,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"off", 1, 0, O_OFF}, {"off-time", 1, 0, O_OFFT},
 		{"chin-off-time", 1, 0, O_COFFT}, {"trace", 1, 0, O_TRACE},
 		{"phasic-ratio", 1, 0, O_PHASIC}, {"rmma-tonic", 1, 0, O_TONIC},
+		{"chin-off", 1, 0, O_COFF},
 		{"chin-ratio", 1, 0, O_CR}, {"chin-min", 1, 0, O_CM},
 		{"min-burst", 1, 0, O_MINB}, {"twitch", 1, 0, O_TW},
 		{"lm-max", 1, 0, O_LMMAX}, {"bilateral", 1, 0, O_BIL},
@@ -363,6 +366,8 @@ static void parse_args(int argc, char **argv, opts *o)
 			break;
 		case O_OFFT: o->off_s = num_arg("--off-time", optarg, 0.05, 10);
 			break;
+		case O_COFF: o->chin_off = num_arg("--chin-off", optarg, 0.05,
+						   0.95); break;
 		case O_TONIC: o->rmma_tonic = num_arg("--rmma-tonic", optarg, 0,
 						      600); break;
 		case O_PHASIC: o->phasic = num_arg("--phasic-ratio", optarg, 1.1,
@@ -865,10 +870,14 @@ static void detect(state *S, emgch *c, double t, double e, double b,
 	c->qw[c->qwi] = (float)x;
 	c->qsum += x;
 	c->qwi = (c->qwi + 1) % c->W;
-	if (c->qwn < c->W || c->qsum / c->W > rise * o->off_uv / o->on_uv)
+	/* Legs: WASM's 2 of 8 uV.  The chin's rise is often 1 uV in REM,
+	   where a quarter of it is within the filters' ringing after a
+	   twitch: half of it there. */
+	double off = c->role == R_LEG ? o->off_uv / o->on_uv : o->chin_off;
+	if (c->qwn < c->W || c->qsum / c->W > rise * off)
 		return;
 	for (int i = 0; i < c->W; i++)
-		if (c->qw[i] > rise / 2)
+		if (c->qw[i] > rise * 2 * off)
 			return;
 	/* Rest for off_s: the burst ended where that rest began. */
 	burst bu = {c->on, t - (c->W - 1) / c->env_rate, c->peak,
