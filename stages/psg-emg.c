@@ -179,7 +179,7 @@ typedef struct state {
 	/* ECG */
 	int ecg;
 	psg_filter *ecgf;
-	double ecg_rate;
+	double ecg_rate, ecg_wait;    /* Hz; s of EMG held for R peaks */
 	int ecg_started;
 	int64_t e_t0, e_next, e_k;
 	double known;               /* R peaks before this time are final */
@@ -452,11 +452,29 @@ static int guess_role(const psg_channel *c)
 	return -1;
 }
 
+/* The amplitude of one digital step, uV (0 when the source has none). */
+static double resolution(const psg_channel *c)
+{
+	if (c->dig_max <= c->dig_min)
+		return 0;
+	return (c->phys_max - c->phys_min) / ((double)c->dig_max - c->dig_min);
+}
+
 static void add_channel(state *S, int ch, int role)
 {
+	const psg_channel *pc = &S->h->channels[ch];
 	for (int i = 0; i < S->nch; i++)
 		if (S->c[i].ch == ch)
 			return;
+	/* A step coarser than a quarter of the onset rise (2 uV for WASM's
+	   8) turns quantisation into bursts: such a channel cannot be scored
+	   (the Nox A1 export stores legs in 31-uV steps). */
+	if (resolution(pc) > S->o->on_uv / 4) {
+		warn("'%s' is recorded in steps of %.3g uV, too coarse for "
+		     "%g-uV onsets: left out", pc->label, resolution(pc),
+		     S->o->on_uv);
+		return;
+	}
 	if (S->nch == MAXCH) {
 		warn("more than %d EMG channels: '%s' left out", MAXCH,
 		     S->h->channels[ch].label);
@@ -1055,8 +1073,8 @@ static float unbleed(state *S, emgch *c, double t, float x)
 		return x;
 	if (S->nr > RCAP && c->beat < S->nr - RCAP)
 		c->beat = S->nr - RCAP, c->capn = 0;
-	while (c->beat < S->nr && t > S->r[c->beat % RCAP] +
-	       (double)c->post / c->rate) {
+	while (c->beat < S->nr &&
+	       lround((t - S->r[c->beat % RCAP]) * c->rate) > c->post) {
 		beat_done(c);
 		c->capn = 0;
 		c->beat++;
@@ -1138,9 +1156,10 @@ static void emg_run(state *S, emgch *c, psg_writer *w, int force)
 	double pre = (double)c->pre / c->rate;
 	while (c->qn) {
 		double t = emg_time(S, c, c->k);
-		/* Waits for the ECG, but never for more than 10 s of EMG. */
+		/* Waits for the ECG, but never for longer than its filter
+		   can hold it back (an FFT block) and 5 s. */
 		if (!force && S->ecg >= 0 && t + pre > S->known &&
-		    (double)c->qn < 10 * c->rate)
+		    (double)c->qn < S->ecg_wait * c->rate)
 			break;
 		env_feed(S, c, t, unbleed(S, c, t, c->q[c->qh]), w);
 		c->qh++, c->qn--, c->k++;
@@ -1537,8 +1556,9 @@ static void setup(state *S, const psg_header *hin, const opts *o)
 	pick_role(S, hin, o->chin, R_CHIN);
 	pick_role(S, hin, o->jaw, R_JAW);
 	if (!S->nch)
-		die(EXIT_UNSUITABLE, "no EMG channel (legs, chin or masseter) "
-		    "found by label; name them with --legs, --chin, --masseter");
+		die(EXIT_UNSUITABLE, "no usable EMG channel (legs, chin or "
+		    "masseter by label, in steps of at most %g uV); name them "
+		    "with --legs, --chin, --masseter", o->on_uv / 4);
 	S->aton = -1;
 	for (int i = 0; i < S->nch; i++) {
 		channel_init(S, &S->c[i]);
@@ -1556,6 +1576,10 @@ static void setup(state *S, const psg_header *hin, const opts *o)
 		free(taps);
 		if (!S->ecgf)
 			die(EXIT_IO, "filter: %s", psg_strerror(st));
+		/* The FFT engine hands out whole blocks: at 200 Hz the ECG's
+		   R peaks can come 20 s after the EMG that needs them. */
+		S->ecg_wait = (psg_filter_fft_size(S->ecgf) +
+			       psg_filter_latency(S->ecgf)) / S->ecg_rate + 5;
 	} else if (!o->ecg) {
 		warn("no ECG channel: ECG bleed is not removed");
 	}

@@ -92,6 +92,7 @@ def main():
     ap.add_argument("--classes", default="")
     ap.add_argument("--class-min", type=float, default=0.9)
     ap.add_argument("--false-lm-h", type=float)
+    ap.add_argument("--wake", help="truth prefix: check the sleep basis")
     a = ap.parse_args()
     ok = lambda c, m: print(("ok - " if c else "not ok - ") + a.name + ": " + m)
     f = h5py.File(a.h5, "r")
@@ -182,7 +183,41 @@ def main():
            "%s: %d truth, %d called; found and called %s %.3f, calls right "
            "%.3f (>= %.2f)" % (k, len(tk), len(dk), k, rec, prec,
                                a.class_min))
+    if a.wake:
+        check_wake(f, T, a.wake, det, ok)
     print("# metrics " + json.dumps(met))
+
+
+def check_wake(f, T, prefix, det, ok):
+    """With oraclewake's truth `wake` epochs and `arousals`: the basis,
+    the sleep hours, each LM's arousal link and the PLMS index, recomputed
+    here from the truth."""
+    ep = list(csv.DictReader(open(prefix + ".epochs.tsv"), delimiter="\t"))
+    stage = {int(e["epoch"]): e["stage"] for e in ep}
+    sleep_h = sum(e["stage"] not in ("W", "?") for e in ep) * 30 / 3600
+    sm = dict(f["summary"].attrs)
+    ok(sm["emg_index_basis"] == 1 and
+       abs(sm["emg_index_hours"] - sleep_h) < 1e-9,
+       "indices per hour of sleep from the wake epochs (%.3f h)" % sleep_h)
+    ar = [r for r in T if r["kind"] == "arousal"]
+    ev = f["events/emg_bursts"][:]
+    lms = ev[ev["kind"] == 2]
+    bad = 0
+    for e in lms:
+        on, off = e["onset"], e["onset"] + e["duration"]
+        link = any(r["on"] < off + 0.5 and on < r["off"] + 0.5 for r in ar)
+        bad += int(e["arousal"]) != int(link)
+    ok(len(lms) > 0 and bad == 0, "LM-arousal links (overlap or < 0.5 s) "
+       "agree with the truth arousals for all %d LMs (%d differ)"
+       % (len(lms), bad))
+    plms = [e for e in lms if e["series"] > 0 and
+            stage.get(int(e["onset"] // 30)) not in ("W", "?", None)]
+    plms_ar = [e for e in plms if e["arousal"] == 1]
+    idx, ai = len(plms) / sleep_h, len(plms_ar) / sleep_h
+    ok(abs(sm["plms_index"] - idx) < 1e-6 and
+       abs(sm["plms_arousal_index"] - ai) < 1e-6,
+       "PLMS index %.2f/h and PLMS-arousal index %.2f/h recomputed from "
+       "the events and the truth stages" % (idx, ai))
 
 
 if __name__ == "__main__":
