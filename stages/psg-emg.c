@@ -7,12 +7,15 @@
  * Channels.  Roles are guessed from labels: legs ("Leg L", "Right Leg",
  * "LAT", "RAT", "Tib"...), chin ("Chin1-Chin2", "EMG submental",
  * "EMG"), masseter ("Masseter R"); --legs, --chin and --masseter override
- * ("none" drops a role).  Only voltage channels (uV) are used.
+ * ("none" drops a role).  Only voltage channels (uV) are used, and none
+ * whose digital step exceeds a quarter of the onset rise (2 uV): its
+ * quantisation would be scored as bursts.
  *
  * Conditioning (each an option):
  *  - zero-phase FIR band-pass 10-100 Hz (WASM 2016 recommends 10 Hz high-
  *    pass; the top is cut to 0.4 x rate when the rate is too low), with
- *    notches at 50 and 60 Hz and their second harmonic (--mains);
+ *    notches at 50 and 60 Hz and their second harmonic (--mains), 5-Hz
+ *    transitions: a 1-Hz notch rings for a second after every burst;
  *  - ECG bleed removal: R peaks are found on the ECG channel (5-25 Hz,
  *    adaptive threshold), and each EMG channel subtracts, beat by beat, the
  *    median of its own last 15 beats' segments (-0.15 to +0.25 s around
@@ -30,19 +33,23 @@
  * Bursts (WASM 2016, Ferri et al., Sleep Med 26:86; AASM Manual v2.6):
  *  - legs: onset where the envelope rises 8 uV above rest; offset at the
  *    start of >= 0.5 s whose mean stays within 2 uV of rest (and whose
- *    every value within half the onset rise: a noise-robust reading of
- *    WASM's "does not exceed 2 uV above resting");
+ *    every value within 4 uV: a noise-robust reading of WASM's "does not
+ *    exceed 2 uV above resting");
  *  - chin and masseter: onset at twice the resting level (AASM bruxism
- *    rule, >= 2x background), at least 1 uV above it; offset as for the
- *    legs, at a quarter of the onset rise (the legs' 2 of 8 uV);
+ *    rule, >= 2x background), at least 1 uV above it; offset after 0.2 s
+ *    within half the onset rise (bruxism bursts come 0.3-1 s apart, and a
+ *    REM rise of 1 uV is within the filters' ringing at a quarter);
  *  - bursts shorter than 0.1 s are dropped (AASM: transient muscle
  *    activity lasts 0.1-5 s);
- *  - twitch: < 0.5 s; lm (legs): 0.5-10 s; spasm: > 10 s (tonic; its
- *    duration and intensity are reported); burst: chin activity of
- *    0.5-10 s outside bruxism episodes; rmma (chin, masseter): >= 3
- *    bursts of 0.25-2 s, episodes apart by >= 3 s of rest (Lavigne et
- *    al. 1996, J Dent Res 75:546; AASM bruxism rule).
- *  - LMs of two legs that overlap or are < 0.5 s apart are one bilateral
+ *  - twitch: < 0.5 s, on the chin reaching 4x rest (AASM transient muscle
+ *    activity); lm (legs): 0.5-10 s; spasm (legs): > 10 s, with its
+ *    duration and intensity; burst: other chin activity of >= 0.5 s
+ *    (tone); rmma (chin, masseter): >= 3 bursts whose mean is >= 2x rest,
+ *    0.25-2 s (phasic) or up to 10 s (tonic, in Lavigne's mixed episodes,
+ *    with one phasic at least), joined when < 2 s apart (Lavigne et al.
+ *    1996, J Dent Res 75:546; RMMA bursts come at about 1 Hz, while REM
+ *    twitches do not); one episode on chin and masseter is one.
+ *  - LMs of two legs that overlap or lie < 0.5 s apart are one bilateral
  *    LM, up to 15 s (WASM); candidate LMs (CLM) are mono 0.5-10 s or
  *    bilateral up to 15 s.
  *  - PLM series: >= 4 consecutive CLMs with onset-to-onset intervals of
@@ -60,11 +67,12 @@
  * around it; AI = share <= 1 uV / (1 - share in 1-2 uV).
  *
  * Output: events `emg_bursts` (twitches, spasms, chin bursts and RMMA as
- * they are found; LMs at the end of the stream, when series, arousals and
- * sleep are known) and `plm_series`; summaries (docs/hdf5.md).  Every
- * input record passes through untouched.
- * Memory: per channel about 300 s of envelope (100 Hz) and the filter;
- * LMs, spasms, arousals and stage annotations are held until END (tens per
+ * they are found, chin and masseter ones once no channel can still merge
+ * them; LMs at the end of the stream, when series, arousals and sleep are
+ * known) and `plm_series`; summaries (docs/hdf5.md).  Every input record
+ * passes through untouched.
+ * Memory: per channel the filter and 150 s of envelope (100 Hz); LMs,
+ * spasms, arousals and stage annotations are held until END (tens per
  * hour, 48 bytes each), as are psg-wake's calls (1 byte per epoch).
  */
 #include "stage.h"
