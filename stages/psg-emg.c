@@ -45,8 +45,9 @@
  *    activity); lm (legs): 0.5-10 s; spasm (legs): > 10 s, with its
  *    duration and intensity; burst: other chin activity of >= 0.5 s
  *    (tone); rmma (chin, masseter): >= 3 bursts whose mean is >= 2x rest,
- *    0.25-2 s (phasic) or up to 10 s (tonic, in Lavigne's mixed episodes,
- *    with one phasic at least), joined when < 2 s apart (Lavigne et al.
+ *    0.25-2 s (phasic) or up to 10 s (tonic, in Lavigne's mixed episodes),
+ *    one at least of 0.5-2 s (a run of twitch-length bursts is a cluster
+ *    of phasic REM twitches), joined when < 2 s apart (Lavigne et al.
  *    1996, J Dent Res 75:546; RMMA bursts come at about 1 Hz, while REM
  *    twitches do not); one episode on chin and masseter is one.
  *  - LMs of two legs that overlap or lie < 0.5 s apart are one bilateral
@@ -799,11 +800,15 @@ static double jaw_upto(const state *S)
 static void flush_rmma(state *S, emgch *c)
 {
 	int phasic = 0;
-	for (int i = 0; i < c->npend; i++)
-		phasic += c->pend[i].off - c->pend[i].on <= S->o->rmma_max;
+	for (int i = 0; i < c->npend; i++) {
+		double d = c->pend[i].off - c->pend[i].on;
+		phasic += d >= S->o->twitch_max && d <= S->o->rmma_max;
+	}
 	/* Lavigne's phasic and mixed episodes: >= 3 bursts, at least one of
-	   them phasic (0.25-2 s); tonic ones (two phasic bursts closer than
-	   the offset rule can split, or clenching) up to --rmma-tonic. */
+	   them phasic and longer than a twitch (0.5-2 s: a run of twitch-
+	   length bursts is a cluster of REM twitches); tonic ones (two
+	   phasic bursts closer than the offset rule can split, or
+	   clenching) up to --rmma-tonic. */
 	if (c->npend >= S->o->rmma_bursts && phasic) {
 		burst e = c->pend[0];
 		double sum = 0, len = 0;

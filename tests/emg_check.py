@@ -4,8 +4,9 @@
 An independent reading of the rules, written from WASM 2016 and the
 generator's documentation (docs/synth.md), not from stages/psg-emg.c:
 
-- truth LMs of the two legs that overlap or lie < 0.5 s apart are one
-  bilateral LM (at most 15 s), as a scorer would count them;
+- truth bursts of one leg that overlap or lie < 0.5 s apart are one (the
+  signal shows one); LMs of the two legs that overlap or lie < 0.5 s apart
+  are one bilateral LM (at most 15 s), as a scorer would count them;
 - a large-muscle-group movement (lmgm) and a spasm are leg activity too:
   LMs that overlap them are "don't care" (neither missed nor false);
 - the PLM series a scorer would find are computed from all truth leg
@@ -48,6 +49,20 @@ def merge_bilateral(lms):
             continue
         out.append(dict(on=m["on"], off=m["off"], chans={m["channel"]},
                         lm=m["lm"]))
+    return out
+
+
+def same_leg(bursts):
+    """Truth bursts of one leg that overlap or lie < 0.5 s apart are one
+    burst in the signal (WASM's offset needs 0.5 s of rest)."""
+    out = []
+    for b in sorted(bursts, key=lambda r: (r["channel"], r["on"])):
+        a = out[-1] if out else None
+        if a and a["channel"] == b["channel"] and b["on"] - a["off"] < 0.5:
+            a["off"] = max(a["off"], b["off"])
+            a["lm"] = 0.5 <= a["off"] - a["on"] <= 10
+            continue
+        out.append(dict(b))
     return out
 
 
@@ -112,7 +127,7 @@ def main():
             for ch in sorted(legs):
                 leg_act.append(dict(r, channel=ch,
                                     lm=r["off"] - r["on"] <= 10))
-    merged = merge_bilateral(leg_act)
+    merged = merge_bilateral(same_leg(leg_act))
     care = [m for m in merged if m["lm"]]
     dontcare = [r for r in T if r["kind"] in ("lmgm", "spasm")]
     tlm = [m for m in care if not any(overlaps(m, d, 1) for d in dontcare)]
