@@ -1333,7 +1333,8 @@ static void merge_bilateral(state *S)
 {
 	const opts *o = S->o;
 	size_t j = 0;
-	qsort(S->lm, S->nlm, sizeof *S->lm, cmp_held);
+	if (S->nlm)   /* qsort wants a buffer, even for none */
+		qsort(S->lm, S->nlm, sizeof *S->lm, cmp_held);
 	for (size_t i = 0; i < S->nlm; i++) {
 		held *a = j ? &S->lm[j - 1] : NULL, *b = &S->lm[i];
 		if (a && a->kind == K_LM && b->kind == K_LM && a->ch != b->ch &&
@@ -1356,7 +1357,8 @@ static void arousal_links(state *S)
 {
 	if (S->ar_type < 0)
 		return;
-	qsort(S->ar, S->nar, sizeof *S->ar, cmp_ar);
+	if (S->nar)
+		qsort(S->ar, S->nar, sizeof *S->ar, cmp_ar);
 	size_t k = 0;
 	for (size_t i = 0; i < S->nlm; i++) {
 		held *m = &S->lm[i];

@@ -72,14 +72,14 @@ grep -q '^not ok' "$TMP/out" && flunk "the Python checks above"
 grep -q '^ok' "$TMP/out" || flunk "the Python checks did not run"
 
 # Without ECG removal on the noisy night: the bleed's effect, for the record.
-psg-read "$TMP/noisy.edf" | psg-emg --ecg none 2>/dev/null |
+psg-read "$TMP/noisy.edf" | psg-emg --ecg none 2>>"$TMP/all.log" |
 	psg-h5 -o "$TMP/noecg.h5"
 $CHECK "$TMP/noecg.h5" "$TMP/noisy.events.tsv" --name noisy-no-ecg-removal \
 	--classes twitch --class-min 0 | grep -v '^# metrics'
 
 # psg-wake's calls and arousals (truth stand-in): per hour of sleep.
 psg-read "$TMP/clean.edf" | "$PSG_BUILD/tools/oraclewake" "$TMP/clean" |
-	psg-emg 2>/dev/null | psg-h5 -o "$TMP/wake.h5"
+	psg-emg 2>>"$TMP/all.log" | psg-h5 -o "$TMP/wake.h5"
 $CHECK "$TMP/wake.h5" "$TMP/clean.events.tsv" --name clean+wake \
 	--wake "$TMP/clean" >"$TMP/out2" 2>&1
 grep -v '^# metrics' "$TMP/out2"
@@ -89,7 +89,7 @@ grep -q '^ok' "$TMP/out2" || flunk "the sleep-basis checks did not run"
 # A hypnogram (psg-read --annotations): REM atonia and phasic density.
 psg-synth -H 3 -p clean -s 4 -o "$TMP/rem.edf" >/dev/null
 psg-read --annotations "$TMP/rem.hypnogram.edf" "$TMP/rem.edf" |
-	psg-emg 2>/dev/null | psg-dump --no-samples >"$TMP/rem.txt"
+	psg-emg 2>>"$TMP/all.log" | psg-dump --no-samples >"$TMP/rem.txt"
 val() { sed -n "s/^summary \"$1\" unit=\"[^\"]*\" value=//p" "$TMP/rem.txt"; }
 ai=$(val atonia_index) dens=$(val rem_phasic_density) basis=$(val emg_index_basis)
 # Generated REM has 1.2-uV RMS tone: atonic (Ferri 2010: normal > 0.9).
@@ -105,7 +105,7 @@ check "with a hypnogram the indices are per hour of sleep (basis $basis = 2)" \
 
 # Pass-through: everything but psg-emg's own results is unchanged.
 psg-read "$TMP/clean.edf" | psg-dump >"$TMP/in.txt"
-psg-read "$TMP/clean.edf" | psg-emg 2>/dev/null | psg-dump |
+psg-read "$TMP/clean.edf" | psg-emg 2>>"$TMP/all.log" | psg-dump |
 	grep -v '^event "emg_bursts"\|^event "plm_series"\|^summary\|^evtype [12] \|^history "psg-emg' \
 	>"$TMP/through.txt"
 grep -v '^history\|^end' "$TMP/in.txt" >"$TMP/a.txt"
@@ -126,7 +126,7 @@ if have_shared; then
 		grep -q "Right Leg' is recorded in steps of 31.3 uV" "$TMP/nox.err"
 	nev=$(grep -c '^event "emg_bursts"' "$TMP/nox.txt")
 	raw=$(psg-read "$NOX" 2>/dev/null | psg-emg --chin 1-2 --ecg none \
-		2>/dev/null | psg-dump --no-samples | grep -c '^event "emg_bursts"')
+		2>>"$TMP/all.log" | psg-dump --no-samples | grep -c '^event "emg_bursts"')
 	# The chin carries ~2-uV QRS bleed (docs/validation.md): without
 	# removal some beats pass for twitches.
 	check "Nox: with ECG removal $nev chin events in 2 min, fewer than $raw without" \
@@ -135,6 +135,10 @@ else
 	skip "../shared absent: the Nox recording"
 fi
 
+# Sanitizer reports (make check SAN=1) would hide in the stages' stderr.
+cat "$TMP"/*.err >>"$TMP/all.log" 2>/dev/null
+check "no sanitizer report from psg-emg" \
+	sh -c "! grep -q 'runtime error\|Sanitizer' '$TMP/all.log'"
 expect_exit 1 "psg-emg --bogus exits 1" sh -c "psg-emg --bogus <'$TMP/in.txt'"
 expect_exit 1 "psg-emg --on 2 --off 3 exits 1" \
 	sh -c "psg-read '$TMP/clean.edf' | psg-emg --on 2 --off 3"

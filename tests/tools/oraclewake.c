@@ -21,13 +21,21 @@ static void die(const char *m)
 	exit(2);
 }
 
-static void epochs(psg_writer *w, const char *prefix, int f)
+/* PREFIX.SUFFIX opened, its header line read. */
+static FILE *open_tsv(const char *prefix, const char *suffix)
 {
 	char path[1024], line[512];
-	snprintf(path, sizeof path, "%s.epochs.tsv", prefix);
+	snprintf(path, sizeof path, "%s.%s", prefix, suffix);
 	FILE *fp = fopen(path, "r");
 	if (!fp || !fgets(line, sizeof line, fp))
-		die("cannot read the epochs TSV");
+		die("cannot read a truth TSV");
+	return fp;
+}
+
+static void epochs(psg_writer *w, const char *prefix, int f)
+{
+	char line[512];
+	FILE *fp = open_tsv(prefix, "epochs.tsv");
 	while (fgets(line, sizeof line, fp)) {
 		long k;
 		double on, d;
@@ -45,11 +53,8 @@ static void epochs(psg_writer *w, const char *prefix, int f)
 
 static void arousals(psg_writer *w, const char *prefix, int type)
 {
-	char path[1024], line[512];
-	snprintf(path, sizeof path, "%s.events.tsv", prefix);
-	FILE *fp = fopen(path, "r");
-	if (!fp || !fgets(line, sizeof line, fp))
-		die("cannot read the events TSV");
+	char line[512];
+	FILE *fp = open_tsv(prefix, "events.tsv");
 	while (fgets(line, sizeof line, fp)) {
 		double on, d;
 		char *tab1 = strchr(line, '\t'), *tab2, *tab3;
