@@ -1,0 +1,1687 @@
+/*
+ * psg-emg -- muscle activity in sleep from leg, chin and masseter EMG:
+ * leg movements (LM), periodic limb movement (PLM) series, spasms,
+ * twitches, rhythmic masticatory muscle activity (RMMA, bruxism) and the
+ * REM atonia index.
+ *
+ * Channels.  Roles are guessed from labels: legs ("Leg L", "Right Leg",
+ * "LAT", "RAT", "Tib"...), chin ("Chin1-Chin2", "EMG submental",
+ * "EMG"), masseter ("Masseter R"); --legs, --chin and --masseter override
+ * ("none" drops a role).  Only voltage channels (uV) are used, and none
+ * whose digital step exceeds a quarter of the onset rise (2 uV): its
+ * quantisation would be scored as bursts.
+ *
+ * Conditioning (each an option):
+ *  - zero-phase FIR band-pass 10-100 Hz (WASM 2016 recommends 10 Hz high-
+ *    pass; the top is cut to 0.4 x rate when the rate is too low), with
+ *    notches at 50 and 60 Hz and their second harmonic (--mains), 5-Hz
+ *    transitions: a 1-Hz notch rings for a second after every burst;
+ *  - ECG bleed removal: R peaks are found on the ECG channel (5-25 Hz,
+ *    adaptive threshold), and each EMG channel subtracts, beat by beat, the
+ *    median of its own last 15 beats' segments (-0.15 to +0.25 s around
+ *    R): the bleed repeats with every beat while muscle noise does not,
+ *    and the median ignores beats that fell into a burst.  Beats whose
+ *    residual is 3x the usual are kept out of the template;
+ *  - the envelope is the rectified signal averaged over 0.1 s, at about
+ *    100 Hz;
+ *  - the resting level (baseline) is the 20th percentile of the envelope's
+ *    0.5-s means in a centred window of 300 s (legs) or 60 s (chin and
+ *    masseter, whose tone changes with the sleep stage).  A low percentile
+ *    stays at rest while up to 80 % of the window is active, so a 3-min
+ *    spasm does not raise it.
+ *
+ * Bursts (WASM 2016, Ferri et al., Sleep Med 26:86; AASM Manual v2.6):
+ *  - legs: onset where the envelope rises 8 uV above rest; offset at the
+ *    start of >= 0.5 s whose mean stays within 2 uV of rest (and whose
+ *    every value within 4 uV: a noise-robust reading of WASM's "does not
+ *    exceed 2 uV above resting");
+ *  - chin and masseter: onset at twice the resting level (AASM bruxism
+ *    rule, >= 2x background), at least 1 uV above it; offset after 0.2 s
+ *    within half the onset rise (bruxism bursts come 0.3-1 s apart, and a
+ *    REM rise of 1 uV is within the filters' ringing at a quarter);
+ *  - bursts shorter than 0.1 s are dropped (AASM: transient muscle
+ *    activity lasts 0.1-5 s);
+ *  - twitch: < 0.5 s, on the chin reaching 4x rest (AASM transient muscle
+ *    activity); lm (legs): 0.5-10 s; spasm (legs): > 10 s, with its
+ *    duration and intensity; burst: other chin activity of >= 0.5 s
+ *    (tone); rmma (chin, masseter): >= 3 bursts whose mean is >= 2x rest,
+ *    0.25-2 s (phasic) or up to 10 s (tonic, in Lavigne's mixed episodes),
+ *    one at least of 0.5-2 s (a run of twitch-length bursts is a cluster
+ *    of phasic REM twitches), joined when < 2 s apart (Lavigne et al.
+ *    1996, J Dent Res 75:546; RMMA bursts come at about 1 Hz, while REM
+ *    twitches do not); one episode on chin and masseter is one.
+ *  - LMs of two legs that overlap or lie < 0.5 s apart are one bilateral
+ *    LM, up to 15 s (WASM); candidate LMs (CLM) are mono 0.5-10 s or
+ *    bilateral up to 15 s.
+ *  - PLM series: >= 4 consecutive CLMs with onset-to-onset intervals of
+ *    10-90 s; a shorter or longer interval, or a leg burst that is not a
+ *    CLM (a spasm), ends the series (WASM 2016).
+ *  - an LM is linked to an arousal (type `arousals`, from psg-wake) when
+ *    they overlap or are < 0.5 s apart (WASM, AASM).
+ * Indices are per hour of sleep when the stream has psg-wake's `wake`
+ * epochs (1 wake, 0 sleep, -1 unusable), else when it has a hypnogram's
+ * "Sleep stage" annotations, else per hour of recording; the summary
+ * `emg_index_basis` says which (1, 2, 0).
+ * REM atonia index (Ferri et al. 2008, J Sleep Res 17:89; noise correction
+ * of Ferri et al. 2010, Sleep Med 11:947): 1-s means of the rectified chin
+ * EMG in REM (hypnogram annotations), each minus the minimum of the 60
+ * around it; AI = share <= 1 uV / (1 - share in 1-2 uV).
+ *
+ * Output: events `emg_bursts` (twitches, spasms, chin bursts and RMMA as
+ * they are found, chin and masseter ones once no channel can still merge
+ * them; LMs at the end of the stream, when series, arousals and sleep are
+ * known) and `plm_series`; summaries (docs/hdf5.md).  Every input record
+ * passes through untouched.
+ * Memory: per channel the filter and 150 s of envelope (100 Hz); LMs,
+ * spasms, arousals and stage annotations are held until END (tens per
+ * hour, 48 bytes each), as are psg-wake's calls (1 byte per epoch).
+ */
+#include "stage.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <strings.h>
+
+#define MAXCH 8                 /* EMG channels used */
+#define NBEAT 15                /* beats in the median ECG template */
+#define RCAP 256                /* R peaks kept (about 4 min) */
+#define NPEND 64                /* chin bursts of one bruxism episode */
+#define MINI 61                 /* atonia: a mini-epoch and 30 s each side */
+#define NOTCH_TR 5               /* Hz: a narrower notch rings for ~1 s */
+
+
+enum role { R_LEG, R_CHIN, R_JAW };
+enum kind { K_TWITCH = 1, K_LM, K_SPASM, K_RMMA, K_BURST };
+static const char *const kind_name[] = {"", "twitch", "lm", "spasm", "rmma",
+					"burst"};
+
+typedef struct opts {
+	const char *legs, *chin, *jaw, *ecg;
+	const char *trace;           /* text file of envelope and rest */
+	double band_lo, band_hi;
+	int mains;                  /* 50, 60, 0 none, -1 both */
+	double smooth;              /* envelope, s */
+	double on_uv, off_uv, off_s, chin_off_s;
+	double chin_ratio, chin_min, chin_off, phasic;
+	double min_burst, twitch_max, lm_max, bilat_gap, bilat_max;
+	double imi_min, imi_max;
+	int series_min;
+	double rmma_min, rmma_max, rmma_tonic, rmma_gap;
+	int rmma_bursts;
+	double pct, leg_win, chin_win;
+	double arousal_gap;
+} opts;
+
+typedef struct pctl {           /* running percentile over the last cap */
+	float *ring, *sorted;
+	int cap, head, n;
+} pctl;
+
+typedef struct burst {          /* a finished burst */
+	double on, off, peak, mean, base;
+	int ch;
+} burst;
+
+typedef struct held {           /* a leg burst kept for series (48 B) */
+	double on, off;
+	float peak, mean, base;
+	int16_t ch;
+	int8_t kind, bilateral, arousal, sleep;
+	int32_t series;
+} held;
+
+typedef struct emgch {
+	int ch, role;
+	double rate, env_rate;
+	psg_filter *bp;
+	int started;
+	int64_t t0, next, k;        /* input segment; k: next filtered sample */
+	/* filtered samples waiting for the ECG's R peaks */
+	float *q;
+	size_t qh, qn, qcap;
+	/* ECG bleed template */
+	int pre, post, tlen;        /* samples before and after R */
+	uint64_t beat;              /* the next R peak (index into S->r) */
+	float *cap, *hist, *med, res[NBEAT];
+	int capn, nhist, hnext;
+	/* envelope */
+	float *box;
+	int boxlen, boxi, nbox, step, stepi;
+	double boxsum;
+	int blen, bn;               /* 0.5-s block means for the baseline */
+	double bsum;
+	pctl base;
+	double *et;                 /* look-ahead queue: time, value */
+	float *ev;
+	int eqcap, eqh, eqn;
+	/* detector */
+	int in, W;
+	double on, last_t, peak, sum, qsum, b_on;
+	long n;
+	double now;                 /* time of the last envelope value seen */
+	float *qw;                  /* the last W values above rest */
+	int qwi, qwn;
+	double base_sum;
+	long base_n;
+	/* chin: bursts of a bruxism episode being gathered */
+	burst pend[NPEND];
+	int npend;
+} emgch;
+
+typedef struct jawev {          /* a chin or masseter event, held */
+	burst b;
+	int kind, bursts;
+} jawev;
+
+typedef struct stagerun {
+	double on, off;
+	int stage;                  /* enum psg_stage */
+} stagerun;
+
+typedef struct state {
+	const opts *o;
+	FILE *trace;
+	const psg_header *h;
+	int nch;
+	emgch c[MAXCH];
+	int ev_type, sr_type, ann_type, ar_type, f_wake;
+	/* ECG */
+	int ecg;
+	psg_filter *ecgf;
+	double ecg_rate, ecg_wait;    /* Hz; s of EMG held for R peaks */
+	int ecg_started;
+	int64_t e_t0, e_next, e_k;
+	double known;               /* R peaks before this time are final */
+	double r[RCAP];
+	uint64_t nr;
+	double smax[8], cur_max, sec_end, last_r;
+	int nsmax, in_qrs, need_next;
+	double q_start, q_peak, q_t, q_prev, q_before, q_after, prev_a;
+	/* held until END */
+	held *lm;
+	size_t nlm, lmcap;
+	double (*ar)[2];
+	size_t nar, arcap;
+	stagerun *runs;
+	size_t nruns, runcap;
+	signed char *wake;
+	size_t nwake, wakecap;
+	/* atonia (first chin) */
+	int aton;
+	double mini_v[MINI];
+	int64_t mini_s[MINI];
+	int nmini;
+	int64_t cur_sec, last_eval;
+	double cur_sum;
+	long cur_n, rem_s, ai_le1, ai_1to2, rem_bursts;
+	/* counts */
+	long n_twitch, n_spasm, n_rmma;
+	jawev *jaw;
+	size_t njaw, jawcap;
+	double spasm_s, spasm_amp;
+} state;
+
+static void usage(FILE *f)
+{
+	fputs("usage: psg-emg [options] < in > out\n"
+	      "Leg movements, PLM series, spasms, twitches, bruxism (RMMA) and "
+	      "REM atonia\nfrom leg, chin and masseter EMG.\n\n"
+	      "Channels (default: guessed from labels; 'none' drops a role):\n"
+	      "      --legs SEL         leg (tibialis) channels, e.g. 'Leg L,Leg R'\n"
+	      "      --chin SEL         chin (submental) channel(s)\n"
+	      "      --masseter SEL     masseter channel(s)\n"
+	      "      --ecg SEL          ECG channel for bleed removal\n"
+	      "Conditioning:\n"
+	      "      --band LO-HI       EMG band-pass in Hz (default 10-100; top "
+	      "<= 0.4 x rate)\n"
+	      "      --mains HZ         notch 50, 60, 0 (none) or auto (both; "
+	      "default)\n"
+	      "      --smooth SEC       envelope averaging (default 0.1)\n"
+	      "      --baseline-pct P   resting level percentile (default 20)\n"
+	      "      --leg-window SEC   its centred window for legs (default 300)\n"
+	      "      --chin-window SEC  for chin and masseter (default 60)\n"
+	      "Bursts (WASM 2016, AASM v2.6, Lavigne 1996):\n"
+	      "      --on UV            leg onset above rest (default 8)\n"
+	      "      --off UV           leg offset within rest + UV (default 2)\n"
+	      "      --off-time SEC     ...for at least SEC (default 0.5)\n"
+	      "      --chin-ratio X     chin onset at X x rest (default 2)\n"
+	      "      --chin-min UV      ...and at least UV above it (default 1)\n"
+	      "      --chin-off FRAC    chin offset within FRAC of the onset "
+	      "rise (0.5)\n"
+	      "      --chin-off-time SEC  chin offset after SEC of rest (0.2)\n"
+	      "      --phasic-ratio X   chin twitches reach X x rest (default 4)\n"
+	      "      --min-burst SEC    shorter bursts are dropped (default 0.1)\n"
+	      "      --twitch SEC       twitch below (default 0.5)\n"
+	      "      --lm-max SEC       LM up to, spasm beyond (default 10)\n"
+	      "      --bilateral SEC:SEC  merge legs closer than (0.5), up to "
+	      "(15)\n"
+	      "      --imi SEC:SEC      PLM intervals, onset to onset (10:90)\n"
+	      "      --series N         LMs in a PLM series at least (4)\n"
+	      "      --rmma SEC:SEC     RMMA burst durations (0.25:2)\n"
+	      "      --rmma-tonic SEC   tonic bursts of mixed episodes up to "
+	      "(10)\n"
+	      "      --rmma-gap SEC     RMMA bursts closer than this join (2)\n"
+	      "      --rmma-bursts N    bursts in an episode at least (3)\n"
+	      "      --arousal-gap SEC  LM-arousal link within (0.5)\n"
+	      "      --trace FILE       write each envelope value as text: "
+	      "channel, time (s),\n"
+	      "                         envelope and resting level (uV), for "
+	      "plots\n"
+	      "  -h, --help             this help\n\n"
+	      "Events: emg_bursts (kind twitch, lm, spasm, rmma, burst), "
+	      "plm_series.\nExit: 0 ok, 1 usage, 2 bad stream, 3 no EMG "
+	      "channel.\n", f);
+}
+
+static double num_arg(const char *opt, const char *arg, double lo,
+		      double hi)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (*end || end == arg || !(v >= lo && v <= hi))
+		die(EXIT_USAGE, "%s: bad number '%s' (%g to %g)", opt, arg, lo,
+		    hi);
+	return v;
+}
+
+/* "A:B" with 0 <= A < B. */
+static void pair_arg(const char *opt, const char *arg, double *a, double *b)
+{
+	char *end;
+	*a = strtod(arg, &end);
+	if (*end != ':' && *end != '-')
+		die(EXIT_USAGE, "%s wants A:B, not '%s'", opt, arg);
+	*b = strtod(end + 1, &end);
+	if (*end || !(*a >= 0) || !(*b > *a))
+		die(EXIT_USAGE, "%s wants A:B with 0 <= A < B, not '%s'", opt,
+		    arg);
+}
+
+static int mains_arg(const char *arg)
+{
+	if (!strcmp(arg, "auto"))
+		return -1;
+	if (!strcmp(arg, "none") || !strcmp(arg, "0"))
+		return 0;
+	if (!strcmp(arg, "50") || !strcmp(arg, "60"))
+		return atoi(arg);
+	die(EXIT_USAGE, "--mains wants 50, 60, 0 or auto, not '%s'", arg);
+}
+
+static void defaults(opts *o)
+{
+	*o = (opts){0};
+	o->band_lo = 10, o->band_hi = 100, o->mains = -1, o->smooth = 0.1;
+	o->on_uv = 8, o->off_uv = 2, o->off_s = 0.5, o->chin_off_s = 0.2;
+	o->chin_ratio = 2, o->chin_min = 1, o->chin_off = 0.5, o->phasic = 4;
+	o->min_burst = 0.1, o->twitch_max = 0.5, o->lm_max = 10;
+	o->bilat_gap = 0.5, o->bilat_max = 15;
+	o->imi_min = 10, o->imi_max = 90, o->series_min = 4;
+	o->rmma_min = 0.25, o->rmma_max = 2, o->rmma_tonic = 10;
+	o->rmma_gap = 2;
+	o->rmma_bursts = 3;
+	o->pct = 20, o->leg_win = 300, o->chin_win = 60;
+	o->arousal_gap = 0.5;
+}
+
+static void parse_args(int argc, char **argv, opts *o)
+{
+	enum { O_LEGS = 256, O_CHIN, O_JAW, O_ECG, O_BAND, O_MAINS, O_SMOOTH,
+	       O_PCT, O_LWIN, O_CWIN, O_ON, O_OFF, O_OFFT, O_CR, O_CM, O_MINB,
+	       O_TW, O_LMMAX, O_BIL, O_IMI, O_SER, O_RMMA, O_RGAP, O_RB,
+	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC, O_COFF };
+	static const struct option lo[] = {{"legs", 1, 0, O_LEGS},
+		{"chin", 1, 0, O_CHIN}, {"masseter", 1, 0, O_JAW},
+		{"ecg", 1, 0, O_ECG}, {"band", 1, 0, O_BAND},
+		{"mains", 1, 0, O_MAINS}, {"smooth", 1, 0, O_SMOOTH},
+		{"baseline-pct", 1, 0, O_PCT}, {"leg-window", 1, 0, O_LWIN},
+		{"chin-window", 1, 0, O_CWIN}, {"on", 1, 0, O_ON},
+		{"off", 1, 0, O_OFF}, {"off-time", 1, 0, O_OFFT},
+		{"chin-off-time", 1, 0, O_COFFT}, {"trace", 1, 0, O_TRACE},
+		{"phasic-ratio", 1, 0, O_PHASIC}, {"rmma-tonic", 1, 0, O_TONIC},
+		{"chin-off", 1, 0, O_COFF},
+		{"chin-ratio", 1, 0, O_CR}, {"chin-min", 1, 0, O_CM},
+		{"min-burst", 1, 0, O_MINB}, {"twitch", 1, 0, O_TW},
+		{"lm-max", 1, 0, O_LMMAX}, {"bilateral", 1, 0, O_BIL},
+		{"imi", 1, 0, O_IMI}, {"series", 1, 0, O_SER},
+		{"rmma", 1, 0, O_RMMA}, {"rmma-gap", 1, 0, O_RGAP},
+		{"rmma-bursts", 1, 0, O_RB}, {"arousal-gap", 1, 0, O_AGAP},
+		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+	int c;
+	defaults(o);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_LEGS: o->legs = optarg; break;
+		case O_CHIN: o->chin = optarg; break;
+		case O_JAW: o->jaw = optarg; break;
+		case O_ECG: o->ecg = optarg; break;
+		case O_BAND: pair_arg("--band", optarg, &o->band_lo,
+				      &o->band_hi);
+			if (o->band_lo <= 0)
+				die(EXIT_USAGE, "--band: LO above 0 Hz");
+			break;
+		case O_MAINS: o->mains = mains_arg(optarg); break;
+		case O_SMOOTH: o->smooth = num_arg("--smooth", optarg, 0.01, 2);
+			break;
+		case O_PCT: o->pct = num_arg("--baseline-pct", optarg, 1, 50);
+			break;
+		case O_LWIN: o->leg_win = num_arg("--leg-window", optarg, 10,
+						  3600); break;
+		case O_CWIN: o->chin_win = num_arg("--chin-window", optarg, 10,
+						   3600); break;
+		case O_ON: o->on_uv = num_arg("--on", optarg, 0.1, 1e4); break;
+		case O_OFF: o->off_uv = num_arg("--off", optarg, 0.01, 1e4);
+			break;
+		case O_OFFT: o->off_s = num_arg("--off-time", optarg, 0.05, 10);
+			break;
+		case O_COFF: o->chin_off = num_arg("--chin-off", optarg, 0.05,
+						   0.95); break;
+		case O_TONIC: o->rmma_tonic = num_arg("--rmma-tonic", optarg, 0,
+						      600); break;
+		case O_PHASIC: o->phasic = num_arg("--phasic-ratio", optarg, 1.1,
+						   100); break;
+		case O_TRACE: o->trace = optarg; break;
+		case O_COFFT: o->chin_off_s = num_arg("--chin-off-time", optarg,
+						      0.05, 10); break;
+		case O_CR: o->chin_ratio = num_arg("--chin-ratio", optarg, 1.1,
+						   100); break;
+		case O_CM: o->chin_min = num_arg("--chin-min", optarg, 0.01,
+						 1e4); break;
+		case O_MINB: o->min_burst = num_arg("--min-burst", optarg, 0,
+						    10); break;
+		case O_TW: o->twitch_max = num_arg("--twitch", optarg, 0.05, 10);
+			break;
+		case O_LMMAX: o->lm_max = num_arg("--lm-max", optarg, 0.5, 600);
+			break;
+		case O_BIL: pair_arg("--bilateral", optarg, &o->bilat_gap,
+				     &o->bilat_max); break;
+		case O_IMI: pair_arg("--imi", optarg, &o->imi_min, &o->imi_max);
+			break;
+		case O_SER: o->series_min = (int)num_arg("--series", optarg, 2,
+							 1000); break;
+		case O_RMMA: pair_arg("--rmma", optarg, &o->rmma_min,
+				      &o->rmma_max); break;
+		case O_RGAP: o->rmma_gap = num_arg("--rmma-gap", optarg, 0.1,
+						   60); break;
+		case O_RB: o->rmma_bursts = (int)num_arg("--rmma-bursts", optarg,
+							 2, NPEND); break;
+		case O_AGAP: o->arousal_gap = num_arg("--arousal-gap", optarg,
+						      0, 60); break;
+		case 'h': usage(stdout); exit(0);
+		default: bad_option(c, argv);
+		}
+	}
+	if (o->off_uv >= o->on_uv)
+		die(EXIT_USAGE, "--off must be below --on");
+	if (o->twitch_max > o->lm_max)
+		die(EXIT_USAGE, "--twitch must not exceed --lm-max");
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s' (the stream comes on "
+		    "standard input)", argv[optind]);
+}
+
+/* ---- channels ---- */
+
+static int has(const char *label, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = label; *p; p++)
+		if (!strncasecmp(p, word, n))
+			return 1;
+	return 0;
+}
+
+/* A whole token (between non-alphanumerics) equal to word. */
+static int token(const char *label, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = label; *p; p++)
+		if ((p == label || !isalnum((unsigned char)p[-1])) &&
+		    !strncasecmp(p, word, n) && !isalnum((unsigned char)p[n]))
+			return 1;
+	return 0;
+}
+
+/* The role of a channel from its label, or -1.  "LAT"/"RAT" are the left
+   and right anterior tibialis of many montages. */
+static int guess_role(const psg_channel *c)
+{
+	const char *l = c->label;
+	if (strcmp(c->unit, "uV"))
+		return -1;
+	if (has(l, "leg") || has(l, "tib") || has(l, "jambe") ||
+	    token(l, "LAT") || token(l, "RAT"))
+		return R_LEG;
+	if (has(l, "masset"))
+		return R_JAW;
+	if (has(l, "chin") || has(l, "subm") || has(l, "mental") ||
+	    !strcasecmp(l, "EMG"))
+		return R_CHIN;
+	return -1;
+}
+
+/* The amplitude of one digital step, uV (0 when the source has none). */
+static double resolution(const psg_channel *c)
+{
+	if (c->dig_max <= c->dig_min)
+		return 0;
+	return (c->phys_max - c->phys_min) / ((double)c->dig_max - c->dig_min);
+}
+
+static void add_channel(state *S, int ch, int role)
+{
+	const psg_channel *pc = &S->h->channels[ch];
+	for (int i = 0; i < S->nch; i++)
+		if (S->c[i].ch == ch)
+			return;
+	/* A step coarser than a quarter of the onset rise (2 uV for WASM's
+	   8) turns quantisation into bursts: such a channel cannot be scored
+	   (the Nox A1 export stores legs in 31-uV steps). */
+	if (resolution(pc) > S->o->on_uv / 4) {
+		warn("'%s' is recorded in steps of %.3g uV, too coarse for "
+		     "%g-uV onsets: left out", pc->label, resolution(pc),
+		     S->o->on_uv);
+		return;
+	}
+	if (S->nch == MAXCH) {
+		warn("more than %d EMG channels: '%s' left out", MAXCH,
+		     S->h->channels[ch].label);
+		return;
+	}
+	S->c[S->nch].ch = ch;
+	S->c[S->nch++].role = role;
+}
+
+/* The channels of one role from an option, or from the labels. */
+static void pick_role(state *S, const psg_header *h, const char *sel, int role)
+{
+	if (sel && !strcmp(sel, "none"))
+		return;
+	if (sel) {
+		int idx[MAXCH], n;
+		char bad[PSG_LABEL_LEN];
+		n = psg_select_channels(h, sel, idx, MAXCH, bad, sizeof bad);
+		if (n <= 0)
+			die(EXIT_UNSUITABLE, "no channel '%s'", n < 0 ? bad : sel);
+		for (int i = 0; i < n; i++)
+			add_channel(S, idx[i], role);
+		return;
+	}
+	int chins = 0;
+	for (int i = 0; i < h->nchannels; i++)
+		if (guess_role(&h->channels[i]) == role &&
+		    (role != R_CHIN || chins++ == 0))   /* one chin derivation */
+			add_channel(S, i, role);
+}
+
+static int pick_ecg(const psg_header *h, const char *sel)
+{
+	if (sel && !strcmp(sel, "none"))
+		return -1;
+	if (sel) {
+		int i = psg_header_find_channel(h, sel);
+		if (i < 0)
+			die(EXIT_UNSUITABLE, "no ECG channel '%s'", sel);
+		return i;
+	}
+	for (int i = 0; i < h->nchannels; i++)
+		if (!strcmp(h->channels[i].kind, PSG_KIND_ECG) &&
+		    !strcmp(h->channels[i].unit, "uV") &&
+		    psg_channel_rate(&h->channels[i]) >= 100)
+			return i;
+	return -1;
+}
+
+/* ---- filters ---- */
+
+static double *design(const psg_fir_spec *s, double rate, int *n,
+		      const char *label)
+{
+	double *taps;
+	char msg[256];
+	if (psg_fir_design(s, rate, &taps, n, msg, sizeof msg))
+		die(EXIT_UNSUITABLE, "'%s' at %g Hz: %s", label, rate, msg);
+	return taps;
+}
+
+/* Convolves the design of s into *taps (a cascade). */
+static void cascade(double **taps, int *n, const psg_fir_spec *s, double rate,
+		    const char *label)
+{
+	int m, k;
+	double *b = design(s, rate, &m, label), *c;
+	if (psg_fir_cascade(*taps, *n, b, m, &c, &k))
+		die(EXIT_IO, "out of memory");
+	free(*taps);
+	free(b);
+	*taps = c, *n = k;
+}
+
+static psg_filter *emg_filter(const opts *o, double rate, const char *label)
+{
+	double hi = fmin(o->band_hi, 0.4 * rate);
+	psg_fir_spec bp = {PSG_FIR_BANDPASS, o->band_lo, hi, 0, 0, 0};
+	int n, st;
+	if (hi <= o->band_lo)
+		die(EXIT_UNSUITABLE, "'%s': %g Hz is too slow for EMG above "
+		    "%g Hz", label, rate, o->band_lo);
+	double *taps = design(&bp, rate, &n, label);
+	for (int f = 50; f <= 60; f += 10) {
+		if (o->mains != -1 && o->mains != f)
+			continue;
+		/* The mains and, inside the band, its second harmonic. */
+		int harm = 2 * f + 2 < rate / 2 && 2 * f < hi + 10 ? 2 : 1;
+		psg_fir_spec nt = {PSG_FIR_NOTCH, f, 0, NOTCH_TR, 0, harm};
+		if (f + 2 < rate / 2)
+			cascade(&taps, &n, &nt, rate, label);
+	}
+	psg_filter *p = psg_filter_new(taps, n, &st);
+	free(taps);
+	if (!p)
+		die(EXIT_IO, "filter: %s", psg_strerror(st));
+	return p;
+}
+
+/* ---- the running percentile ---- */
+
+static void pctl_init(pctl *p, int cap)
+{
+	p->ring = calloc((size_t)cap, sizeof *p->ring);
+	p->sorted = calloc((size_t)cap, sizeof *p->sorted);
+	if (!p->ring || !p->sorted)
+		die(EXIT_IO, "out of memory");
+	p->cap = cap, p->head = p->n = 0;
+}
+
+/* First index in sorted[0..n) not below v. */
+static int lower(const float *s, int n, float v)
+{
+	int a = 0, b = n;
+	while (a < b) {
+		int m = (a + b) / 2;
+		if (s[m] < v)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+static void pctl_push(pctl *p, float v)
+{
+	if (p->n == p->cap) {   /* the oldest leaves */
+		float old = p->ring[p->head];
+		int i = lower(p->sorted, p->n, old);
+		memmove(p->sorted + i, p->sorted + i + 1,
+			(size_t)(p->n - i - 1) * sizeof *p->sorted);
+		p->n--;
+	}
+	p->ring[p->head] = v;
+	p->head = (p->head + 1) % p->cap;
+	int i = lower(p->sorted, p->n, v);
+	memmove(p->sorted + i + 1, p->sorted + i,
+		(size_t)(p->n - i) * sizeof *p->sorted);
+	p->sorted[i] = v;
+	p->n++;
+}
+
+static double pctl_get(const pctl *p, double pct)
+{
+	if (p->n < 4)
+		return NAN;
+	return p->sorted[(int)(pct / 100 * (p->n - 1) + 0.5)];
+}
+
+/* ---- events ---- */
+
+static void emit(state *S, psg_writer *w, int ch, int kind, const burst *b,
+		 int bilateral, double series, double arousal, int bursts,
+		 double sleep)
+{
+	double v[9] = {kind, b->peak, b->mean, b->base, bilateral, series,
+		       arousal, bursts, sleep};
+	psg_event e = {.type = S->ev_type, .channel = ch,
+		.onset = llround(b->on * PSG_TICKS_PER_SEC),
+		.duration = llround((b->off - b->on) * PSG_TICKS_PER_SEC),
+		.label = kind_name[kind], .nvalues = 9, .values = v};
+	if (psg_write_event(w, &e))
+		die(EXIT_IO, "%s", psg_writer_errmsg(w));
+}
+
+/* 1 sleep, 0 wake, -1 not known at t (psg-wake's calls, else the
+   hypnogram's stages). */
+static int sleep_at(const state *S, double t)
+{
+	if (S->nwake) {
+		double len = (double)S->h->epoch_len / PSG_TICKS_PER_SEC;
+		double org = (double)S->h->epoch_origin / PSG_TICKS_PER_SEC;
+		double e = floor((t - org) / len);
+		if (e < 0 || e >= (double)S->nwake)
+			return -1;
+		int v = S->wake[(size_t)e];
+		return v == 0 ? 1 : v == 1 ? 0 : -1;
+	}
+	for (size_t i = S->nruns; i-- > 0;)
+		if (t >= S->runs[i].on && t < S->runs[i].off) {
+			int s = S->runs[i].stage;
+			return s == PSG_STAGE_W ? 0 : s > PSG_STAGE_W ? 1 : -1;
+		}
+	return -1;
+}
+
+static double sleep_field(const state *S, double t)
+{
+	int s = sleep_at(S, t);
+	return s < 0 ? NAN : s;
+}
+
+static int rem_at(const state *S, double t)
+{
+	for (size_t i = S->nruns; i-- > 0;)
+		if (t >= S->runs[i].on && t < S->runs[i].off)
+			return S->runs[i].stage == PSG_STAGE_R;
+	return 0;
+}
+
+static void hold(state *S, const burst *b, int kind)
+{
+	S->lm = grow(S->lm, &S->lmcap, S->nlm, sizeof *S->lm);
+	S->lm[S->nlm++] = (held){b->on, b->off, (float)b->peak, (float)b->mean,
+		(float)b->base, (int16_t)b->ch, (int8_t)kind, 0, -1, -1, 0};
+}
+
+/* ---- chin and masseter events wait until no channel can change them ---- */
+
+static void jaw_add(state *S, const burst *b, int kind, int bursts)
+{
+	S->jaw = grow(S->jaw, &S->jawcap, S->njaw, sizeof *S->jaw);
+	S->jaw[S->njaw++] = (jawev){*b, kind, bursts};
+}
+
+/* A chin or masseter burst outside a bruxism episode.  Longer activity
+   is tone (an arousal's, wake's), not a cramp: a burst, whatever its
+   length.  A twitch must reach 4x the rest (AASM transient muscle
+   activity): the 2x that starts a burst also catches the tone's rises. */
+static void chin_single(state *S, const burst *b)
+{
+	int kind = b->off - b->on < S->o->twitch_max ? K_TWITCH : K_BURST;
+	if (kind == K_TWITCH && b->peak < (S->o->phasic - 1) * b->base)
+		return;
+	jaw_add(S, b, kind, 1);
+}
+
+static void jaw_emit(state *S, const jawev *e, psg_writer *w)
+{
+	S->n_twitch += e->kind == K_TWITCH;
+	S->n_rmma += e->kind == K_RMMA;
+	if (e->kind != K_RMMA && rem_at(S, e->b.on))
+		S->rem_bursts++;
+	emit(S, w, e->b.ch, e->kind, &e->b, 0, 0, NAN, e->bursts,
+	     sleep_field(S, e->b.on));
+}
+
+static int cmp_jaw(const void *a, const void *b)
+{
+	double x = ((const jawev *)a)->b.on, y = ((const jawev *)b)->b.on;
+	return (x > y) - (x < y);
+}
+
+/* One bruxism episode seen on the chin and a masseter is one: RMMA
+   events that overlap merge, and other bursts inside them are theirs. */
+static void absorb(state *S, size_t i)
+{
+	jawev *e = &S->jaw[i];
+	for (size_t j = i + 1; j < S->njaw && S->jaw[j].b.on < e->b.off; j++) {
+		jawev *x = &S->jaw[j];
+		if (x->kind == K_RMMA) {
+			e->b.off = fmax(e->b.off, x->b.off);
+			e->b.peak = fmax(e->b.peak, x->b.peak);
+			e->bursts = e->bursts > x->bursts ? e->bursts : x->bursts;
+		}
+		x->kind = 0;
+	}
+}
+
+static int in_rmma(const state *S, const jawev *e, size_t k, size_t i)
+{
+	for (size_t j = 0; j < S->njaw; j++) {
+		const jawev *x = &S->jaw[j];
+		if ((j < k || j > i) && x->kind == K_RMMA &&
+		    x->b.on < e->b.off && e->b.on < x->b.off)
+			return 1;
+	}
+	return 0;
+}
+
+/* Emits the held chin and masseter events that end before upto, the
+   earliest time at which a channel could still start one. */
+static void jaw_flush(state *S, double upto, psg_writer *w)
+{
+	size_t k = 0;
+	if (!S->njaw)
+		return;
+	qsort(S->jaw, S->njaw, sizeof *S->jaw, cmp_jaw);
+	for (size_t i = 0; i < S->njaw; i++) {
+		jawev *e = &S->jaw[i];
+		if (!e->kind)
+			continue;
+		if (e->b.off >= upto) {
+			S->jaw[k++] = *e;
+			continue;
+		}
+		if (e->kind == K_RMMA)
+			absorb(S, i);
+		if (e->kind == K_RMMA || !in_rmma(S, e, k, i))
+			jaw_emit(S, e, w);
+	}
+	S->njaw = k;
+}
+
+/* The earliest onset a chin or masseter channel may still report. */
+static double jaw_upto(const state *S)
+{
+	double t = INFINITY;
+	for (int i = 0; i < S->nch; i++) {
+		const emgch *c = &S->c[i];
+		if (c->role == R_LEG)
+			continue;
+		t = fmin(t, c->now);
+		if (c->in)
+			t = fmin(t, c->on);
+		if (c->npend)
+			t = fmin(t, c->pend[0].on);
+	}
+	return t;
+}
+
+/* The gathered chin bursts: one RMMA episode when there are enough,
+   else each on its own. */
+static void flush_rmma(state *S, emgch *c)
+{
+	int phasic = 0;
+	for (int i = 0; i < c->npend; i++) {
+		double d = c->pend[i].off - c->pend[i].on;
+		phasic += d >= S->o->twitch_max && d <= S->o->rmma_max;
+	}
+	/* Lavigne's phasic and mixed episodes: >= 3 bursts, at least one of
+	   them phasic and longer than a twitch (0.5-2 s: a run of twitch-
+	   length bursts is a cluster of REM twitches); tonic ones (two
+	   phasic bursts closer than the offset rule can split, or
+	   clenching) up to --rmma-tonic. */
+	if (c->npend >= S->o->rmma_bursts && phasic) {
+		burst e = c->pend[0];
+		double sum = 0, len = 0;
+		for (int i = 0; i < c->npend; i++) {
+			const burst *b = &c->pend[i];
+			e.peak = fmax(e.peak, b->peak);
+			sum += b->mean * (b->off - b->on), len += b->off - b->on;
+		}
+		e.off = c->pend[c->npend - 1].off;
+		e.mean = sum / len;
+		jaw_add(S, &e, K_RMMA, c->npend);
+	} else {
+		for (int i = 0; i < c->npend; i++)
+			chin_single(S, &c->pend[i]);
+	}
+	c->npend = 0;
+}
+
+static void burst_done(state *S, emgch *c, burst *b, psg_writer *w)
+{
+	const opts *o = S->o;
+	double d = b->off - b->on;
+	if (d < o->min_burst)
+		return;
+	if (c->role == R_LEG) {
+		if (d < o->twitch_max) {
+			S->n_twitch++;
+			emit(S, w, b->ch, K_TWITCH, b, 0, 0, NAN, 1,
+			     sleep_field(S, b->on));
+		} else if (d <= o->lm_max) {
+			hold(S, b, K_LM);
+		} else {   /* reported now, kept as a series breaker */
+			S->n_spasm++, S->spasm_s += d, S->spasm_amp += b->mean * d;
+			emit(S, w, b->ch, K_SPASM, b, 0, 0, NAN, 1,
+			     sleep_field(S, b->on));
+			hold(S, b, K_SPASM);
+		}
+		return;
+	}
+	/* Bruxism bursts are elevations of >= 2x the rest as a whole (their
+	   mean), not a tone's fluctuation that crosses 2x for a moment. */
+	int cand = d >= o->rmma_min && d <= fmax(o->rmma_max, o->rmma_tonic) &&
+		   b->mean >= (o->chin_ratio - 1) * b->base;
+	if (c->npend && (!cand || b->on - c->pend[c->npend - 1].off >=
+			 o->rmma_gap || c->npend == NPEND))
+		flush_rmma(S, c);
+	if (cand)
+		c->pend[c->npend++] = *b;
+	else
+		chin_single(S, b);
+}
+
+/* ---- the detector: one envelope value e at t with resting level b ---- */
+
+static void detect(state *S, emgch *c, double t, double e, double b,
+		   psg_writer *w)
+{
+	const opts *o = S->o;
+	if (S->trace)
+		fprintf(S->trace, "%d\t%.3f\t%.3f\t%.3f\n", c->ch, t, e, b);
+	if (c->role != R_LEG && floor(t) != floor(c->now)) {
+		c->now = t;
+		jaw_flush(S, jaw_upto(S), w);
+	}
+	c->now = t;
+	if (isnan(b))
+		return;
+	c->base_sum += b, c->base_n++;
+	if (c->role != R_LEG && c->npend && !c->in &&
+	    t - c->pend[c->npend - 1].off >= o->rmma_gap)
+		flush_rmma(S, c);
+	/* The rise that starts a burst: WASM's 8 uV on legs; on the chin
+	   twice the rest (AASM bruxism), whose tone changes with stage. */
+	double rise = c->role == R_LEG ? o->on_uv :
+		      fmax(o->chin_min, (o->chin_ratio - 1) * b);
+	double x = e - b;
+	if (!c->in) {
+		if (x < rise)
+			return;
+		c->in = 1, c->on = t, c->b_on = b;
+		c->peak = x, c->sum = 0, c->n = 0, c->qsum = 0, c->qwn = 0;
+	}
+	c->sum += x, c->n++;
+	c->peak = fmax(c->peak, x);
+	c->last_t = t;
+	if (c->qwn == c->W)
+		c->qsum -= c->qw[c->qwi];
+	else
+		c->qwn++;
+	c->qw[c->qwi] = (float)x;
+	c->qsum += x;
+	c->qwi = (c->qwi + 1) % c->W;
+	/* Legs: WASM's 2 of 8 uV.  The chin's rise is often 1 uV in REM,
+	   where a quarter of it is within the filters' ringing after a
+	   twitch: half of it there. */
+	double off = c->role == R_LEG ? o->off_uv / o->on_uv : o->chin_off;
+	if (c->qwn < c->W || c->qsum / c->W > rise * off)
+		return;
+	for (int i = 0; i < c->W; i++)
+		if (c->qw[i] > rise * 2 * off)
+			return;
+	/* Rest for off_s: the burst ended where that rest began. */
+	burst bu = {c->on, t - (c->W - 1) / c->env_rate, c->peak,
+		    c->n > c->W ? (c->sum - c->qsum) / (double)(c->n - c->W) :
+		    c->peak, c->b_on, c->ch};
+	c->in = 0;
+	burst_done(S, c, &bu, w);
+}
+
+/* A segment ends inside a burst: it ends there too. */
+static void detect_close(state *S, emgch *c, psg_writer *w)
+{
+	if (c->in) {
+		burst bu = {c->on, c->last_t, c->peak, c->n ? c->sum / c->n : 0,
+			    c->b_on, c->ch};
+		c->in = 0;
+		burst_done(S, c, &bu, w);
+	}
+	if (c->npend)
+		flush_rmma(S, c);
+}
+
+/* ---- REM atonia (Ferri 2008, 2010) on the first chin ---- */
+
+static void mini_eval(state *S, int i)
+{
+	double m = INFINITY;
+	for (int j = 0; j < S->nmini; j++)
+		if (llabs(S->mini_s[j] - S->mini_s[i]) <= MINI / 2)
+			m = fmin(m, S->mini_v[j]);
+	S->last_eval = S->mini_s[i];
+	if (!rem_at(S, (double)S->mini_s[i] + 0.5))
+		return;
+	double v = S->mini_v[i] - m;
+	S->rem_s++;
+	S->ai_le1 += v <= 1;
+	S->ai_1to2 += v > 1 && v <= 2;
+}
+
+static void mini_push(state *S, int64_t sec, double v)
+{
+	if (S->nmini == MINI) {
+		memmove(S->mini_v, S->mini_v + 1, (MINI - 1) * sizeof *S->mini_v);
+		memmove(S->mini_s, S->mini_s + 1, (MINI - 1) * sizeof *S->mini_s);
+		S->nmini--;
+	}
+	S->mini_v[S->nmini] = v, S->mini_s[S->nmini++] = sec;
+	/* The one 30 s back now has its whole window. */
+	for (int i = 0; i < S->nmini; i++)
+		if (S->mini_s[i] > S->last_eval && S->mini_s[i] + MINI / 2 <= sec)
+			mini_eval(S, i);
+}
+
+static void mini_flush(state *S)
+{
+	if (S->cur_n)
+		mini_push(S, S->cur_sec, S->cur_sum / S->cur_n);
+	for (int i = 0; i < S->nmini; i++)
+		if (S->mini_s[i] > S->last_eval)
+			mini_eval(S, i);
+	S->nmini = 0, S->cur_n = 0, S->cur_sum = 0;
+}
+
+static void atonia(state *S, double t, double e)
+{
+	int64_t sec = (int64_t)floor(t);
+	if (sec != S->cur_sec && S->cur_n) {
+		mini_push(S, S->cur_sec, S->cur_sum / S->cur_n);
+		S->cur_n = 0, S->cur_sum = 0;
+	}
+	S->cur_sec = sec;
+	S->cur_sum += e, S->cur_n++;
+}
+
+/* ---- envelope ---- */
+
+/* One envelope value: into the baseline's window, and through the
+   look-ahead queue to the detector, which sees the rest centred on it. */
+static void env_push(state *S, emgch *c, double t, float e, psg_writer *w)
+{
+	if (c - S->c == S->aton)
+		atonia(S, t, e);
+	c->bsum += e;
+	if (++c->bn == c->blen) {
+		pctl_push(&c->base, (float)(c->bsum / c->blen));
+		c->bsum = 0, c->bn = 0;
+	}
+	if (c->eqn == c->eqcap) {
+		detect(S, c, c->et[c->eqh], c->ev[c->eqh],
+		       pctl_get(&c->base, S->o->pct), w);
+		c->eqh = (c->eqh + 1) % c->eqcap;
+		c->eqn--;
+	}
+	int j = (c->eqh + c->eqn++) % c->eqcap;
+	c->et[j] = t, c->ev[j] = e;
+}
+
+static void env_flush(state *S, emgch *c, psg_writer *w)
+{
+	for (; c->eqn; c->eqn--, c->eqh = (c->eqh + 1) % c->eqcap)
+		detect(S, c, c->et[c->eqh], c->ev[c->eqh],
+		       pctl_get(&c->base, S->o->pct), w);
+	detect_close(S, c, w);
+	if (c - S->c == S->aton)
+		mini_flush(S);
+	c->eqh = 0, c->nbox = 0, c->boxi = 0, c->boxsum = 0, c->stepi = 0;
+	c->bn = 0, c->bsum = 0;
+	c->base.n = 0, c->base.head = 0;
+}
+
+/* A conditioned sample: rectified, averaged over the box, decimated. */
+static void env_feed(state *S, emgch *c, double t, float y, psg_writer *w)
+{
+	float r = fabsf(y);
+	if (c->nbox == c->boxlen)
+		c->boxsum -= c->box[c->boxi];
+	else
+		c->nbox++;
+	c->box[c->boxi] = r;
+	c->boxsum += r;
+	c->boxi = (c->boxi + 1) % c->boxlen;
+	if (++c->stepi < c->step || c->nbox < c->boxlen)
+		return;
+	c->stepi = 0;
+	env_push(S, c, t - (c->boxlen - 1) / (2 * c->rate),
+		 (float)(c->boxsum / c->boxlen), w);
+}
+
+/* ---- ECG bleed ---- */
+
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x > y) - (x < y);
+}
+
+/* The captured beat joins the template unless it is far noisier than
+   the usual residual (a burst): the median of the last NBEAT. */
+static void beat_done(emgch *c)
+{
+	if (c->capn != c->tlen)
+		return;
+	double res = 0;
+	for (int i = 0; i < c->tlen; i++) {
+		double d = c->cap[i] - (c->nhist ? c->med[i] : 0);
+		res += d * d;
+	}
+	res = sqrt(res / c->tlen);
+	if (c->nhist >= 5) {
+		float r[NBEAT];
+		memcpy(r, c->res, sizeof r);
+		qsort(r, (size_t)c->nhist, sizeof *r, cmp_float);
+		if (res > 3 * r[c->nhist / 2])
+			return;
+	}
+	memcpy(c->hist + (size_t)c->hnext * c->tlen, c->cap,
+	       (size_t)c->tlen * sizeof *c->cap);
+	c->res[c->hnext] = (float)res;
+	c->hnext = (c->hnext + 1) % NBEAT;
+	if (c->nhist < NBEAT)
+		c->nhist++;
+	float v[NBEAT];
+	for (int i = 0; i < c->tlen; i++) {
+		for (int k = 0; k < c->nhist; k++)
+			v[k] = c->hist[(size_t)k * c->tlen + i];
+		qsort(v, (size_t)c->nhist, sizeof *v, cmp_float);
+		c->med[i] = v[c->nhist / 2];
+	}
+}
+
+/* The sample x at t with the bleed of the beat around it removed. */
+static float unbleed(state *S, emgch *c, double t, float x)
+{
+	if (S->ecg < 0)
+		return x;
+	if (S->nr > RCAP && c->beat < S->nr - RCAP)
+		c->beat = S->nr - RCAP, c->capn = 0;
+	while (c->beat < S->nr &&
+	       lround((t - S->r[c->beat % RCAP]) * c->rate) > c->post) {
+		beat_done(c);
+		c->capn = 0;
+		c->beat++;
+	}
+	if (c->beat >= S->nr)
+		return x;
+	double r = S->r[c->beat % RCAP];
+	long u = lround((t - r) * c->rate) + c->pre;
+	if (u < 0 || u >= c->tlen)
+		return x;
+	c->cap[u] = x;
+	c->capn++;
+	return c->nhist >= 3 ? x - c->med[u] : x;
+}
+
+/* R peaks: |5-25 Hz ECG| above 0.4 x the median of the last 8 seconds'
+   maxima, at least 0.25 s apart; the peak is taken 0.1 s after it was
+   last exceeded and refined by a parabola through its neighbours. */
+static void qrs_done(state *S, double dt)
+{
+	double a = S->q_before, b = S->q_peak, c = S->q_after;
+	double den = a - 2 * b + c, shift = den < 0 ? 0.5 * (a - c) / den : 0;
+	S->r[S->nr % RCAP] = S->q_t + fmax(-0.5, fmin(0.5, shift)) * dt;
+	S->nr++;
+	S->last_r = S->q_t;
+	S->in_qrs = 0;
+}
+
+static double ecg_threshold(const state *S)
+{
+	double v[8];
+	memcpy(v, S->smax, sizeof v);
+	for (int i = 1; i < S->nsmax; i++)   /* insertion sort of <= 8 */
+		for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+			double x = v[j];
+			v[j] = v[j - 1], v[j - 1] = x;
+		}
+	return 0.4 * v[S->nsmax / 2];
+}
+
+static void ecg_sample(state *S, double t, float y)
+{
+	double a = fabs(y), dt = 1 / S->ecg_rate;
+	if (t >= S->sec_end) {
+		if (S->sec_end > 0)
+			S->smax[S->nsmax < 8 ? S->nsmax++ :
+				(int)((int64_t)S->sec_end % 8)] = S->cur_max;
+		S->cur_max = 0, S->sec_end = floor(t) + 1;
+	}
+	S->cur_max = fmax(S->cur_max, a);
+	if (S->need_next)
+		S->q_after = a, S->need_next = 0;
+	if (S->in_qrs && a > S->q_peak)
+		S->q_peak = a, S->q_t = t, S->q_before = S->prev_a,
+		S->need_next = 1;
+	else if (S->in_qrs && t - S->q_t > 0.1 && !S->need_next)
+		qrs_done(S, dt);
+	if (!S->in_qrs && S->nsmax >= 2 && t - S->last_r > 0.25 &&
+	    a > ecg_threshold(S)) {
+		S->in_qrs = 1, S->q_start = t;
+		S->q_peak = a, S->q_t = t, S->q_before = S->prev_a;
+		S->need_next = 1;
+	}
+	S->prev_a = a;
+	S->known = S->in_qrs ? S->q_start - 0.3 : t - 0.3;
+}
+
+/* ---- the stream ---- */
+
+static double emg_time(const state *S, const emgch *c, int64_t k)
+{
+	return (double)psg_sample_time(&S->h->channels[c->ch], c->t0, k) /
+	       PSG_TICKS_PER_SEC;
+}
+
+/* Conditioned samples whose beats are known (all with force). */
+static void emg_run(state *S, emgch *c, psg_writer *w, int force)
+{
+	double pre = (double)c->pre / c->rate;
+	while (c->qn) {
+		double t = emg_time(S, c, c->k);
+		/* Waits for the ECG, but never for longer than its filter
+		   can hold it back (an FFT block) and 5 s. */
+		if (!force && S->ecg >= 0 && t + pre > S->known &&
+		    (double)c->qn < S->ecg_wait * c->rate)
+			break;
+		env_feed(S, c, t, unbleed(S, c, t, c->q[c->qh]), w);
+		c->qh++, c->qn--, c->k++;
+	}
+}
+
+/* Room for n more samples at the queue's tail. */
+static void q_room(emgch *c, size_t n)
+{
+	if (c->qh + c->qn + n <= c->qcap)
+		return;
+	if (c->qn)
+		memmove(c->q, c->q + c->qh, c->qn * sizeof *c->q);
+	c->qh = 0;
+	if (c->qn + n > c->qcap) {
+		c->qcap = c->qn + n + 65536;
+		c->q = realloc(c->q, c->qcap * sizeof *c->q);
+		if (!c->q)
+			die(EXIT_IO, "out of memory");
+	}
+}
+
+static void emg_pull(state *S, emgch *c, psg_writer *w, int force)
+{
+	int n;
+	for (;;) {
+		q_room(c, 8192);
+		n = psg_filter_pull(c->bp, c->q + c->qh + c->qn, 8192);
+		if (n <= 0)
+			break;
+		c->qn += (size_t)n;
+		emg_run(S, c, w, force);
+	}
+	emg_run(S, c, w, force);
+}
+
+static void emg_end_segment(state *S, emgch *c, psg_writer *w)
+{
+	if (psg_filter_finish(c->bp))
+		die(EXIT_IO, "out of memory");
+	emg_pull(S, c, w, 1);
+	env_flush(S, c, w);
+	c->capn = 0;
+}
+
+static void emg_block(state *S, emgch *c, const psg_block *b, psg_writer *w)
+{
+	if (!c->started || b->t0 != c->t0 || b->offset != c->next) {
+		if (c->started)
+			emg_end_segment(S, c, w);
+		c->started = 1, c->t0 = b->t0, c->k = b->offset;
+	}
+	c->next = b->offset + b->n;
+	if (psg_filter_push(c->bp, b->x, b->n))
+		die(EXIT_IO, "out of memory");
+	emg_pull(S, c, w, 0);
+}
+
+static void ecg_drain(state *S)
+{
+	float buf[4096];
+	int n;
+	const psg_channel *pc = &S->h->channels[S->ecg];
+	while ((n = psg_filter_pull(S->ecgf, buf, 4096)) > 0)
+		for (int i = 0; i < n; i++, S->e_k++)
+			ecg_sample(S, (double)psg_sample_time(pc, S->e_t0, S->e_k)
+				   / PSG_TICKS_PER_SEC, buf[i]);
+}
+
+static void ecg_block(state *S, const psg_block *b, psg_writer *w)
+{
+	if (!S->ecg_started || b->t0 != S->e_t0 || b->offset != S->e_next) {
+		if (S->ecg_started) {
+			if (psg_filter_finish(S->ecgf))
+				die(EXIT_IO, "out of memory");
+			ecg_drain(S);
+			if (S->in_qrs)
+				qrs_done(S, 1 / S->ecg_rate);
+		}
+		S->ecg_started = 1, S->e_t0 = b->t0, S->e_k = b->offset;
+	}
+	S->e_next = b->offset + b->n;
+	if (psg_filter_push(S->ecgf, b->x, b->n))
+		die(EXIT_IO, "out of memory");
+	ecg_drain(S);
+	for (int i = 0; i < S->nch; i++)
+		if (S->c[i].started)
+			emg_run(S, &S->c[i], w, 0);
+}
+
+/* "Sleep stage W/1/2/3/4/R/N1..." from a merged hypnogram. */
+static int stage_of(const char *label)
+{
+	if (strncasecmp(label, "Sleep stage ", 12))
+		return -2;
+	const char *s = label + 12;
+	if (*s == 'N' || *s == 'n')
+		s++;
+	switch (toupper((unsigned char)*s)) {
+	case 'W': return PSG_STAGE_W;
+	case '1': return PSG_STAGE_N1;
+	case '2': return PSG_STAGE_N2;
+	case '3': case '4': return PSG_STAGE_N3;
+	case 'R': return PSG_STAGE_R;
+	}
+	return PSG_STAGE_UNKNOWN;
+}
+
+static void event_in(state *S, const psg_event *e)
+{
+	double on = (double)e->onset / PSG_TICKS_PER_SEC;
+	double d = e->duration > 0 ? (double)e->duration / PSG_TICKS_PER_SEC : 0;
+	if (e->type == S->ann_type && e->label) {
+		int st = stage_of(e->label);
+		if (st < -1 || d <= 0)
+			return;
+		S->runs = grow(S->runs, &S->runcap, S->nruns, sizeof *S->runs);
+		S->runs[S->nruns++] = (stagerun){on, on + d, st};
+	} else if (e->type == S->ar_type) {
+		S->ar = grow(S->ar, &S->arcap, S->nar, sizeof *S->ar);
+		S->ar[S->nar][0] = on, S->ar[S->nar++][1] = on + d;
+	}
+}
+
+static void epoch_in(state *S, const psg_epoch *e)
+{
+	for (int i = 0; i < e->n; i++) {
+		if ((int)e->feature[i] != S->f_wake || e->epoch < 0 ||
+		    e->epoch > (int64_t)1 << 24)
+			continue;
+		while (S->nwake <= (size_t)e->epoch) {
+			S->wake = grow(S->wake, &S->wakecap, S->nwake,
+				       sizeof *S->wake);
+			S->wake[S->nwake++] = -1;
+		}
+		double v = e->value[i];
+		S->wake[e->epoch] = (signed char)(v == 0 ? 0 : v == 1 ? 1 : -1);
+	}
+}
+
+/* ---- the night: LMs, series, arousals (at END) ---- */
+
+static int cmp_held(const void *a, const void *b)
+{
+	double x = ((const held *)a)->on, y = ((const held *)b)->on;
+	return (x > y) - (x < y);
+}
+
+static int cmp_ar(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* LMs of different legs that overlap or lie < bilat_gap apart become
+   one bilateral LM of at most bilat_max (WASM 2016). */
+static void merge_bilateral(state *S)
+{
+	const opts *o = S->o;
+	size_t j = 0;
+	if (S->nlm)   /* qsort wants a buffer, even for none */
+		qsort(S->lm, S->nlm, sizeof *S->lm, cmp_held);
+	for (size_t i = 0; i < S->nlm; i++) {
+		held *a = j ? &S->lm[j - 1] : NULL, *b = &S->lm[i];
+		if (a && a->kind == K_LM && b->kind == K_LM && a->ch != b->ch &&
+		    b->on - a->off < o->bilat_gap &&
+		    fmax(a->off, b->off) - a->on <= o->bilat_max) {
+			double da = a->off - a->on, db = b->off - b->on;
+			a->mean = (float)((a->mean * da + b->mean * db) / (da + db));
+			a->peak = fmaxf(a->peak, b->peak);
+			a->base = (a->base + b->base) / 2;
+			a->off = fmax(a->off, b->off);
+			a->bilateral = 1;
+			continue;
+		}
+		S->lm[j++] = *b;
+	}
+	S->nlm = j;
+}
+
+static void arousal_links(state *S)
+{
+	if (S->ar_type < 0)
+		return;
+	if (S->nar)
+		qsort(S->ar, S->nar, sizeof *S->ar, cmp_ar);
+	size_t k = 0;
+	for (size_t i = 0; i < S->nlm; i++) {
+		held *m = &S->lm[i];
+		while (k < S->nar && S->ar[k][1] + S->o->arousal_gap <= m->on)
+			k++;
+		m->arousal = 0;
+		for (size_t j = k; j < S->nar && S->ar[j][0] <
+		     m->off + S->o->arousal_gap; j++)
+			if (S->ar[j][1] + S->o->arousal_gap > m->on)
+				m->arousal = 1;
+	}
+}
+
+typedef struct counts {
+	long lm, lm_sleep, plm, plms, plms_ar, series;
+} counts;
+
+/* A run of candidate LMs [a, b): a series when long enough. */
+static void close_run(state *S, size_t a, size_t b, counts *n, psg_writer *w)
+{
+	if (b - a < (size_t)S->o->series_min)
+		return;
+	int32_t id = (int32_t)++n->series;
+	double imi = (S->lm[b - 1].on - S->lm[a].on) / (double)(b - a - 1);
+	long nar = 0;
+	for (size_t i = a; i < b; i++)
+		S->lm[i].series = id, nar += S->lm[i].arousal == 1;
+	double v[4] = {id, (double)(b - a), imi, S->ar_type < 0 ? NAN : nar};
+	psg_event e = {.type = S->sr_type, .channel = -1,
+		.onset = llround(S->lm[a].on * PSG_TICKS_PER_SEC),
+		.duration = llround((S->lm[b - 1].off - S->lm[a].on) *
+				    PSG_TICKS_PER_SEC),
+		.label = "plm_series", .nvalues = 4, .values = v};
+	if (psg_write_event(w, &e))
+		die(EXIT_IO, "%s", psg_writer_errmsg(w));
+}
+
+/* PLM series (WASM 2016): runs of >= series_min candidate LMs whose
+   onsets are 10-90 s apart; any other interval, or a leg burst that is
+   no candidate (a spasm), ends a run. */
+static void find_series(state *S, counts *n, psg_writer *w)
+{
+	const opts *o = S->o;
+	size_t a = 0;
+	for (size_t i = 0; i <= S->nlm; i++) {
+		int breaks = i == S->nlm || S->lm[i].kind != K_LM;
+		if (!breaks && i > a) {
+			double imi = S->lm[i].on - S->lm[i - 1].on;
+			breaks = imi < o->imi_min || imi > o->imi_max;
+		}
+		if (!breaks)
+			continue;
+		close_run(S, a, i, n, w);
+		a = i < S->nlm && S->lm[i].kind != K_LM ? i + 1 : i;
+	}
+}
+
+static void night(state *S, counts *n, psg_writer *w)
+{
+	merge_bilateral(S);
+	arousal_links(S);
+	for (size_t i = 0; i < S->nlm; i++)
+		S->lm[i].sleep = (int8_t)sleep_at(S, S->lm[i].on);
+	find_series(S, n, w);
+	for (size_t i = 0; i < S->nlm; i++) {
+		const held *m = &S->lm[i];
+		if (m->kind != K_LM)
+			continue;
+		int in_sleep = m->sleep == 1 || (!S->nwake && !S->nruns);
+		n->lm++, n->lm_sleep += in_sleep;
+		n->plm += m->series > 0;
+		n->plms += m->series > 0 && in_sleep;
+		n->plms_ar += m->series > 0 && in_sleep && m->arousal == 1;
+		burst b = {m->on, m->off, m->peak, m->mean, m->base, m->ch};
+		emit(S, w, m->ch, K_LM, &b, m->bilateral, m->series,
+		     S->ar_type < 0 ? NAN : m->arousal,
+		     1 + m->bilateral, m->sleep < 0 ? NAN : m->sleep);
+	}
+}
+
+/* Hours the indices are per: of sleep (wake epochs, else the
+   hypnogram), else of recording; *basis says which (1, 2, 0). */
+static double index_hours(const state *S, double duration, int *basis)
+{
+	double s = 0;
+	if (S->nwake) {
+		for (size_t i = 0; i < S->nwake; i++)
+			s += S->wake[i] == 0;
+		*basis = 1;
+		return s * (double)S->h->epoch_len / PSG_TICKS_PER_SEC / 3600;
+	}
+	if (S->nruns) {
+		for (size_t i = 0; i < S->nruns; i++)
+			if (S->runs[i].stage > PSG_STAGE_W)
+				s += fmin(S->runs[i].off, duration) -
+				     S->runs[i].on;
+		*basis = 2;
+		return fmax(s, 0) / 3600;
+	}
+	*basis = 0;
+	return duration / 3600;
+}
+
+static void summary(psg_writer *w, const char *name, const char *unit,
+		    double v)
+{
+	psg_summary s = {name, unit, v};
+	if (psg_write_summary(w, &s))
+		die(EXIT_IO, "%s", psg_writer_errmsg(w));
+}
+
+static void summaries(state *S, const counts *n, double duration,
+		      psg_writer *w)
+{
+	int basis;
+	double hrs = index_hours(S, duration, &basis);
+	double per = hrs > 0 ? 1 / hrs : NAN;
+	summary(w, "lm_index", "1/h", n->lm_sleep * per);
+	summary(w, "plms_index", "1/h", n->plms * per);
+	summary(w, "plms_arousal_index", "1/h", S->ar_type < 0 ? NAN :
+		n->plms_ar * per);
+	summary(w, "plm_series_count", "", (double)n->series);
+	summary(w, "spasm_count", "", (double)S->n_spasm);
+	summary(w, "spasm_minutes", "min", S->spasm_s / 60);
+	summary(w, "spasm_intensity", "uV", S->spasm_s > 0 ?
+		S->spasm_amp / S->spasm_s : NAN);
+	summary(w, "twitch_index", "1/h", S->n_twitch * per);
+	summary(w, "rmma_index", "1/h", S->n_rmma * per);
+	summary(w, "atonia_index", "", S->rem_s - S->ai_1to2 > 0 ?
+		(double)S->ai_le1 / (double)(S->rem_s - S->ai_1to2) : NAN);
+	summary(w, "rem_phasic_density", "1/min", S->rem_s > 0 ?
+		S->rem_bursts / (S->rem_s / 60.0) : NAN);
+	summary(w, "emg_index_basis", "", basis);
+	summary(w, "emg_index_hours", "h", hrs);
+	summary(w, "emg_ecg_removed", "", S->ecg >= 0);
+	for (int i = 0; i < S->nch; i++) {
+		char name[PSG_LABEL_LEN + 16];
+		const emgch *c = &S->c[i];
+		snprintf(name, sizeof name, "emg_baseline %s",
+			 S->h->channels[c->ch].label);
+		summary(w, name, "uV", c->base_n ? c->base_sum / c->base_n :
+			NAN);
+	}
+}
+
+/* ---- setup ---- */
+
+static psg_header *declare(state *S, const psg_header *in, int argc,
+			   char **argv)
+{
+	const char *f[] = {"kind", "peak", "mean", "baseline", "bilateral",
+			   "series", "arousal", "bursts", "sleep"};
+	const char *u[] = {"", "uV", "uV", "uV", "", "", "", "", ""};
+	const char *sf[] = {"id", "lms", "imi_mean", "arousals"};
+	const char *su[] = {"", "", "s", ""};
+	psg_header *h = derive_header(in, argc, argv);
+	S->ev_type = psg_header_add_evtype(h, "emg_bursts", 9, f, u);
+	S->sr_type = psg_header_add_evtype(h, "plm_series", 4, sf, su);
+	if (S->ev_type < 0 || S->sr_type < 0)
+		die(EXIT_UNSUITABLE, "the stream already has EMG results "
+		    "(psg-emg ran twice?)");
+	return h;
+}
+
+static void channel_init(state *S, emgch *c)
+{
+	const opts *o = S->o;
+	const psg_channel *pc = &S->h->channels[c->ch];
+	c->rate = psg_channel_rate(pc);
+	c->bp = emg_filter(o, c->rate, pc->label);
+	c->step = (int)fmax(1, lround(c->rate / 100));
+	c->env_rate = c->rate / c->step;
+	c->boxlen = (int)fmax(1, lround(o->smooth * c->rate));
+	c->blen = (int)fmax(1, lround(0.5 * c->env_rate));
+	double win = c->role == R_LEG ? o->leg_win : o->chin_win;
+	pctl_init(&c->base, (int)ceil(win / 0.5));
+	c->eqcap = (int)ceil(win / 2 * c->env_rate) + 1;
+	/* Bruxism bursts come 0.3-1 s apart: the chin's rest that ends a
+	   burst is shorter than the legs' 0.5 s. */
+	c->W = (int)fmax(2, lround((c->role == R_LEG ? o->off_s :
+				     o->chin_off_s) * c->env_rate));
+	c->pre = (int)lround(0.15 * c->rate);
+	c->post = (int)lround(0.25 * c->rate);
+	c->tlen = c->pre + c->post + 1;
+	c->box = calloc((size_t)c->boxlen, sizeof *c->box);
+	c->et = calloc((size_t)c->eqcap, sizeof *c->et);
+	c->ev = calloc((size_t)c->eqcap, sizeof *c->ev);
+	c->qw = calloc((size_t)c->W, sizeof *c->qw);
+	c->cap = calloc((size_t)c->tlen, sizeof *c->cap);
+	c->med = calloc((size_t)c->tlen, sizeof *c->med);
+	c->hist = calloc((size_t)c->tlen * NBEAT, sizeof *c->hist);
+	if (!c->box || !c->et || !c->ev || !c->qw || !c->cap || !c->med ||
+	    !c->hist)
+		die(EXIT_IO, "out of memory");
+}
+
+static void channel_free(emgch *c)
+{
+	psg_filter_free(c->bp);
+	free(c->q), free(c->box), free(c->et), free(c->ev), free(c->qw);
+	free(c->cap), free(c->med), free(c->hist);
+	free(c->base.ring), free(c->base.sorted);
+}
+
+static void setup(state *S, const psg_header *hin, const opts *o)
+{
+	S->o = o;
+	S->h = hin;
+	pick_role(S, hin, o->legs, R_LEG);
+	pick_role(S, hin, o->chin, R_CHIN);
+	pick_role(S, hin, o->jaw, R_JAW);
+	if (!S->nch)
+		die(EXIT_UNSUITABLE, "no usable EMG channel (legs, chin or "
+		    "masseter by label, in steps of at most %g uV); name them "
+		    "with --legs, --chin, --masseter", o->on_uv / 4);
+	S->aton = -1;
+	for (int i = 0; i < S->nch; i++) {
+		channel_init(S, &S->c[i]);
+		if (S->aton < 0 && S->c[i].role == R_CHIN)
+			S->aton = i;
+	}
+	S->ecg = pick_ecg(hin, o->ecg);
+	if (S->ecg >= 0) {
+		S->ecg_rate = psg_channel_rate(&hin->channels[S->ecg]);
+		psg_fir_spec s = {PSG_FIR_BANDPASS, 5, 25, 0, 0, 0};
+		int n, st;
+		double *taps = design(&s, S->ecg_rate, &n,
+				      hin->channels[S->ecg].label);
+		S->ecgf = psg_filter_new(taps, n, &st);
+		free(taps);
+		if (!S->ecgf)
+			die(EXIT_IO, "filter: %s", psg_strerror(st));
+		/* The FFT engine hands out whole blocks: at 200 Hz the ECG's
+		   R peaks can come 20 s after the EMG that needs them. */
+		S->ecg_wait = (psg_filter_fft_size(S->ecgf) +
+			       psg_filter_latency(S->ecgf)) / S->ecg_rate + 5;
+	} else if (!o->ecg) {
+		warn("no ECG channel: ECG bleed is not removed");
+	}
+	if (o->trace && !(S->trace = fopen(o->trace, "w")))
+		die(EXIT_IO, "%s: %s", o->trace, strerror(errno));
+	S->known = -INFINITY;
+	S->last_r = -INFINITY;
+	S->cur_sec = INT64_MIN, S->last_eval = INT64_MIN;
+}
+
+static int find_role(const state *S, int ch)
+{
+	for (int i = 0; i < S->nch; i++)
+		if (S->c[i].ch == ch)
+			return i;
+	return -1;
+}
+
+static void finish(state *S, const psg_end *end, psg_writer *w)
+{
+	counts n = {0};
+	if (S->ecg >= 0 && S->ecg_started) {
+		if (psg_filter_finish(S->ecgf))
+			die(EXIT_IO, "out of memory");
+		ecg_drain(S);
+		if (S->in_qrs)
+			qrs_done(S, 1 / S->ecg_rate);
+	}
+	S->known = INFINITY;
+	for (int i = 0; i < S->nch; i++)
+		if (S->c[i].started)
+			emg_end_segment(S, &S->c[i], w);
+	jaw_flush(S, INFINITY, w);
+	night(S, &n, w);
+	summaries(S, &n, (double)end->duration / PSG_TICKS_PER_SEC, w);
+}
+
+int main(int argc, char **argv)
+{
+	opts o;
+	static state S;   /* file scope lifetime: reachable at any exit */
+	psg_record rec;
+	int st;
+	stage_name = "psg-emg";
+	parse_args(argc, argv, &o);
+	refuse_terminal();
+	psg_reader *in = open_stdin_stream();
+	const psg_header *hin = psg_reader_header(in);
+	psg_header *h = declare(&S, hin, argc, argv);
+	setup(&S, h, &o);
+	S.ann_type = psg_header_find_evtype(h, "annotations");
+	S.ar_type = psg_header_find_evtype(h, "arousals");
+	S.f_wake = psg_header_find_feature(h, "wake");
+	psg_writer *w = psg_writer_open_fd(1, h, &st);
+	if (!w)
+		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
+	while ((st = psg_reader_next(in, &rec)) > 0) {
+		if (rec.kind == PSG_REC_END) {
+			finish(&S, &rec.end, w);
+			if (psg_writer_finish(w, &rec.end))
+				die(EXIT_IO, "%s", psg_writer_errmsg(w));
+			break;
+		}
+		if (psg_write_record(w, &rec))
+			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+		if (rec.kind == PSG_REC_DATA && rec.block.n > 0) {
+			int i = find_role(&S, rec.block.channel);
+			if (rec.block.channel == S.ecg)
+				ecg_block(&S, &rec.block, w);
+			if (i >= 0)
+				emg_block(&S, &S.c[i], &rec.block, w);
+		} else if (rec.kind == PSG_REC_EVENT) {
+			event_in(&S, &rec.event);
+		} else if (rec.kind == PSG_REC_EPOCH && S.f_wake >= 0) {
+			epoch_in(&S, &rec.epoch);
+		}
+	}
+	if (st < 0)
+		die(exit_code(st), "%s", psg_reader_errmsg(in));
+	for (int i = 0; i < S.nch; i++)
+		channel_free(&S.c[i]);
+	psg_filter_free(S.ecgf);
+	if (S.trace && fclose(S.trace))
+		die(EXIT_IO, "%s: %s", o.trace, strerror(errno));
+	free(S.lm), free(S.ar), free(S.runs), free(S.wake), free(S.jaw);
+	psg_writer_free(w);
+	psg_header_free(h);
+	psg_reader_free(in);
+	return 0;
+}
