@@ -273,17 +273,6 @@ static void usage(FILE *f)
 	      "channel.\n", f);
 }
 
-static double num_arg(const char *opt, const char *arg, double lo,
-		      double hi)
-{
-	char *end;
-	double v = strtod(arg, &end);
-	if (*end || end == arg || !(v >= lo && v <= hi))
-		die(EXIT_USAGE, "%s: bad number '%s' (%g to %g)", opt, arg, lo,
-		    hi);
-	return v;
-}
-
 /* "A:B" with 0 <= A < B. */
 static void pair_arg(const char *opt, const char *arg, double *a, double *b)
 {
@@ -362,51 +351,51 @@ static void parse_args(int argc, char **argv, opts *o)
 				die(EXIT_USAGE, "--band: LO above 0 Hz");
 			break;
 		case O_MAINS: o->mains = mains_arg(optarg); break;
-		case O_SMOOTH: o->smooth = num_arg("--smooth", optarg, 0.01, 2);
+		case O_SMOOTH: o->smooth = opt_num("--smooth", optarg, 0.01, 2);
 			break;
-		case O_PCT: o->pct = num_arg("--baseline-pct", optarg, 1, 50);
+		case O_PCT: o->pct = opt_num("--baseline-pct", optarg, 1, 50);
 			break;
-		case O_LWIN: o->leg_win = num_arg("--leg-window", optarg, 10,
+		case O_LWIN: o->leg_win = opt_num("--leg-window", optarg, 10,
 						  3600); break;
-		case O_CWIN: o->chin_win = num_arg("--chin-window", optarg, 10,
+		case O_CWIN: o->chin_win = opt_num("--chin-window", optarg, 10,
 						   3600); break;
-		case O_ON: o->on_uv = num_arg("--on", optarg, 0.1, 1e4); break;
-		case O_OFF: o->off_uv = num_arg("--off", optarg, 0.01, 1e4);
+		case O_ON: o->on_uv = opt_num("--on", optarg, 0.1, 1e4); break;
+		case O_OFF: o->off_uv = opt_num("--off", optarg, 0.01, 1e4);
 			break;
-		case O_OFFT: o->off_s = num_arg("--off-time", optarg, 0.05, 10);
+		case O_OFFT: o->off_s = opt_num("--off-time", optarg, 0.05, 10);
 			break;
-		case O_COFF: o->chin_off = num_arg("--chin-off", optarg, 0.05,
+		case O_COFF: o->chin_off = opt_num("--chin-off", optarg, 0.05,
 						   0.95); break;
-		case O_TONIC: o->rmma_tonic = num_arg("--rmma-tonic", optarg, 0,
+		case O_TONIC: o->rmma_tonic = opt_num("--rmma-tonic", optarg, 0,
 						      600); break;
-		case O_PHASIC: o->phasic = num_arg("--phasic-ratio", optarg, 1.1,
+		case O_PHASIC: o->phasic = opt_num("--phasic-ratio", optarg, 1.1,
 						   100); break;
 		case O_TRACE: o->trace = optarg; break;
-		case O_COFFT: o->chin_off_s = num_arg("--chin-off-time", optarg,
+		case O_COFFT: o->chin_off_s = opt_num("--chin-off-time", optarg,
 						      0.05, 10); break;
-		case O_CR: o->chin_ratio = num_arg("--chin-ratio", optarg, 1.1,
+		case O_CR: o->chin_ratio = opt_num("--chin-ratio", optarg, 1.1,
 						   100); break;
-		case O_CM: o->chin_min = num_arg("--chin-min", optarg, 0.01,
+		case O_CM: o->chin_min = opt_num("--chin-min", optarg, 0.01,
 						 1e4); break;
-		case O_MINB: o->min_burst = num_arg("--min-burst", optarg, 0,
+		case O_MINB: o->min_burst = opt_num("--min-burst", optarg, 0,
 						    10); break;
-		case O_TW: o->twitch_max = num_arg("--twitch", optarg, 0.05, 10);
+		case O_TW: o->twitch_max = opt_num("--twitch", optarg, 0.05, 10);
 			break;
-		case O_LMMAX: o->lm_max = num_arg("--lm-max", optarg, 0.5, 600);
+		case O_LMMAX: o->lm_max = opt_num("--lm-max", optarg, 0.5, 600);
 			break;
 		case O_BIL: pair_arg("--bilateral", optarg, &o->bilat_gap,
 				     &o->bilat_max); break;
 		case O_IMI: pair_arg("--imi", optarg, &o->imi_min, &o->imi_max);
 			break;
-		case O_SER: o->series_min = (int)num_arg("--series", optarg, 2,
+		case O_SER: o->series_min = (int)opt_num("--series", optarg, 2,
 							 1000); break;
 		case O_RMMA: pair_arg("--rmma", optarg, &o->rmma_min,
 				      &o->rmma_max); break;
-		case O_RGAP: o->rmma_gap = num_arg("--rmma-gap", optarg, 0.1,
+		case O_RGAP: o->rmma_gap = opt_num("--rmma-gap", optarg, 0.1,
 						   60); break;
-		case O_RB: o->rmma_bursts = (int)num_arg("--rmma-bursts", optarg,
+		case O_RB: o->rmma_bursts = (int)opt_num("--rmma-bursts", optarg,
 							 2, NPEND); break;
-		case O_AGAP: o->arousal_gap = num_arg("--arousal-gap", optarg,
+		case O_AGAP: o->arousal_gap = opt_num("--arousal-gap", optarg,
 						      0, 60); break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);

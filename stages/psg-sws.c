@@ -216,13 +216,10 @@ static void pair_arg(const char *opt, const char *arg, double *a, double *b)
 		    arg);
 }
 
-static double num_arg(const char *opt, const char *arg)
+/* A finite number; the callers check their own ranges, some open. */
+static double any_number(const char *opt, const char *arg)
 {
-	char *end;
-	double v = strtod(arg, &end);
-	if (*end || end == arg || !isfinite(v))
-		die(EXIT_USAGE, "%s: bad number '%s'", opt, arg);
-	return v;
+	return opt_num(opt, arg, -INFINITY, INFINITY);
 }
 
 static void parse_args(int argc, char **argv, opts *o)
@@ -254,33 +251,34 @@ static void parse_args(int argc, char **argv, opts *o)
 				      &o->pos_max); break;
 		case O_NP: pair_arg("--neg-peak", optarg, &o->neg_floor,
 				    &o->neg_peak); break;
-		case O_PMAX: o->pos_ceil = num_arg("--pos-max", optarg); break;
+		case O_PMAX: o->pos_ceil = any_number("--pos-max", optarg);
+			break;
 		case O_P2P: pair_arg("--p2p", optarg, &o->p2p, &o->p2p_max);
 			break;
-		case O_COV: o->cover = num_arg("--cover", optarg);
+		case O_COV: o->cover = any_number("--cover", optarg);
 			if (o->cover <= 0 || o->cover > 1)
 				die(EXIT_USAGE, "--cover: 0-1");
 			break;
-		case O_FLAT: o->flat_uv = num_arg("--flat", optarg); break;
+		case O_FLAT: o->flat_uv = any_number("--flat", optarg); break;
 		case O_AMP: range_arg("--amp-band", optarg, &o->amp_lo,
 				      &o->amp_hi); break;
-		case O_TR: o->transition = num_arg("--transition", optarg);
+		case O_TR: o->transition = any_number("--transition", optarg);
 			if (o->transition <= 0)
 				die(EXIT_USAGE, "--transition: above 0");
 			break;
-		case O_ART: o->artefact_uv = num_arg("--artefact", optarg);
+		case O_ART: o->artefact_uv = any_number("--artefact", optarg);
 			break;
 		case O_ABS: o->absolute = 1; break;
-		case O_FLOOR: o->floor = num_arg("--floor", optarg);
+		case O_FLOOR: o->floor = any_number("--floor", optarg);
 			if (o->floor < 0 || o->floor > 1)
 				die(EXIT_USAGE, "--floor: 0-1");
 			break;
-		case O_SEF: o->sef_max = num_arg("--sef-max", optarg);
+		case O_SEF: o->sef_max = any_number("--sef-max", optarg);
 			if (o->sef_max <= 0)
 				die(EXIT_USAGE, "--sef-max: above 0");
 			break;
 		case O_EOG: o->eog = optarg; break;
-		case O_EOGR: o->eog_ratio = num_arg("--eog-ratio", optarg);
+		case O_EOGR: o->eog_ratio = any_number("--eog-ratio", optarg);
 			if (o->eog_ratio <= 0)
 				die(EXIT_USAGE, "--eog-ratio: above 0");
 			break;
@@ -310,14 +308,6 @@ static int pick_channel(const psg_header *h, const opts *o)
 
 /* ---- the EOG, for ocular rejection ---- */
 
-static int has_ci(const char *s, const char *sub)
-{
-	for (size_t n = strlen(sub); *s; s++)
-		if (!strncasecmp(s, sub, n))
-			return 1;
-	return 0;
-}
-
 /* An eye electrode's name: E1, E2, EOG1, LOC, ROC... */
 static int eye_electrode(const char *e)
 {
@@ -330,7 +320,7 @@ static int eye_electrode(const char *e)
    "LOC-ROC", "EOG1-EOG2". */
 static int horizontal(const char *label)
 {
-	if (has_ci(label, "horiz") || has_ci(label, "heog"))
+	if (contains_ci(label, "horiz") || contains_ci(label, "heog"))
 		return 1;
 	if (!strncasecmp(label, "EOG ", 4))
 		label += 4;
@@ -352,8 +342,9 @@ static int auto_eog(const psg_header *h, int *ch)
 	int n = 0;
 	for (int i = 0; i < h->nchannels; i++) {
 		const psg_channel *c = &h->channels[i];
-		if (strcmp(c->kind, PSG_KIND_EOG) || has_ci(c->label, "vert") ||
-		    has_ci(c->label, "veog") || psg_channel_rate(c) < 10)
+		if (strcmp(c->kind, PSG_KIND_EOG) ||
+		    contains_ci(c->label, "vert") ||
+		    contains_ci(c->label, "veog") || psg_channel_rate(c) < 10)
 			continue;
 		if (horizontal(c->label)) {
 			ch[0] = i;
@@ -520,10 +511,12 @@ static int qualifies(const opts *o, const wave *wv, int *covers)
 
 static int eog_at(const eog *e, int64_t seg, int64_t i, float *v)
 {
-	if (i < 0 || e->ring[i % (int64_t)e->cap].seg != seg ||
-	    e->ring[i % (int64_t)e->cap].idx != i)
+	if (i < 0)
 		return 0;
-	*v = e->ring[i % (int64_t)e->cap].v;
+	const slot *s = &e->ring[i % (int64_t)e->cap];
+	if (s->seg != seg || s->idx != i)
+		return 0;
+	*v = s->v;
 	return 1;
 }
 

@@ -184,17 +184,6 @@ static void usage(FILE *f)
 	      "channel.\n", f);
 }
 
-static double num_arg(const char *opt, const char *arg, double lo,
-		      double hi)
-{
-	char *end;
-	double v = strtod(arg, &end);
-	if (*end || end == arg || !isfinite(v) || v < lo || v > hi)
-		die(EXIT_USAGE, "%s: a number from %g to %g, not '%s'", opt,
-		    lo, hi, arg);
-	return v;
-}
-
 static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_EOG = 256, O_EMG, O_BT, O_AT, O_SPREAD, O_MOVE, O_EOGW,
@@ -220,36 +209,36 @@ static void parse_args(int argc, char **argv, opts *o)
 		case 'c': o->channel = optarg; break;
 		case O_EOG: o->eog = optarg; break;
 		case O_EMG: o->emg = optarg; break;
-		case O_BT: o->beta_theta = num_arg("--beta-theta", optarg, -5,
+		case O_BT: o->beta_theta = opt_num("--beta-theta", optarg, -5,
 						   5); break;
-		case O_AT: o->alpha_theta = num_arg("--alpha-theta", optarg,
+		case O_AT: o->alpha_theta = opt_num("--alpha-theta", optarg,
 						    -5, 5); break;
-		case O_SPREAD: o->spread = num_arg("--spread", optarg, 0, 100);
+		case O_SPREAD: o->spread = opt_num("--spread", optarg, 0, 100);
 			break;
-		case O_MOVE: o->movement = num_arg("--movement", optarg, 0, 10);
+		case O_MOVE: o->movement = opt_num("--movement", optarg, 0, 10);
 			break;
-		case O_EOGW: o->eog_weight = num_arg("--eog-weight", optarg, 0,
+		case O_EOGW: o->eog_weight = opt_num("--eog-weight", optarg, 0,
 						     10); break;
-		case O_EMGW: o->emg_weight = num_arg("--emg-weight", optarg, 0,
+		case O_EMGW: o->emg_weight = opt_num("--emg-weight", optarg, 0,
 						     10); break;
-		case O_EOGREF: o->eog_ref = num_arg("--eog-ref", optarg, -5,
+		case O_EOGREF: o->eog_ref = opt_num("--eog-ref", optarg, -5,
 						    10); break;
-		case O_ADAPT: o->min_adapt = (int)num_arg("--min-adapt", optarg,
+		case O_ADAPT: o->min_adapt = (int)opt_num("--min-adapt", optarg,
 							  2, 1e6); break;
-		case O_PERS: o->persistent = num_arg("--persistent", optarg, 0,
+		case O_PERS: o->persistent = opt_num("--persistent", optarg, 0,
 						     1440); break;
-		case O_MINAW: o->min_awake = (int)num_arg("--min-awakening",
+		case O_MINAW: o->min_awake = (int)opt_num("--min-awakening",
 							  optarg, 1, 1e6);
 			break;
-		case O_ADB: o->arousal_db = num_arg("--arousal-db", optarg, 0.1,
+		case O_ADB: o->arousal_db = opt_num("--arousal-db", optarg, 0.1,
 						    60); break;
-		case O_AMIN: o->arousal_min = num_arg("--arousal-min", optarg,
+		case O_AMIN: o->arousal_min = opt_num("--arousal-min", optarg,
 						      1, 600); break;
-		case O_BASE: o->baseline = num_arg("--baseline", optarg, 1,
+		case O_BASE: o->baseline = opt_num("--baseline", optarg, 1,
 						   MAX_BASE); break;
-		case O_FLAT: o->flat_uv = num_arg("--flat", optarg, 0, 1e6);
+		case O_FLAT: o->flat_uv = opt_num("--flat", optarg, 0, 1e6);
 			break;
-		case O_SMOOTH: o->smooth = num_arg("--smooth", optarg, 0, 2);
+		case O_SMOOTH: o->smooth = opt_num("--smooth", optarg, 0, 2);
 			break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
@@ -278,15 +267,6 @@ static int pick_eeg(const psg_header *h, const char *spec)
 	return i;
 }
 
-static int contains(const char *s, const char *word)
-{
-	size_t n = strlen(word);
-	for (; *s; s++)
-		if (!strncasecmp(s, word, n))
-			return 1;
-	return 0;
-}
-
 static int pick_aux(const psg_header *h, const char *spec, const char *kind)
 {
 	if (spec)
@@ -296,9 +276,9 @@ static int pick_aux(const psg_header *h, const char *spec, const char *kind)
 		if (strcmp(h->channels[i].kind, kind))
 			continue;
 		if (!strcmp(kind, PSG_KIND_EMG) &&
-		    (contains(l, "leg") || contains(l, "tib") ||
-		     contains(l, "arm") || contains(l, "masseter") ||
-		     contains(l, "LAT") || contains(l, "RAT")))
+		    (contains_ci(l, "leg") || contains_ci(l, "tib") ||
+		     contains_ci(l, "arm") || contains_ci(l, "masseter") ||
+		     contains_ci(l, "LAT") || contains_ci(l, "RAT")))
 			continue;
 		return i;
 	}

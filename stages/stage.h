@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,33 @@ static int64_t opt_seconds(const char *opt, const char *arg, double min)
 	if (errno || end == arg || *end || v < min || v > 1e9)
 		die(EXIT_USAGE, "%s: bad number of seconds '%s'", opt, arg);
 	return (int64_t)(v * PSG_TICKS_PER_SEC + (v < 0 ? -0.5 : 0.5));
+}
+
+/* A number option within [lo, hi] (either may be infinite); dies with
+   a usage error naming the option. */
+__attribute__((unused))
+static double opt_num(const char *opt, const char *arg, double lo,
+		      double hi)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (*end || end == arg || !isfinite(v) || v < lo || v > hi) {
+		if (isinf(lo) && isinf(hi))
+			die(EXIT_USAGE, "%s: bad number '%s'", opt, arg);
+		die(EXIT_USAGE, "%s: a number from %g to %g, not '%s'", opt,
+		    lo, hi, arg);
+	}
+	return v;
+}
+
+/* Whether s contains sub, ignoring case (labels: "EOG horizontal"). */
+__attribute__((unused))
+static int contains_ci(const char *s, const char *sub)
+{
+	for (size_t n = strlen(sub); *s; s++)
+		if (!strncasecmp(s, sub, n))
+			return 1;
+	return 0;
 }
 
 /* Prints the reader's warnings, prefixed with the program's name. */
