@@ -11,6 +11,7 @@
  * leaves a half-written file that looks complete.
  */
 #include "stage.h"
+#include "tmpout.h"
 
 #include <hdf5.h>
 
@@ -91,99 +92,20 @@ static int h5fail(const char *fmt, ...)
 
 /* ---- the temporary output file ---------------------------------------- */
 
-static char g_tmp[PATH_MAX + 32];
-static volatile sig_atomic_t g_tmp_live;
-static const int g_sigs[] = {SIGINT, SIGTERM, SIGPIPE, SIGHUP};
-
-/* Interrupted: remove the partial file, then die of the same signal so the
-   shell sees why we stopped.  unlink and raise are async-signal-safe. */
-static void on_signal(int sig)
-{
-	if (g_tmp_live)
-		unlink(g_tmp);
-	raise(sig);
-}
-
-static void install_handlers(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof g_sigs / sizeof *g_sigs; i++)
-		sigaction(g_sigs[i], &sa, NULL);
-}
-
-/* Blocks our signals while g_tmp and g_tmp_live change together. */
-static void block_signals(int block, sigset_t *old)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof g_sigs / sizeof *g_sigs; i++)
-		sigaddset(&set, g_sigs[i]);
-	sigprocmask(block ? SIG_BLOCK : SIG_SETMASK, block ? &set : old,
-		    block ? old : NULL);
-}
+static const char *g_tmp;   /* what H5Fcreate writes to (tmpout.h) */
 
 static int make_temp(const char *out)
 {
-	sigset_t old;
-	struct stat st;
-	int n = snprintf(g_tmp, sizeof g_tmp, "%s.tmp.XXXXXX", out);
-	if (n < 0 || (size_t)n >= sizeof g_tmp)
-		return fail(EXIT_IO, "%s: path too long", out);
-	if (!stat(out, &st) && S_ISDIR(st.st_mode))
-		return fail(EXIT_IO, "%s: is a directory", out);
-	block_signals(1, &old);
-	int fd = mkstemp(g_tmp);
-	g_tmp_live = fd >= 0;
-	block_signals(0, &old);
-	if (fd < 0)
-		return fail(EXIT_IO, "%s: cannot create the output: %s", out,
-			    strerror(errno));
-	/* mkstemp makes 0600; the output gets the usual 0666 & ~umask. */
-	mode_t mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0666 & ~mask);
-	close(fd);
-	return 0;
-}
-
-/* On disk before the rename: otherwise a crash soon after could leave an
-   empty OUT on some file systems, the very thing the rename avoids. */
-static int sync_temp(const char *out)
-{
-	int fd = open(g_tmp, O_RDWR);
-	if (fd < 0 || fsync(fd) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return fail(EXIT_IO, "%s: cannot write: %s", out, strerror(e));
-	}
-	return close(fd) < 0 ? fail(EXIT_IO, "%s: cannot write: %s", out,
-				    strerror(errno)) : 0;
+	char err[PATH_MAX + 128];
+	g_tmp = tmpout_make(0, out, err, sizeof err);
+	return g_tmp ? 0 : fail(EXIT_IO, "%s", err);
 }
 
 static int commit_temp(const char *out)
 {
-	sigset_t old;
-	block_signals(1, &old);
-	int r = rename(g_tmp, out);
-	if (!r)
-		g_tmp_live = 0;
-	block_signals(0, &old);
-	if (r)
-		return fail(EXIT_IO, "%s: cannot rename the output into "
-			    "place: %s", out, strerror(errno));
-	return 0;
-}
-
-static void discard_temp(void)
-{
-	if (g_tmp_live)
-		unlink(g_tmp);
-	g_tmp_live = 0;
+	char err[PATH_MAX + 128];
+	return tmpout_commit(0, out, err, sizeof err) ?
+	       fail(EXIT_IO, "%s", err) : 0;
 }
 
 /* ---- UTF-8 ------------------------------------------------------------- */
@@ -1532,7 +1454,7 @@ static int run(const opts *o)
 	if (s.file >= 0 && H5Fclose(s.file) < 0 && !r)
 		r = h5fail("finish %s", o->out);
 	psg_reader_free(rd);
-	return r || sync_temp(o->out) ? -1 : commit_temp(o->out);
+	return r ? -1 : commit_temp(o->out);
 }
 
 /* ---- command line ------------------------------------------------------ */
@@ -1608,10 +1530,10 @@ int main(int argc, char **argv)
 	   H5close only after a clean run; a failed run just exits. */
 	H5dont_atexit();
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-	install_handlers();
+	tmpout_handlers();
 	if (run(&o) && !g_code)
 		g_code = EXIT_IO;
-	discard_temp();
+	tmpout_discard();
 	if (g_code) {
 		fprintf(stderr, "%s: %s\n", stage_name, g_msg);
 		return g_code;
