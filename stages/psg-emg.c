@@ -110,6 +110,7 @@ typedef struct opts {
 	int rmma_bursts;
 	double pct, leg_win, chin_win;
 	double arousal_gap;
+	int optional;               /* --optional: pass unusable input through */
 } opts;
 
 typedef struct pctl {           /* running percentile over the last cap */
@@ -267,6 +268,8 @@ static void usage(FILE *f)
 	      "channel, time (s),\n"
 	      "                         envelope and resting level (uV), for "
 	      "plots\n"
+	      "      --optional         no suitable channel: pass the stream "
+	      "through, exit 0\n"
 	      "  -h, --help             this help\n\n"
 	      "Events: emg_bursts (kind twitch, lm, spasm, rmma, burst), "
 	      "plm_series.\nExit: 0 ok, 1 usage, 2 bad stream, 3 no EMG "
@@ -318,7 +321,7 @@ static void parse_args(int argc, char **argv, opts *o)
 	enum { O_LEGS = 256, O_CHIN, O_JAW, O_ECG, O_BAND, O_MAINS, O_SMOOTH,
 	       O_PCT, O_LWIN, O_CWIN, O_ON, O_OFF, O_OFFT, O_CR, O_CM, O_MINB,
 	       O_TW, O_LMMAX, O_BIL, O_IMI, O_SER, O_RMMA, O_RGAP, O_RB,
-	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC, O_COFF };
+	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC, O_COFF, O_OPTIONAL };
 	static const struct option lo[] = {{"legs", 1, 0, O_LEGS},
 		{"chin", 1, 0, O_CHIN}, {"masseter", 1, 0, O_JAW},
 		{"ecg", 1, 0, O_ECG}, {"band", 1, 0, O_BAND},
@@ -335,6 +338,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"imi", 1, 0, O_IMI}, {"series", 1, 0, O_SER},
 		{"rmma", 1, 0, O_RMMA}, {"rmma-gap", 1, 0, O_RGAP},
 		{"rmma-bursts", 1, 0, O_RB}, {"arousal-gap", 1, 0, O_AGAP},
+		{"optional", 0, 0, O_OPTIONAL},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	int c;
 	defaults(o);
@@ -397,6 +401,7 @@ static void parse_args(int argc, char **argv, opts *o)
 							 2, NPEND); break;
 		case O_AGAP: o->arousal_gap = opt_num("--arousal-gap", optarg,
 						      0, 60); break;
+		case O_OPTIONAL: o->optional = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
 		}
@@ -1631,15 +1636,15 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	refuse_terminal();
 	psg_reader *in = open_stdin_stream();
+	if (o.optional)
+		optional_stage(in, argc, argv);
 	const psg_header *hin = psg_reader_header(in);
 	psg_header *h = declare(&S, hin, argc, argv);
 	setup(&S, h, &o);
 	S.ann_type = psg_header_find_evtype(h, "annotations");
 	S.ar_type = psg_header_find_evtype(h, "arousals");
 	S.f_wake = psg_header_find_feature(h, "wake");
-	psg_writer *w = psg_writer_open_fd(1, h, &st);
-	if (!w)
-		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
+	psg_writer *w = open_stdout_stream(h);
 	while ((st = psg_reader_next(in, &rec)) > 0) {
 		if (rec.kind == PSG_REC_END) {
 			finish(&S, &rec.end, w);

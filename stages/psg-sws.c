@@ -70,6 +70,7 @@ typedef struct opts {
 	double sef_max;             /* Hz: wake-like spectrum above this */
 	const char *eog;            /* "none", "LABEL" or "LABEL,LABEL" */
 	double eog_ratio;           /* ocular when EOG p2p / EEG p2p >= this */
+	int optional;               /* --optional: pass unusable input through */
 } opts;
 
 typedef struct acc {            /* one epoch being accumulated */
@@ -185,6 +186,8 @@ static void usage(FILE *f)
 	      "      --flat UV          unusable below this SD (default 1)\n"
 	      "      --artefact UV      unusable above this |amplitude| "
 	      "(default 1000)\n"
+	      "      --optional         no suitable channel: pass the stream "
+	      "through, exit 0\n"
 	      "  -h, --help             this help\n\n"
 	      "Rules: YASA sw_detect defaults (Vallat & Walker 2021) and the "
 	      "AASM N3 rule.\nExit: 0 ok, 1 usage, 2 bad stream, 3 no "
@@ -225,7 +228,8 @@ static double any_number(const char *opt, const char *arg)
 static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_BAND = 256, O_NEG, O_POS, O_NP, O_P2P, O_COV, O_FLAT, O_ART,
-	       O_TR, O_AMP, O_PMAX, O_ABS, O_FLOOR, O_SEF, O_EOG, O_EOGR };
+	       O_TR, O_AMP, O_PMAX, O_ABS, O_FLOOR, O_SEF, O_EOG, O_EOGR,
+	       O_OPTIONAL };
 	static const struct option lo[] = {{"channel", 1, 0, 'c'},
 		{"band", 1, 0, O_BAND}, {"neg", 1, 0, O_NEG},
 		{"pos", 1, 0, O_POS}, {"neg-peak", 1, 0, O_NP},
@@ -235,6 +239,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"pos-max", 1, 0, O_PMAX}, {"absolute", 0, 0, O_ABS},
 		{"floor", 1, 0, O_FLOOR}, {"sef-max", 1, 0, O_SEF},
 		{"eog", 1, 0, O_EOG}, {"eog-ratio", 1, 0, O_EOGR},
+		{"optional", 0, 0, O_OPTIONAL},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	*o = (opts){NULL, 0.3, 2, 0.2, 0.3, 4, 0.3, 1.5, 0.1, 1.5, -40, -200, 150,
 		    75, 350, 0.2, 1, 1000, 0, -1, INFINITY, NULL, 1};
@@ -282,6 +287,7 @@ static void parse_args(int argc, char **argv, opts *o)
 			if (o->eog_ratio <= 0)
 				die(EXIT_USAGE, "--eog-ratio: above 0");
 			break;
+		case O_OPTIONAL: o->optional = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
 		}
@@ -1029,6 +1035,8 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	refuse_terminal();
 	psg_reader *in = open_stdin_stream();
+	if (o.optional)
+		optional_stage(in, argc, argv);
 	const psg_header *hin = psg_reader_header(in);
 	d.o = &o;
 	d.ch = pick_channel(hin, &o);
@@ -1057,9 +1065,7 @@ int main(int argc, char **argv)
 		die(EXIT_IO, "out of memory");
 	psg_header *h = declare(&d, hin, argc, argv);
 	d.h = h;
-	psg_writer *w = psg_writer_open_fd(1, h, &st);
-	if (!w)
-		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
+	psg_writer *w = open_stdout_stream(h);
 	while ((st = psg_reader_next(in, &rec)) > 0) {
 		if (rec.kind == PSG_REC_END) {
 			for (int j = 0; j < d.neog; j++)

@@ -27,14 +27,32 @@ enum { EXIT_USAGE = 1, EXIT_IO = 2, EXIT_UNSUITABLE = 3 };
 
 static const char *stage_name = "psg";
 
+/* A detector run with --optional (psg-night runs every detector on every
+   recording): until it starts writing, input it cannot use (no suitable
+   channel: EXIT_UNSUITABLE) is passed through unchanged with a warning,
+   and it exits 0.  Set by optional_stage(), cleared by
+   open_stdout_stream(). */
+static struct {
+	psg_reader *in;
+	int argc;
+	char **argv;
+} g_optional;
+
+static void pass_through(void);
+
 __attribute__((format(printf, 2, 3), noreturn, unused))
 static void die(int code, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "%s: ", stage_name);
+	fprintf(stderr, "%s: %s", stage_name, code == EXIT_UNSUITABLE &&
+		g_optional.in ? "warning: " : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
+	if (code == EXIT_UNSUITABLE && g_optional.in) {
+		fputs("; passing the stream through (--optional)\n", stderr);
+		pass_through();
+	}
 	fputc('\n', stderr);
 	exit(code);
 }
@@ -151,6 +169,54 @@ static const char *single_input(int argc, char **argv)
 		die(EXIT_USAGE, "one input at a time, not '%s' too",
 		    argv[optind + 1]);
 	return optind < argc ? argv[optind] : "-";
+}
+
+/* See g_optional. */
+__attribute__((unused))
+static void optional_stage(psg_reader *in, int argc, char **argv)
+{
+	g_optional.in = in;
+	g_optional.argc = argc;
+	g_optional.argv = argv;
+}
+
+/* The stage's output stream on stdout, or dies.  From here on, unsuitable
+   input is an error even with --optional: the header is out. */
+__attribute__((unused))
+static psg_writer *open_stdout_stream(const psg_header *h)
+{
+	int st;
+	g_optional.in = NULL;
+	psg_writer *w = psg_writer_open_fd(1, h, &st);
+	if (!w)
+		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
+	return w;
+}
+
+/* The input, record for record, with this stage's command line added to
+   the history; exits 0 when done (2 on a broken stream). */
+static void pass_through(void)
+{
+	psg_reader *in = g_optional.in;
+	psg_header *h = derive_header(psg_reader_header(in), g_optional.argc,
+				      g_optional.argv);
+	psg_writer *w = open_stdout_stream(h);
+	psg_record rec;
+	int st;
+	while ((st = psg_reader_next(in, &rec)) > 0) {
+		if (rec.kind == PSG_REC_END ?
+		    psg_writer_finish(w, &rec.end) : psg_write_record(w, &rec))
+			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+		if (rec.kind == PSG_REC_END)
+			break;
+	}
+	if (st < 0)
+		die(exit_code(st), "standard input: %s",
+		    psg_reader_errmsg(in));
+	psg_writer_free(w);
+	psg_header_free(h);
+	psg_reader_free(in);
+	exit(0);
 }
 
 /* Opens the input stream on stdin or dies with a clear message. */
