@@ -1,5 +1,6 @@
-# psgpipe -- GNU make.  A stage is stages/psg-<verb>.c plus its .1 man page;
-# both are found by wildcard, so adding a stage needs no edit here.
+# psgpipe -- GNU make.  A stage is stages/psg-<verb>.c plus its .1 man page,
+# a driver scripts/psg-<verb> plus its .1; all are found by wildcard, so
+# adding one needs no edit here.
 #
 #   make              build the library and every stage into $(B)/
 #   make check        build and run the whole test suite
@@ -38,8 +39,9 @@ LIB_SRC := $(wildcard pipeline/*.c)
 LIB_OBJ := $(LIB_SRC:pipeline/%.c=$(B)/obj/%.o)
 STAGE_SRC := $(wildcard stages/psg-*.c)
 STAGES := $(STAGE_SRC:stages/%.c=$(B)/bin/%)
-SCRIPTS := $(wildcard scripts/psg-*)
-MANS := $(wildcard stages/psg-*.1)
+SCRIPTS := $(filter-out %.1,$(wildcard scripts/psg-*))
+SCRIPT_BINS := $(SCRIPTS:scripts/%=$(B)/bin/%)
+MANS := $(wildcard stages/psg-*.1 scripts/psg-*.1)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
@@ -47,7 +49,12 @@ TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 HDRS := include/psg.h $(wildcard pipeline/*.h stages/*.h tests/unit/*.h)
 
 .PHONY: all check check-valgrind bench demo install clean
-all: $(B)/libpsg.a $(STAGES)
+all: $(B)/libpsg.a $(STAGES) $(SCRIPT_BINS)
+
+# Drivers (psg-night, psg-batch) sit beside the stages they call.
+$(SCRIPT_BINS): $(B)/bin/%: scripts/%
+	@mkdir -p $(@D)
+	cp $< $@ && chmod 755 $@
 
 $(B)/obj/%.o: pipeline/%.c $(HDRS)
 	@mkdir -p $(@D)

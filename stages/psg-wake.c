@@ -81,6 +81,7 @@ typedef struct opts {
 	double arousal_db, arousal_min, baseline;
 	double flat_uv;
 	double smooth;              /* weight of each neighbour's score */
+	int optional;               /* --optional: pass unusable input through */
 } opts;
 
 typedef struct held {           /* per epoch, until END */
@@ -174,11 +175,13 @@ static void usage(FILE *f)
 	      "      --arousal-min SEC  shortest arousal (3)\n"
 	      "      --baseline SEC     sleep before an arousal (10)\n"
 	      "      --flat UV          unusable below this SD (1)\n"
+	      "      --optional         no suitable channel: pass the stream "
+	      "through, exit 0\n"
 	      "  -h, --help             this help\n\n"
 	      "Epochs: wake (1/0/-1 unusable), wake_score; events awakenings, "
-	      "arousals; summary\nsleep_onset_latency, waso, awakenings, "
-	      "awakening_index, arousals, arousal_index,\nsleep_efficiency, "
-	      "total_sleep_time, wake_adaptive.\n"
+	      "arousals; summary\nrecording_time, sleep_onset_latency, waso, "
+	      "awakenings, awakening_index, arousals,\narousal_index, "
+	      "sleep_efficiency, total_sleep_time, wake_adaptive.\n"
 	      "Rules: AASM Manual v2.6 (wake, arousals); docs/validation.md.\n"
 	      "Exit: 0 ok, 1 usage, 2 bad stream, 3 no suitable EEG "
 	      "channel.\n", f);
@@ -188,7 +191,7 @@ static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_EOG = 256, O_EMG, O_BT, O_AT, O_SPREAD, O_MOVE, O_EOGW,
 	       O_EMGW, O_EOGREF, O_ADAPT, O_PERS, O_MINAW, O_ADB, O_AMIN,
-	       O_BASE, O_FLAT, O_SMOOTH };
+	       O_BASE, O_FLAT, O_SMOOTH, O_OPTIONAL };
 	static const struct option lo[] = {{"channel", 1, 0, 'c'},
 		{"eog", 1, 0, O_EOG}, {"emg", 1, 0, O_EMG},
 		{"beta-theta", 1, 0, O_BT}, {"alpha-theta", 1, 0, O_AT},
@@ -199,6 +202,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"min-awakening", 1, 0, O_MINAW},
 		{"arousal-db", 1, 0, O_ADB}, {"arousal-min", 1, 0, O_AMIN},
 		{"baseline", 1, 0, O_BASE}, {"flat", 1, 0, O_FLAT}, {"smooth", 1, 0, O_SMOOTH},
+		{"optional", 0, 0, O_OPTIONAL},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	*o = (opts){NULL, NULL, NULL, -0.35, 0.0, 4, 1, 0.5, 0.5, 0.3, 20, 0,
 		    1, 5, 3, 10, 1, 1};
@@ -240,6 +244,7 @@ static void parse_args(int argc, char **argv, opts *o)
 			break;
 		case O_SMOOTH: o->smooth = opt_num("--smooth", optarg, 0, 2);
 			break;
+		case O_OPTIONAL: o->optional = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
 		}
@@ -716,6 +721,7 @@ static void summaries(const det *d, const result *r, psg_writer *w)
 	const double len_min = (double)d->h->epoch_len / PSG_TICKS_PER_SEC / 60;
 	double tst_h = r->n_sleep * len_min / 60;
 	psg_summary s[] = {
+		{"recording_time", "min", r->n_epochs * len_min},
 		{"sleep_onset_latency", "min", r->onset < 0 ? NAN :
 		 (double)(d->h->epoch_origin + r->onset * d->h->epoch_len) /
 		 PSG_TICKS_PER_SEC / 60},
@@ -765,6 +771,8 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	refuse_terminal();
 	psg_reader *in = open_stdin_stream();
+	if (o.optional)
+		optional_stage(in, argc, argv);
 	const psg_header *hin = psg_reader_header(in);
 	d.o = &o;
 	int eeg = pick_eeg(hin, o.channel);
@@ -790,9 +798,7 @@ int main(int argc, char **argv)
 	if (!d.ring || !d.aw || d.n1 < 1)
 		die(EXIT_UNSUITABLE, "'%s': %g Hz is too slow for arousals",
 		    h->channels[eeg].label, rate);
-	psg_writer *w = psg_writer_open_fd(1, h, &st);
-	if (!w)
-		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
+	psg_writer *w = open_stdout_stream(h);
 	while ((st = psg_reader_next(in, &rec)) > 0) {
 		if (rec.kind == PSG_REC_END) {
 			for (int k = 0; k < NFEED; k++)
