@@ -1467,20 +1467,27 @@ static void summary(psg_writer *w, const char *name, const char *unit,
 static void summaries(state *S, const counts *n, double duration,
 		      psg_writer *w)
 {
-	int basis;
+	int basis, legs = 0, jaw = 0;
 	double hrs = index_hours(S, duration, &basis);
 	double per = hrs > 0 ? 1 / hrs : NAN;
-	summary(w, "lm_index", "1/h", n->lm_sleep * per);
-	summary(w, "plms_index", "1/h", n->plms * per);
+	for (int i = 0; i < S->nch; i++) {
+		legs += S->c[i].role == R_LEG;
+		jaw += S->c[i].role != R_LEG;
+	}
+	/* Not measured is NaN, not 0: a cohort table must not read a
+	   montage without leg EMG as a night without leg movements. */
+	double leg = legs ? 1 : NAN;
+	summary(w, "lm_index", "1/h", n->lm_sleep * per * leg);
+	summary(w, "plms_index", "1/h", n->plms * per * leg);
 	summary(w, "plms_arousal_index", "1/h", S->ar_type < 0 ? NAN :
-		n->plms_ar * per);
-	summary(w, "plm_series_count", "", (double)n->series);
-	summary(w, "spasm_count", "", (double)S->n_spasm);
-	summary(w, "spasm_minutes", "min", S->spasm_s / 60);
+		n->plms_ar * per * leg);
+	summary(w, "plm_series_count", "", (double)n->series * leg);
+	summary(w, "spasm_count", "", (double)S->n_spasm * leg);
+	summary(w, "spasm_minutes", "min", S->spasm_s / 60 * leg);
 	summary(w, "spasm_intensity", "uV", S->spasm_s > 0 ?
 		S->spasm_amp / S->spasm_s : NAN);
 	summary(w, "twitch_index", "1/h", S->n_twitch * per);
-	summary(w, "rmma_index", "1/h", S->n_rmma * per);
+	summary(w, "rmma_index", "1/h", jaw ? S->n_rmma * per : NAN);
 	summary(w, "atonia_index", "", S->rem_s - S->ai_1to2 > 0 ?
 		(double)S->ai_le1 / (double)(S->rem_s - S->ai_1to2) : NAN);
 	summary(w, "rem_phasic_density", "1/min", S->rem_s > 0 ?
