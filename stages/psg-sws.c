@@ -39,8 +39,12 @@
  *    `sws_sef95` the 95 % spectral edge in 0.5-30 Hz (Welch, 4-s windows);
  *    --sef-max can veto N3 in wake-like epochs (off by default: the edge
  *    depends on the recording's EMG and noise).
+ * With psg-wake's `wake` epochs in the stream (psg-night), the SWS
+ * summary counts only epochs it calls sleep, and sws_percent is of total
+ * sleep time (sws_basis 1) rather than of the recording (0).
  * Memory: one 24-byte record per epoch is held until END (69 KB for 24 h
- * of 30-s epochs); everything else streams.
+ * of 30-s epochs), and 16 bytes more with psg-wake's calls; everything
+ * else streams.
  * The detector sees the signal only; stage annotations in the stream pass
  * through untouched and are never read.
  */
@@ -89,6 +93,11 @@ typedef struct held {           /* what the night's decision needs */
 	signed char unusable;
 } held;
 
+typedef struct wake_call {      /* psg-wake's call of an epoch */
+	int64_t epoch;
+	double wake;                /* 1 wake, 0 sleep, -1 unusable */
+} wake_call;
+
 typedef struct wave {           /* a finished wave */
 	int64_t seg;                /* t0 of its segment, ticks */
 	double start, zero, end;    /* s */
@@ -135,8 +144,12 @@ typedef struct det {
 	size_t nnight, cap;
 	double threshold;           /* the coverage threshold used */
 	int ev_type, f_sws, f_frac, f_swa, f_count, f_unusable, f_sef;
+	/* psg-wake's calls, when it ran before (psg-night): 16 B per epoch */
+	int f_wake;
+	wake_call *wk;
+	size_t nwk, wkcap;
 	/* summary */
-	int64_t n_epochs, n_sws, first_sws, n_waves;
+	int64_t n_epochs, n_sws, first_sws, n_waves, n_sleep;
 	int adaptive;               /* the threshold came from the night */
 	/* ocular rejection: waves wait until the EOG has caught up */
 	eog eog[2];
@@ -972,6 +985,31 @@ static double night_threshold(const det *d, const double *x)
 	return t < 0 ? -1 : fmax(t, sqrt(least));
 }
 
+static int cmp_wake(const void *a, const void *b)
+{
+	int64_t x = ((const wake_call *)a)->epoch;
+	int64_t y = ((const wake_call *)b)->epoch;
+	return (x > y) - (x < y);
+}
+
+static void note_wake(det *d, const psg_epoch *e)
+{
+	for (int i = 0; i < e->n; i++)
+		if ((int)e->feature[i] == d->f_wake) {
+			d->wk = grow(d->wk, &d->wkcap, d->nwk, sizeof *d->wk);
+			d->wk[d->nwk++] = (wake_call){e->epoch, e->value[i]};
+		}
+}
+
+/* psg-wake's call of an epoch (d->wk sorted); NaN if none. */
+static double wake_of(const det *d, int64_t epoch)
+{
+	wake_call key = {epoch, 0};
+	const wake_call *c = bsearch(&key, d->wk, d->nwk, sizeof *d->wk,
+				     cmp_wake);
+	return c ? c->wake : NAN;
+}
+
 static void decide(det *d, psg_writer *w)
 {
 	const opts *o = d->o;
@@ -983,6 +1021,8 @@ static void decide(det *d, psg_writer *w)
 		x[i] = smoothed(d, i);
 	double thr = night_threshold(d, x);
 	d->threshold = thr < 0 ? o->cover : thr * thr;
+	if (d->nwk)
+		qsort(d->wk, d->nwk, sizeof *d->wk, cmp_wake);
 	for (size_t i = 0; i < d->nnight; i++) {
 		const held *e = &d->night[i];
 		int sws = thr < 0 ? e->frac >= o->cover :
@@ -995,7 +1035,11 @@ static void decide(det *d, psg_writer *w)
 			.value = &val};
 		if (psg_write_epoch(w, &ep))
 			die(EXIT_IO, "%s", psg_writer_errmsg(w));
-		if (sws == 1 && d->n_sws++ == 0)
+		/* With psg-wake's calls, the SWS figures are of sleep: an
+		   epoch it calls wake is not SWS sleep, whatever its waves. */
+		double wk = d->nwk ? wake_of(d, e->epoch) : 0;
+		d->n_sleep += wk == 0;
+		if (sws == 1 && wk == 0 && d->n_sws++ == 0)
 			d->first_sws = e->epoch;
 	}
 	d->n_epochs = (int64_t)d->nnight;
@@ -1009,8 +1053,9 @@ static void summaries(det *d, psg_writer *w)
 	double sws_min = d->n_sws * len_min;
 	psg_summary s[] = {
 		{"sws_minutes", "min", sws_min},
-		{"sws_percent", "%", d->n_epochs ? 100.0 * d->n_sws /
-		 d->n_epochs : NAN},
+		{"sws_percent", "%", d->n_sleep ? 100.0 * d->n_sws /
+		 d->n_sleep : NAN},
+		{"sws_basis", "", d->nwk ? 1 : 0},
 		{"sws_latency", "min", d->first_sws < 0 ? NAN :
 		 (double)d->first_sws * len_min +
 		 (double)d->h->epoch_origin / PSG_TICKS_PER_SEC / 60},
@@ -1044,6 +1089,7 @@ int main(int argc, char **argv)
 	d.rate = psg_channel_rate(pc);
 	d.phys_lo = pc->phys_min, d.phys_hi = pc->phys_max;
 	d.first_sws = -1;
+	d.f_wake = psg_header_find_feature(hin, "wake");
 	d.last_e = -1;
 	/* A narrow transition keeps the wave band what it says (MNE's
 	   default would pass up to 3 Hz); the SWA band keeps the default. */
@@ -1082,6 +1128,8 @@ int main(int argc, char **argv)
 		}
 		if (psg_write_record(w, &rec))
 			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+		if (rec.kind == PSG_REC_EPOCH && d.f_wake >= 0)
+			note_wake(&d, &rec.epoch);
 		if (rec.kind != PSG_REC_DATA)
 			continue;
 		if (rec.block.channel == d.ch)
@@ -1103,6 +1151,7 @@ int main(int argc, char **argv)
 	free(d.pend);
 	free(d.ring);
 	free(d.night);
+	free(d.wk);
 	free(d.ybuf);
 	free(d.pbuf);
 	free(d.abuf);

@@ -93,3 +93,49 @@ if [ "$BENCH_FILTER" = 1 ]; then
 		line "psg-read --backend native | psg-filter" "$1" "$2" "$floor" "$h" 4096
 	done
 fi
+
+# The cohort (issue 8): psg-batch over BENCH_COHORT_NIGHTS generated 8-h,
+# 16-channel nights on every core; the floor is psg-read of the same nights
+# to /dev/null, as many at a time, in the same run.  Then psg-collect over
+# 1000 summaries: copies of those nights' HDF5 files (distinct files, so
+# each is opened and read), against the floor of reading their bytes (cat).
+BENCH_COHORT=${BENCH_COHORT:-1}
+if [ "$BENCH_COHORT" = 1 ]; then
+	N=${BENCH_COHORT_NIGHTS:-8}
+	J=$(nproc)
+	C=$DIR/cohort
+	rm -rf "$C" "$DIR/cohort-out"
+	mkdir -p "$C/in" "$C/sum"
+	for s in $(seq 1 "$N"); do
+		"$B/psg-synth" -H 8 -s "$s" -o "$C/in/night$s.edf" >/dev/null
+		rm -f "$C/in/night$s".*.tsv "$C/in/night$s".hypnogram.edf
+	done
+	echo "== cohort: $N nights of 8 h, 16 channels, $J at a time"
+	t0=$(date +%s.%N)
+	ls "$C"/in/*.edf | xargs -P "$J" -I{} sh -c "$B/psg-read {} >/dev/null"
+	t1=$(date +%s.%N)
+	"$B/psg-batch" -j "$J" "$C/in" -o "$DIR/cohort-out" 2>/dev/null
+	t2=$(date +%s.%N)
+	awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$N" 'BEGIN {
+		f = b - a; s = c - b
+		printf "%-44s %8.2f s %8.0f nights/h\n", "psg-read, every night (floor)", f, n * 3600 / f
+		printf "%-44s %8.2f s %8.0f nights/h %6.2fx floor\n", "psg-batch (psg-night: the whole chain)", s, n * 3600 / s, s / f }'
+	i=0
+	while [ "$i" -lt 1000 ]; do
+		for h in "$DIR"/cohort-out/night*.h5; do
+			[ "$i" -lt 1000 ] || break
+			cp "$h" "$C/sum/n$i.h5"
+			i=$((i + 1))
+		done
+	done
+	sync
+	echo "== psg-collect over 1000 summaries ($(du -sh "$C/sum" | cut -f1))"
+	set -- $(measure "$TF sh -c 'cat $C/sum/*.h5'")
+	floor=$1
+	printf '%-44s %8.2f s\n' "cat of the 1000 files (floor)" "$1"
+	set -- $(measure "$TF $B/psg-collect -o $C/cohort.h5 $C/sum")
+	printf '%-44s %8.2f s %6.2fx floor %8.1f MB\n' "psg-collect -o cohort.h5 (1000 nights)" \
+		"$1" "$(awk -v a="$1" -v b="$floor" 'BEGIN { print a / b }')" \
+		"$(awk -v m="$2" 'BEGIN { print m / 1024 }')"
+	rm -rf "$C" "$DIR/cohort-out"
+fi

@@ -31,6 +31,11 @@ want=$(awk -F'\t' 'NR > 1 && $4 != "W" && $4 != "?" { s++ } END { print s / 2 }'
 	"$TMP/mixed.epochs.tsv")
 check "sleep time is near the truth's ($tst vs $want min, within 15 %)" \
 	awk -v a="$tst" -v b="$want" 'BEGIN { exit !((a - b) ^ 2 <= (0.15 * b) ^ 2) }'
+swsm=$(fig "$TMP/mixed.h5" sws_minutes)
+swsp=$(fig "$TMP/mixed.h5" sws_percent)
+check "SWS percent is of sleep time with psg-wake's calls ($swsm / $tst min = $swsp %)" \
+	awk -v a="$swsm" -v b="$tst" -v p="$swsp" -v k="$(fig "$TMP/mixed.h5" sws_basis)" \
+	'BEGIN { exit !(k == 1 && a > 0 && (100 * a / b - p) ^ 2 < 1e-18) }'
 summary=$(grep -c . "$TMP/mixed.out")
 check "the summary is short ($summary lines)" test "$summary" -le 8
 
