@@ -331,6 +331,7 @@ psg_synth *psg_synth_new(const psg_synth_opts *o, int *status, char *msg,
 				    0 : 8) * 3600) * PSG_TICKS_PER_SEC;
 		rng_init(&s->r_cortex, o->seed, "cortex events", 0);
 		rng_init(&s->r_arousal, o->seed, "arousals", 0);
+		rng_init(&s->r_arousal_amp, o->seed, "arousal bursts", 0);
 		rng_init(&s->r_awake, o->seed, "awakenings", 0);
 		rng_init(&s->r_eyes, o->seed, "eyes", 0);
 		rng_init(&s->r_legs, o->seed, "legs", 0);
@@ -415,6 +416,8 @@ int psg_synth_take_event(psg_synth *s, psg_truth_event *e)
 		value = v->freq;   /* series id; RMMA: number of bursts */
 	else if (v->kind == EV_POP)
 		value = v->freq;   /* decay time constant, s */
+	else if (v->kind == EV_AROUSAL)
+		value = v->freq;   /* the beta burst's peak-to-peak, uV */
 	*e = (psg_truth_event){.onset = v->onset, .duration = v->dur,
 		.channel = v->chan, .kind = synth_kind_name(v->kind),
 		.amplitude = v->amp, .value = value, .id = v->id};

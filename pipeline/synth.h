@@ -147,6 +147,8 @@ struct psg_synth {
 	/* One stream per family of events, so that what one family draws
 	   (or skips for a missing channel) never shifts another. */
 	rng r_cortex, r_arousal, r_awake, r_eyes, r_legs, r_chin;
+	rng r_arousal_amp;       /* each arousal's burst amplitudes */
+	int64_t arousal_end;     /* ticks: end of the latest arousal */
 	int64_t planned;         /* ticks: events planned up to here */
 	int64_t next_id, next_series;
 	evlist active;           /* events the renderer still needs */
@@ -158,6 +160,12 @@ struct psg_synth {
 	int eeg_rate, emg_rate;
 	double *tmp_a, *tmp_p, *tmp_sw, *tmp_sp, *tmp_eye;  /* per record */
 	double *arousal;         /* 1 where an arousal is on, per EEG sample */
+	double *ar_alpha, *ar_beta;  /* its bursts' RMS (uV, ramped) */
+	/* The arousal bursts' band-limited noise: its own stream, drawn at
+	   every EEG sample whether an arousal is on or not, so that the
+	   bursts never shift the cortex's draws. */
+	rng burst_rng;
+	biquad burst_bq[2];      /* alpha 8-12 Hz, beta 16-30 Hz */
 	double *env;             /* an EMG envelope, per EMG sample */
 	/* ECG: R-peak times from 1 s before to 2 s after the record */
 	double beats[16];

@@ -6,7 +6,7 @@
  * the ground truth.  Rates, durations and amplitudes are the profile's and
  * docs/synth.md cites where they come from; the rules they honour are
  * AASM (slow waves 0.5-2 Hz, >= 75 uV peak-to-peak; arousals 3-15 s after
- * >= 10 s of sleep) and WASM 2016 (LMs 0.5-10 s, PLM series >= 4 LMs
+ * >= 10 s of sleep, none within 10 s of another) and WASM 2016 (LMs 0.5-10 s, PLM series >= 4 LMs
  * 10-90 s apart).
  */
 #include "synth.h"
@@ -171,7 +171,27 @@ static int plan_spindles(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 	return st;
 }
 
-/* Arousals need 10 s of sleep before them (AASM). */
+/* The 10 s of sleep before an arousal hold no other arousal (AASM), and
+   neither do the 10 s after it (the next one's): [on, end + 10 s) of
+   arousals never overlap.  Those of earlier epochs end by arousal_end. */
+static int arousal_spaced(const psg_synth *s, const evlist *win, int64_t on,
+			  int64_t dur)
+{
+	if (on < s->arousal_end + SEC(10))
+		return 0;
+	for (size_t i = 0; i < win->n; i++) {
+		const sevent *e = &win->e[i];
+		if (e->kind == EV_AROUSAL && on < e->onset + e->dur + SEC(10) &&
+		    e->onset < on + dur + SEC(10))
+			return 0;
+	}
+	return 1;
+}
+
+/* Arousals need 10 s of sleep before them (AASM).  Each is a burst of
+   alpha and of beta, peak-to-peak on the central derivation, drawn from
+   a stream of their own so that the arousals' times stay those of
+   r_arousal. */
 static int plan_arousals(psg_synth *s, evlist *win, int64_t w0, int64_t w1)
 {
 	rng *r = &s->r_arousal;
@@ -179,11 +199,17 @@ static int plan_arousals(psg_synth *s, evlist *win, int64_t w0, int64_t w1)
 	for (int i = 0; i < n && !st; i++) {
 		int64_t on = w0 + (int64_t)(rng_unif(r) * (double)(w1 - w0));
 		double d = rng_range(r, 3, 15);
+		double alpha = rng_range(&s->r_arousal_amp, 20, 40);
+		double beta = rng_range(&s->r_arousal_amp, 15, 30);
 		if (!is_sleep(synth_stage_at(&s->hyp, on)) ||
 		    !is_sleep(synth_stage_at(&s->hyp, on - SEC(10))) ||
-		    !is_sleep(synth_stage_at(&s->hyp, on + SEC(d))))
+		    !is_sleep(synth_stage_at(&s->hyp, on + SEC(d))) ||
+		    !arousal_spaced(s, win, on, SEC(d)))
 			continue;
-		st = add(s, win, EV_AROUSAL, on, SEC(d), -1, 0, 0);
+		size_t before = win->n;
+		st = add(s, win, EV_AROUSAL, on, SEC(d), -1, alpha, beta);
+		if (!st && win->n > before && on + SEC(d) > s->arousal_end)
+			s->arousal_end = on + SEC(d);
 	}
 	return st;
 }

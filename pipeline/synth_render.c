@@ -8,7 +8,11 @@
  * mix the sources by position: frontal A + 0.25 P, central 0.7 A + 0.5 P,
  * occipital 0.3 A + P.  Slow waves and K-complexes add with weight 1 frontal,
  * 0.7 central, 0.4 occipital (frontal maximum: Happe et al. 2002); spindles
- * 0.8, 1, 0.5 (central maximum).
+ * 0.8, 1, 0.5 (central maximum).  An arousal (AASM: an abrupt shift to
+ * alpha, theta and >16 Hz) adds bursts of alpha (8-12 Hz) and beta (16-30
+ * Hz) at the peak-to-peak amplitudes planned for it (20-40 and 15-30 uV on
+ * the central derivation), with 0.3-s ramps; their noise has its own
+ * stream, drawn at every sample, so the EEG outside arousals is unchanged.
  * EOG: horizontal movements in opposite polarity on E1/E2, blinks in the
  * same polarity, plus 35 % of the frontal EEG (its slow waves show there).
  * EMG: 10-100 Hz noise times an envelope: the stage's tone (chin) or the
@@ -243,6 +247,8 @@ static void render_events_eeg(psg_synth *s)
 	memset(s->tmp_sp, 0, sizeof *s->tmp_sp * rate);
 	memset(s->tmp_eye, 0, sizeof *s->tmp_eye * 2 * rate);
 	memset(s->arousal, 0, sizeof *s->arousal * rate);
+	memset(s->ar_alpha, 0, sizeof *s->ar_alpha * rate);
+	memset(s->ar_beta, 0, sizeof *s->ar_beta * rate);
 	for (size_t k = 0; k < s->active.n; k++) {
 		const sevent *e = &s->active.e[k];
 		if (!span(s, e, rate, &i0, &i1))
@@ -271,9 +277,14 @@ static void render_events_eeg(psg_synth *s)
 			case EV_BLINK:
 				s->tmp_eye[rate + i] += e->amp * hann(tau, d);
 				break;
-			case EV_AROUSAL:
+			case EV_AROUSAL: {
+				/* p2p of a sine to RMS; 0.3-s ramps */
+				double g = burst_shape(tau, d, 0.3) / 2.828427;
 				s->arousal[i] = 1;
+				s->ar_alpha[i] += e->amp * g;
+				s->ar_beta[i] += e->freq * g;
 				break;
+			}
 			}
 		}
 	}
@@ -297,6 +308,17 @@ static void render_sources(psg_synth *s, int stage)
 			       fast : slow;
 		s->tmp_a[i] = source_step(&s->src[0], ta, glide);
 		s->tmp_p[i] = source_step(&s->src[1], tp, glide);
+		/* The arousal's alpha and beta bursts, in both sources so that
+		   the central mix (0.7 A + 0.5 P) carries them at their drawn
+		   amplitude; exactly 0 outside arousals. */
+		double b = 0;
+		for (int k = 0; k < 2; k++) {
+			biquad *q = &s->burst_bq[k];
+			double x = q->norm * biquad_run(q, rng_white(&s->burst_rng));
+			b += (k ? s->ar_beta[i] : s->ar_alpha[i]) * x;
+		}
+		s->tmp_a[i] += b / 1.2;
+		s->tmp_p[i] += b / 1.2;
 	}
 }
 
@@ -493,11 +515,17 @@ int synth_render_init(psg_synth *s)
 		if (!b->ecg || !b->msin || !b->mcos)
 			return PSG_ERR_NOMEM;
 	}
+	rng_init(&s->burst_rng, s->o.seed, "arousal burst noise", 0);
+	biquad_bandpass(&s->burst_bq[0], er, 10, 2.5);        /* 8-12 Hz */
+	biquad_bandpass(&s->burst_bq[1], er, er > 66 ? 22 : er / 3.0, 1.6);
+	s->ar_alpha = calloc((size_t)er, sizeof *s->ar_alpha);
+	s->ar_beta = calloc((size_t)er, sizeof *s->ar_beta);
 	rng_init(&s->ecg_rng, s->o.seed, "ecg", 0);
 	rng_init(&s->resp_rng, s->o.seed, "resp", 0);
 	s->spo2 = 96;
 	if (!s->tmp_a || !s->tmp_p || !s->tmp_sw || !s->tmp_sp ||
-	    !s->tmp_eye || !s->arousal || !s->env)
+	    !s->tmp_eye || !s->arousal || !s->ar_alpha || !s->ar_beta ||
+	    !s->env)
 		return PSG_ERR_NOMEM;
 	return 0;
 }
@@ -510,6 +538,8 @@ void synth_render_free(psg_synth *s)
 	free(s->tmp_sp);
 	free(s->tmp_eye);
 	free(s->arousal);
+	free(s->ar_alpha);
+	free(s->ar_beta);
 	free(s->env);
 	for (int i = 0; i < s->nrb; i++) {
 		free(s->rb[i].ecg);

@@ -16,7 +16,12 @@
  *    delta and sigma than sleep (AASM: alpha on eyes closed, beta, no
  *    spindles; Ogilvie 2001: theta replaces alpha at sleep onset).  The
  *    EEG evidence is the larger of log10(beta/theta) - T_b and
- *    log10((alpha+beta)/theta) - T_a, in decades;
+ *    log10((alpha+beta)/theta) - T_a, in decades, each ratio the value
+ *    that 60 % of the epoch's windows reach (--wake-share 0.6; 0 = the
+ *    ratio of the Welch mean): AASM scores W when more than half the
+ *    epoch shows wake, and a 4-s window at 50 % overlap catches a burst
+ *    about 2 s beyond its ends, so 60 % of windows is about half the
+ *    time.  An arousal of <= 15 s thus leaves its epoch asleep;
  *  - the thresholds adapt to the night, decided at END: T_b is the larger
  *    of -0.35 (--beta-theta; fitted on the DREAMS excerpts) and the
  *    night's 20th percentile plus 4 times its distance to the 5th
@@ -26,10 +31,12 @@
  *  - an epoch whose beta power is 10x (--movement 1 decade) the night's
  *    median is a movement or muscle burst, scored with wake (R&K's
  *    movement time; AASM: a major body movement with wake around it);
- *  - the chin's log 10-100 Hz power (the median of the epoch's 1-s
- *    values: tone, not phasic bursts), and the EOG's 0.5-4 Hz power over
- *    the EEG's (log10: blinks and saccades raise the EOG far above the
- *    EEG, while N3's frontal slow waves reach both), above (below) their
+ *  - the chin's log 10-100 Hz power (the value 60 % of the epoch's 1-s
+ *    values reach, by --wake-share: tone, not phasic bursts or arousals),
+ *    and the EOG's 1-4 Hz power over the EEG's (log10, --eog-low 1 Hz:
+ *    blinks and saccades raise the EOG far above the EEG, while N3's
+ *    frontal slow waves reach both; the slow eye movements of N1, below
+ *    1 Hz, are sleep and stay out), above (below) their
  *    night medians add (subtract) 0.5 x their excess, clipped to +-1
  *    decade (--emg-weight, --eog-weight): wake has tone and eye
  *    movements, REM atonia (AASM).  Below the chin's median, eye movements
@@ -51,17 +58,24 @@
  *    all wake after onset to the end of the recording (there is no
  *    lights-on mark); indices are per hour of sleep; sleep efficiency is
  *    sleep time over the recording's epochs;
- *  - arousals (AASM): in 1-s steps the spectrum of the last 2 s gives
- *    r = log10((theta+alpha+beta)/(delta+sigma)): sigma sits below the
- *    line so that spindles are not arousals.  A step whose r rises
- *    >= 5 dB (--arousal-db) above the median of the 10 steps before it
- *    (--baseline 10 s, AASM's 10 s of sleep) opens a candidate; it lasts
- *    while the rise stays above half of that and is kept when >= 3 s
- *    (--arousal-min).  At END a candidate is dropped when its baseline
+ *  - arousals (AASM: an abrupt shift to alpha, theta and/or > 16 Hz,
+ *    not spindles, >= 3 s after >= 10 s of sleep): in 1-s steps the
+ *    spectrum of the last 2 s gives x = log10(alpha + beta) (8-12 and
+ *    16-30 Hz), and r is the mean x of the last 4 steps (--arousal-avg,
+ *    5 s of EEG).  A step whose r rises >= 2.5 dB (--arousal-db) above
+ *    the median of the 10 steps before it (--baseline 10 s, AASM's 10 s
+ *    of sleep) opens a candidate at the second second of those 5 s; it
+ *    lasts while the rise stays above half of that and is kept when
+ *    >= 3 s (--arousal-min).  Delta and sigma are left out: slow waves
+ *    and K-complexes make them swing by 0.3-0.5 decade from one step to
+ *    the next, which buried the rise (docs/validation.md), and a spindle
+ *    (11-16 Hz, < 2 s) touches alpha only at its edge and is too short.
+ *    At END a candidate is dropped when its baseline
  *    touches a wake or unusable epoch, or when it overlaps a wake epoch
  *    and either lasts > 15 s or starts in it (then it belongs to the
  *    awakening, AASM).  REM's chin condition is not checked.
- * Memory: 32 bytes per epoch, and 24 per arousal candidate, until END.
+ * Memory: 32 bytes per epoch, and 24 per arousal candidate, until END;
+ * per channel one epoch's window values.
  * Stage annotations in the stream pass through unread.
  */
 #include "stage.h"
@@ -79,8 +93,11 @@ typedef struct opts {
 	double persistent;          /* minutes, 0 = first sleep epoch */
 	int min_awake;              /* epochs */
 	double arousal_db, arousal_min, baseline;
+	int arousal_avg;            /* 1-s steps averaged */
 	double flat_uv;
 	double smooth;              /* weight of each neighbour's score */
+	double share;               /* of the epoch's windows that decide */
+	double eog_low;             /* Hz: EOG/EEG band's lower edge */
 	int optional;               /* --optional: pass unusable input through */
 } opts;
 
@@ -108,11 +125,16 @@ typedef struct feed {           /* one channel's per-epoch spectrum */
 	int64_t t0, next;           /* input segment */
 	int64_t n, nsat;
 	double sum, sum2;
-	double *sec;                /* chin: 10-100 Hz power of each second */
-	size_t nsec, seccap;
+	double *sec;                /* chin: 10-100 Hz power of each second;
+				       EEG: log10 beta/theta of each window */
+	double *sec2;               /* EEG: log10 (alpha+beta)/theta */
+	size_t nsec, seccap, sec2cap;
+	int nwin;                   /* EEG: Welch windows read so far */
+	double prev[3];             /* their mean theta, alpha, beta */
 } feed;
 
 #define MAX_BASE 120            /* steps of arousal baseline at most */
+#define MAX_AVG 10              /* steps averaged for an arousal at most */
 
 typedef struct det {
 	const opts *o;
@@ -127,6 +149,8 @@ typedef struct det {
 	int n1, n2, fill, pos, since;
 	double hist[MAX_BASE];
 	int nh, hpos, nbase;
+	double avg[MAX_AVG];        /* the last steps' log10 alpha+beta */
+	int navg, apos;
 	int in_cand, c_steps;
 	double base, c_sum, c_peak;
 	int64_t c_on;
@@ -166,12 +190,17 @@ static void usage(FILE *f)
 	      "      --smooth W         each neighbour's weight against 2 for "
 	      "the epoch's score\n"
 	      "                         (1: 1-2-1; 0 = off)\n"
+	      "      --wake-share S     ratios and chin tone that this share "
+	      "of the epoch's\n"
+	      "                         windows reach (0.6; 0 = Welch mean)\n"
+	      "      --eog-low HZ       EOG/EEG power from this to 4 Hz (1)\n"
 	      "      --persistent MIN   sleep onset: the first MIN minutes of "
 	      "unbroken sleep\n"
 	      "                         (default 0: the first sleep epoch)\n"
 	      "      --min-awakening N  shortest awakening in epochs (1)\n"
-	      "      --arousal-db DB    arousal: rise of the 1-s spectral "
-	      "ratio (5 dB)\n"
+	      "      --arousal-db DB    arousal: rise of the alpha+beta power "
+	      "(2.5 dB)\n"
+	      "      --arousal-avg N    1-s steps averaged for it (4)\n"
 	      "      --arousal-min SEC  shortest arousal (3)\n"
 	      "      --baseline SEC     sleep before an arousal (10)\n"
 	      "      --flat UV          unusable below this SD (1)\n"
@@ -191,7 +220,8 @@ static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_EOG = 256, O_EMG, O_BT, O_AT, O_SPREAD, O_MOVE, O_EOGW,
 	       O_EMGW, O_EOGREF, O_ADAPT, O_PERS, O_MINAW, O_ADB, O_AMIN,
-	       O_BASE, O_FLAT, O_SMOOTH, O_OPTIONAL };
+	       O_BASE, O_FLAT, O_SMOOTH, O_SHARE, O_EOGLOW, O_AAVG,
+	       O_OPTIONAL };
 	static const struct option lo[] = {{"channel", 1, 0, 'c'},
 		{"eog", 1, 0, O_EOG}, {"emg", 1, 0, O_EMG},
 		{"beta-theta", 1, 0, O_BT}, {"alpha-theta", 1, 0, O_AT},
@@ -202,10 +232,12 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"min-awakening", 1, 0, O_MINAW},
 		{"arousal-db", 1, 0, O_ADB}, {"arousal-min", 1, 0, O_AMIN},
 		{"baseline", 1, 0, O_BASE}, {"flat", 1, 0, O_FLAT}, {"smooth", 1, 0, O_SMOOTH},
+		{"wake-share", 1, 0, O_SHARE}, {"eog-low", 1, 0, O_EOGLOW},
+		{"arousal-avg", 1, 0, O_AAVG},
 		{"optional", 0, 0, O_OPTIONAL},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	*o = (opts){NULL, NULL, NULL, -0.35, 0.0, 4, 1, 0.5, 0.5, 0.3, 20, 0,
-		    1, 5, 3, 10, 1, 1};
+		    1, 2.5, 3, 10, 4, 1, 1, 0.6, 1};
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
@@ -243,6 +275,13 @@ static void parse_args(int argc, char **argv, opts *o)
 		case O_FLAT: o->flat_uv = opt_num("--flat", optarg, 0, 1e6);
 			break;
 		case O_SMOOTH: o->smooth = opt_num("--smooth", optarg, 0, 2);
+			break;
+		case O_SHARE: o->share = opt_num("--wake-share", optarg, 0, 1);
+			break;
+		case O_EOGLOW: o->eog_low = opt_num("--eog-low", optarg, 0.1,
+						    3.5); break;
+		case O_AAVG: o->arousal_avg = (int)opt_num("--arousal-avg",
+							   optarg, 1, MAX_AVG);
 			break;
 		case O_OPTIONAL: o->optional = 1; break;
 		case 'h': usage(stdout); exit(0);
@@ -331,27 +370,61 @@ static void finish_epoch(det *d, int which)
 			e->bt = (float)log10(be / th);
 			e->abt = (float)log10((al + be) / th);
 			e->lb = (float)log10(be);
-			e->ld = (float)log10(band(f->wel, 0.5, 4, f->rate));
+			e->ld = (float)log10(band(f->wel, d->o->eog_low, 4,
+						  f->rate));
+			/* AASM: wake when more than half the epoch shows it:
+			   the ratios that `share` of the windows reach. */
+			double q = 100 * (1 - d->o->share);
+			if (d->o->share > 0 && f->nsec) {
+				e->bt = (float)percentile(f->sec, f->nsec, q);
+				e->abt = (float)percentile(f->sec2, f->nsec, q);
+			}
 			if (!isfinite(e->bt) || !isfinite(e->abt) ||
 			    !isfinite(e->lb))
 				e->unusable = 1;
 		}
 	} else if (which == F_EOG && enough) {
-		float v = (float)log10(band(f->wel, 0.5, 4, f->rate));
+		float v = (float)log10(band(f->wel, d->o->eog_low, 4,
+					       f->rate));
 		if (isfinite(v))
 			e->eog = v;
 	} else if (which == F_EMG && f->nsec * 2 >= len) {
 		/* Tone is the background: the median second, so that phasic
 		   bursts (twitches, bruxism, leg movements) do not count. */
-		float v = (float)log10(percentile(f->sec, f->nsec, 50));
+		double sh = d->o->share > 0 ? d->o->share : 0.5;
+		float v = (float)log10(percentile(f->sec, f->nsec,
+						  100 * (1 - sh)));
 		if (isfinite(v))
 			e->emg = v;
 	}
 	f->nsec = 0;
+	f->nwin = 0;
+	f->prev[0] = f->prev[1] = f->prev[2] = 0;
 	psg_welch_clear(f->wel);
 	f->n = f->nsat = 0;
 	f->sum = f->sum2 = 0;
 	f->epoch = -1;
+}
+
+/* A Welch window of the EEG is complete: its own theta, alpha and beta
+   are the new mean's sums less the previous mean's. */
+static void eeg_window(det *d, feed *f)
+{
+	int k = psg_welch_windows(f->wel);
+	double m[3] = {band(f->wel, 4, 8, f->rate), band(f->wel, 8, 12, f->rate),
+		       band(f->wel, 16, 30, f->rate)}, w[3];
+	for (int j = 0; j < 3; j++) {
+		w[j] = k * m[j] - (k - 1) * f->prev[j];
+		f->prev[j] = m[j];
+	}
+	f->nwin = k;
+	double bt = log10(w[2] / w[0]), abt = log10((w[1] + w[2]) / w[0]);
+	if (!isfinite(bt) || !isfinite(abt) || d->o->share <= 0)
+		return;
+	f->sec = grow(f->sec, &f->seccap, f->nsec, sizeof *f->sec);
+	f->sec2 = grow(f->sec2, &f->sec2cap, f->nsec, sizeof *f->sec2);
+	f->sec[f->nsec] = bt;
+	f->sec2[f->nsec++] = abt;
 }
 
 /* ---- arousals: 1-s steps of a 2-s spectrum ---- */
@@ -379,20 +452,25 @@ static void close_candidate(det *d)
 static void arousal_step(det *d, int64_t t_end)
 {
 	const feed *f = &d->f[F_EEG];
+	const int k = d->o->arousal_avg;
 	psg_welch_clear(d->aw);
 	int head = d->n2 - d->pos;  /* oldest sample at pos */
 	psg_welch_push(d->aw, d->ring + d->pos, head);
 	psg_welch_push(d->aw, d->ring, d->pos);
-	double de = band(d->aw, 0.5, 4, f->rate);
-	double th = band(d->aw, 4, 8, f->rate);
-	double al = band(d->aw, 8, 12, f->rate);
-	double si = band(d->aw, 12, 16, f->rate);
-	double be = band(d->aw, 16, 30, f->rate);
-	double r = log10((th + al + be) / (de + si));
-	if (!isfinite(r)) {
+	double x = log10(band(d->aw, 8, 12, f->rate) +
+			 band(d->aw, 16, 30, f->rate));
+	if (!isfinite(x)) {
 		close_candidate(d);
+		d->navg = 0;
 		return;
 	}
+	d->avg[d->apos] = x;
+	d->apos = (d->apos + 1) % k;
+	if (d->navg < k && ++d->navg < k)
+		return;
+	double r = 0;
+	for (int i = 0; i < k; i++)
+		r += d->avg[i] / k;
 	double rise = d->o->arousal_db / 10;
 	if (d->in_cand) {
 		if (r - d->base >= rise / 2) {
@@ -411,8 +489,9 @@ static void arousal_step(det *d, int64_t t_end)
 		if (r - med >= rise) {
 			d->in_cand = 1;
 			d->base = med;
-			/* The shift entered the newest second of the window. */
-			d->c_on = t_end - PSG_TICKS_PER_SEC;
+			/* The k steps span the last k + 1 s; the shift entered
+			   their second second. */
+			d->c_on = t_end - (int64_t)k * PSG_TICKS_PER_SEC;
 			d->c_steps = 1;
 			d->c_sum = d->c_peak = r - med;
 			return;
@@ -441,7 +520,7 @@ static void block(det *d, int which, const psg_block *b)
 		psg_welch_restart(f->wel);
 		if (which == F_EEG) {
 			close_candidate(d);
-			d->fill = d->pos = d->since = 0;
+			d->fill = d->pos = d->since = d->navg = 0;
 		}
 	}
 	f->t0 = b->t0;
@@ -452,7 +531,7 @@ static void block(det *d, int which, const psg_block *b)
 				     : 0;
 		int64_t e = i < b->n ? epoch_of(d, t) : -2;
 		if (i == b->n || e != f->epoch) {
-			if (f->epoch >= 0 && which != F_EMG)
+			if (f->epoch >= 0 && which == F_EOG)
 				psg_welch_push(f->wel, b->x + start, i - start);
 			if (i == b->n)
 				break;
@@ -478,6 +557,9 @@ static void block(det *d, int which, const psg_block *b)
 		}
 		if (which != F_EEG)
 			continue;
+		psg_welch_push(f->wel, &b->x[i], 1);
+		if (psg_welch_windows(f->wel) > f->nwin)
+			eeg_window(d, f);
 		f->nsat += x >= d->phys_hi || x <= d->phys_lo;
 		d->ring[d->pos] = x;
 		d->pos = (d->pos + 1) % d->n2;
@@ -825,6 +907,7 @@ int main(int argc, char **argv)
 	for (int k = 0; k < NFEED; k++) {
 		psg_welch_free(d.f[k].wel);
 		free(d.f[k].sec);
+		free(d.f[k].sec2);
 	}
 	psg_welch_free(d.aw);
 	free(d.ring);

@@ -25,13 +25,17 @@ pr='{tp+=$7; fp+=$9; fn+=$11} END {printf "%d %d %d %.3f %.3f", tp, fp, fn,
 set -- $(awk "$pr" "$TMP/awak")
 check "awakenings on 8 generated nights: recall $5 >= 0.9 ($1 of $(($1 + $3)))" \
 	awk -v r="$5" 'BEGIN {exit !(r >= 0.9)}'
-todo "awakenings on 8 generated nights: precision $4 >= 0.9 ($2 false)" \
-	"issue 6: N1 next to wake and isolated N2/N3 epochs called wake" \
+check "awakenings on 8 generated nights: precision $4 >= 0.9 ($2 false)" \
 	awk -v p="$4" 'BEGIN {exit !(p >= 0.9)}'
+# Arousals: matched one to one when the onsets are at most 3 s apart.
 set -- $(awk "$pr" "$TMP/arou")
-todo "arousals on 8 generated nights: recall $5 and precision $4 >= 0.9" \
-	"issue 6: generated NREM arousals move C4 alpha/beta by ~0.1 decade" \
-	awk -v r="$5" -v p="$4" 'BEGIN {exit !(r >= 0.9 && p >= 0.9)}'
+check "arousals on 8 generated nights: precision $4 >= 0.9 ($2 false of $(($1 + $2)))" \
+	awk -v p="$4" 'BEGIN {exit !(p >= 0.9)}'
+check "arousals on 8 generated nights: recall $5 >= 0.85 ($1 of $(($1 + $3)); a floor)" \
+	awk -v r="$5" 'BEGIN {exit !(r >= 0.85)}'
+todo "arousals on 8 generated nights: recall $5 >= 0.9 (issue 6's target)" \
+	"issue 6: 3-5 s and 20-uV bursts under the generator's near-white background" \
+	awk -v r="$5" 'BEGIN {exit !(r >= 0.9)}'
 
 # One night in HDF5: layout, and the summary recomputed from the epochs.
 psg-read "$TMP/insomnia1.edf" | tee "$TMP/raw.psg" | psg-wake |
