@@ -366,7 +366,8 @@ static paths find_nights(const opts *o)
 	}
 	if (o->list)
 		read_list(&p, o->list);
-	qsort(p.v, p.n, sizeof *p.v, by_name);
+	if (p.n)   /* qsort(NULL, 0...) is undefined */
+		qsort(p.v, p.n, sizeof *p.v, by_name);
 	size_t k = 0;
 	for (size_t i = 0; i < p.n; i++) {
 		struct stat st;
@@ -393,6 +394,10 @@ static int *order_columns(table *t)
 {
 	int *perm = xmalloc(sizeof *perm * (size_t)(t->ncol + 1));
 	column *c = xmalloc(sizeof *c * (size_t)(t->ncol + 1));
+	if (!t->ncol) {   /* nights without figures; t->col is NULL */
+		free(c);
+		return perm;
+	}
 	memcpy(c, t->col, sizeof *c * (size_t)t->ncol);
 	qsort(c, (size_t)t->ncol, sizeof *c, by_rank);
 	for (int i = 0; i < t->ncol; i++)
