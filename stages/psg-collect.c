@@ -86,20 +86,6 @@ static char *xstrdup(const char *s)
 	return strcpy(xmalloc(strlen(s) + 1), s);
 }
 
-static void *xgrow(void *p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return p;
-	size_t n = *cap ? *cap : 16;
-	while (n < need)
-		n *= 2;
-	p = realloc(p, n * size);
-	if (!p)
-		die(EXIT_IO, "out of memory");
-	*cap = n;
-	return p;
-}
-
 /* A column name that R, MATLAB and pandas all accept as a field name:
    anything but letters, digits and '_' becomes '_' ("emg_baseline Leg L"
    -> "emg_baseline_Leg_L"); a clash with an earlier column gets "_2"... */
@@ -129,8 +115,7 @@ static int column_of(table *t, const char *link)
 	for (int i = 0; i < t->ncol; i++)
 		if (!strcmp(t->col[i].link, link))
 			return i;
-	t->col = xgrow(t->col, &t->capcol, (size_t)t->ncol + 1,
-		       sizeof *t->col);
+	t->col = grow(t->col, &t->capcol, (size_t)t->ncol, sizeof *t->col);
 	column *c = &t->col[t->ncol];
 	c->link = xstrdup(link);
 	c->name = field_name(t, link);
@@ -256,7 +241,7 @@ static int read_night(table *t, const char *path, char *why, size_t len)
 		snprintf(why, len, "not a psgpipe night (no /summary)");
 		return EXIT_UNSUITABLE;
 	}
-	t->rows = xgrow(t->rows, &t->caprows, t->nrows + 1, sizeof *t->rows);
+	t->rows = grow(t->rows, &t->caprows, t->nrows, sizeof *t->rows);
 	row *r = &t->rows[t->nrows];
 	memset(r, 0, sizeof *r);
 	r->s[S_NIGHT] = night_name(path);
@@ -269,11 +254,14 @@ static int read_night(table *t, const char *path, char *why, size_t len)
 			       &rd);
 	H5Gclose(g);
 	H5Fclose(f);
-	t->nrows++;
-	if (e < 0) {
+	if (e < 0) {   /* no half-read night in the table (--skip-bad) */
+		for (int i = 0; i < NSTR; i++)
+			free(r->s[i]);
+		free(r->v);
 		snprintf(why, len, "cannot read /summary");
 		return EXIT_IO;
 	}
+	t->nrows++;
 	return 0;
 }
 
@@ -286,7 +274,7 @@ typedef struct paths {
 
 static void add_path(paths *p, const char *s)
 {
-	p->v = xgrow(p->v, &p->cap, p->n + 1, sizeof *p->v);
+	p->v = grow(p->v, &p->cap, p->n, sizeof *p->v);
 	p->v[p->n++] = xstrdup(s);
 }
 
@@ -479,7 +467,7 @@ static void write_long(FILE *f, const table *t, const int *perm)
 		}
 }
 
-static int write_text_file(const char *out, const table *t, const int *perm,
+static int write_csv_file(const char *out, const table *t, const int *perm,
 			   char *err, size_t len)
 {
 	const char *tmp = tmpout_make(1, out, err, len);
@@ -700,7 +688,7 @@ static void write_all(const table *t, const int *perm, const opts *o)
 		write_long(stdout, t, perm);
 	else if (!to || !strcmp(to, "-"))
 		write_csv(stdout, t, perm);
-	else if (write_text_file(to, t, perm, err, sizeof err))
+	else if (write_csv_file(to, t, perm, err, sizeof err))
 		die(EXIT_IO, "%s", err);
 	if (o->out && write_h5(o->out, t, perm, err, sizeof err))
 		die(EXIT_IO, "%s", err);

@@ -410,9 +410,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		die(EXIT_USAGE, "--off must be below --on");
 	if (o->twitch_max > o->lm_max)
 		die(EXIT_USAGE, "--twitch must not exceed --lm-max");
-	if (optind < argc)
-		die(EXIT_USAGE, "unexpected argument '%s' (the stream comes on "
-		    "standard input)", argv[optind]);
+	no_operands(argc, argv);
 }
 
 /* ---- channels ---- */
@@ -1641,10 +1639,7 @@ int main(int argc, char **argv)
 	int st;
 	stage_name = "psg-emg";
 	parse_args(argc, argv, &o);
-	refuse_terminal();
-	psg_reader *in = open_stdin_stream();
-	if (o.optional)
-		optional_stage(in, argc, argv);
+	psg_reader *in = open_detector_input(o.optional, argc, argv);
 	const psg_header *hin = psg_reader_header(in);
 	psg_header *h = declare(&S, hin, argc, argv);
 	setup(&S, h, &o);

@@ -127,9 +127,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		default: bad_option(c, argv);
 		}
 	}
-	if (optind < argc)
-		die(EXIT_USAGE, "unexpected argument '%s' (the stream comes on "
-		    "standard input)", argv[optind]);
+	no_operands(argc, argv);
 	if (!o->channels)
 		die(EXIT_USAGE, "no channels: use -c SPEC");
 	if (!o->nspec)

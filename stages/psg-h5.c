@@ -1509,9 +1509,7 @@ static void parse_args(int argc, char **argv, opts *o)
 			bad_option(c, argv);
 		}
 	}
-	if (optind < argc)
-		die(EXIT_USAGE, "unexpected argument '%s' (the stream comes "
-		    "on standard input)", argv[optind]);
+	no_operands(argc, argv);
 	if (!o->out || !*o->out)
 		die(EXIT_USAGE, "no output file: use -o OUT.h5");
 	if (isatty(0))

@@ -305,9 +305,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		default: bad_option(c, argv);
 		}
 	}
-	if (optind < argc)
-		die(EXIT_USAGE, "unexpected argument '%s' (the stream comes on "
-		    "standard input)", argv[optind]);
+	no_operands(argc, argv);
 }
 
 /* ---- the channel ---- */
@@ -1078,10 +1076,7 @@ int main(int argc, char **argv)
 	int st;
 	stage_name = "psg-sws";
 	parse_args(argc, argv, &o);
-	refuse_terminal();
-	psg_reader *in = open_stdin_stream();
-	if (o.optional)
-		optional_stage(in, argc, argv);
+	psg_reader *in = open_detector_input(o.optional, argc, argv);
 	const psg_header *hin = psg_reader_header(in);
 	d.o = &o;
 	d.ch = pick_channel(hin, &o);

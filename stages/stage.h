@@ -193,6 +193,15 @@ static psg_writer *open_stdout_stream(const psg_header *h)
 	return w;
 }
 
+/* Stream stages take no operands: the stream comes on stdin. */
+__attribute__((unused))
+static void no_operands(int argc, char **argv)
+{
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s' (the stream comes on "
+		    "standard input)", argv[optind]);
+}
+
 /* The input, record for record, with this stage's command line added to
    the history; exits 0 when done (2 on a broken stream). */
 static void pass_through(void)
@@ -229,6 +238,18 @@ static psg_reader *open_stdin_stream(void)
 	if (!r)
 		die(exit_code(st), "standard input: %s", msg);
 	return r;
+}
+
+/* A detector's input: stdin, never a terminal on stdout, and with
+   --optional the pass-through of input it cannot use (g_optional). */
+__attribute__((unused))
+static psg_reader *open_detector_input(int optional, int argc, char **argv)
+{
+	refuse_terminal();
+	psg_reader *in = open_stdin_stream();
+	if (optional)
+		optional_stage(in, argc, argv);
+	return in;
 }
 
 /* A channel named by exact label, else by selection (glob or index), or
