@@ -80,7 +80,7 @@ void biquad_lowpass(biquad *q, double rate, double f0, double Q)
 
 static void source_init(source *src, uint64_t seed, int k, double rate)
 {
-	static const double pink_fc[4] = {0.3, 1.5, 6, 25};
+	static const double pink_fc[4] = {0.5, 2, 8, 32};
 	rng_init(&src->r, seed, "cortex", k);
 	biquad_lowpass(&src->bq[B_BG], rate, 40 < rate / 2.5 ? 40 : rate / 2.5,
 		       0.7);
@@ -95,13 +95,15 @@ static void source_init(source *src, uint64_t seed, int k, double rate)
 /* One sample of a source; `target` are the band gains it glides to. */
 static double source_step(source *src, const double *target, double glide)
 {
-	/* 1/f: one-pole low-passes a decade apart, summed (each adds the
-	   same power per octave over its range). */
+	/* 1/f from 0.5 to 32 Hz: one-pole low-passes two octaves apart, of
+	   gain 1/sqrt(fc) so that each adds the same power (gain^2 x fc),
+	   which is the same power per octave (Pritchard 1992 on EEG's 1/f
+	   background).  Scaled to the level the background had at 1 Hz. */
 	double w = rng_white(&src->r), pink = 0;
 	for (int i = 0; i < 4; i++) {
 		src->pink[i] = src->pink_a[i] * src->pink[i] +
 			       (1 - src->pink_a[i]) * w;
-		pink += src->pink[i] * (1 << i) * 0.7;
+		pink += src->pink[i] * 8.16 / (1 << i);
 	}
 	double out = src->gain[B_BG] * biquad_run(&src->bq[B_BG], pink) *
 		     src->bq[B_BG].norm * 0.35;

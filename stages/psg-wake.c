@@ -17,11 +17,12 @@
  *    spindles; Ogilvie 2001: theta replaces alpha at sleep onset).  The
  *    EEG evidence is the larger of log10(beta/theta) - T_b and
  *    log10((alpha+beta)/theta) - T_a, in decades, each ratio the value
- *    that 60 % of the epoch's windows reach (--wake-share 0.6; 0 = the
+ *    that 68 % of the epoch's windows reach (--wake-share 0.68; 0 = the
  *    ratio of the Welch mean): AASM scores W when more than half the
  *    epoch shows wake, and a 4-s window at 50 % overlap catches a burst
- *    about 2 s beyond its ends, so 60 % of windows is about half the
- *    time.  An arousal of <= 15 s thus leaves its epoch asleep;
+ *    2 s beyond each end, so a 15-s burst reaches (15 + 4) / 2 = 9.5 of
+ *    a 30-s epoch's 14 windows, 68 %.  An arousal of <= 15 s thus
+ *    leaves its epoch asleep;
  *  - the thresholds adapt to the night, decided at END: T_b is the larger
  *    of -0.35 (--beta-theta; fitted on the DREAMS excerpts) and the
  *    night's 20th percentile plus 4 times its distance to the 5th
@@ -31,7 +32,7 @@
  *  - an epoch whose beta power is 10x (--movement 1 decade) the night's
  *    median is a movement or muscle burst, scored with wake (R&K's
  *    movement time; AASM: a major body movement with wake around it);
- *  - the chin's log 10-100 Hz power (the value 60 % of the epoch's 1-s
+ *  - the chin's log 10-100 Hz power (the value 68 % of the epoch's 1-s
  *    values reach, by --wake-share: tone, not phasic bursts or arousals),
  *    and the EOG's 1-4 Hz power over the EEG's (log10, --eog-low 1 Hz:
  *    blinks and saccades raise the EOG far above the EEG, while N3's
@@ -40,7 +41,9 @@
  *    night medians add (subtract) 0.5 x their excess, clipped to +-1
  *    decade (--emg-weight, --eog-weight): wake has tone and eye
  *    movements, REM atonia (AASM).  Below the chin's median, eye movements
- *    no longer count for wake: REM has them too;
+ *    no longer count for wake: REM has them too.  An epoch whose EOG
+ *    or chin is at its rails for > 5 % of the samples is left without
+ *    that channel: the clipping's edges alone would look like movement;
  *  - each epoch's score is averaged with its neighbours' with weights
  *    1-2-1 (--smooth 1; scorers read epochs in context, as psg-sws's
  *    smoothing; on DREAMS it lifts F1 from 0.81 to 0.85);
@@ -60,9 +63,12 @@
  *    sleep time over the recording's epochs;
  *  - arousals (AASM: an abrupt shift to alpha, theta and/or > 16 Hz,
  *    not spindles, >= 3 s after >= 10 s of sleep): in 1-s steps the
- *    spectrum of the last 2 s gives x = log10(alpha + beta) (8-12 and
- *    16-30 Hz), and r is the mean x of the last 4 steps (--arousal-avg,
- *    5 s of EEG).  A step whose r rises >= 2.5 dB (--arousal-db) above
+ *    spectrum of the last 2 s gives x, the mean of log10 alpha (8-12 Hz)
+ *    and log10 beta (16-30 Hz), so that a shift in either counts alike
+ *    (the log of their sum is ruled by whichever band holds more power,
+ *    and rose 2 dB less for the same bursts: docs/validation.md), and r
+ *    is the mean x of the last 4 steps (--arousal-avg, 5 s of EEG).  A
+ *    step whose r rises >= 3.5 dB (--arousal-db) above
  *    the median of the 10 steps before it (--baseline 10 s, AASM's 10 s
  *    of sleep) opens a candidate at the second second of those 5 s; it
  *    lasts while the rise stays above half of that and is kept when
@@ -123,7 +129,8 @@ typedef struct feed {           /* one channel's per-epoch spectrum */
 	psg_welch *wel;
 	int64_t epoch;              /* being accumulated, -1 none */
 	int64_t t0, next;           /* input segment */
-	int64_t n, nsat;
+	int64_t n, nsat;            /* samples, those at the rails */
+	double lo, hi;              /* the rails: physical min and max */
 	double sum, sum2;
 	double *sec;                /* chin: 10-100 Hz power of each second;
 				       EEG: log10 beta/theta of each window */
@@ -140,7 +147,6 @@ typedef struct det {
 	const opts *o;
 	const psg_header *h;
 	feed f[NFEED];
-	double phys_lo, phys_hi;
 	held *night;
 	size_t nnight, cap;
 	/* arousal steps on the EEG */
@@ -192,14 +198,14 @@ static void usage(FILE *f)
 	      "                         (1: 1-2-1; 0 = off)\n"
 	      "      --wake-share S     ratios and chin tone that this share "
 	      "of the epoch's\n"
-	      "                         windows reach (0.6; 0 = Welch mean)\n"
+	      "                         windows reach (0.68; 0 = Welch mean)\n"
 	      "      --eog-low HZ       EOG/EEG power from this to 4 Hz (1)\n"
 	      "      --persistent MIN   sleep onset: the first MIN minutes of "
 	      "unbroken sleep\n"
 	      "                         (default 0: the first sleep epoch)\n"
 	      "      --min-awakening N  shortest awakening in epochs (1)\n"
-	      "      --arousal-db DB    arousal: rise of the alpha+beta power "
-	      "(2.5 dB)\n"
+	      "      --arousal-db DB    arousal: rise of the alpha and beta power "
+	      "(3.5 dB)\n"
 	      "      --arousal-avg N    1-s steps averaged for it (4)\n"
 	      "      --arousal-min SEC  shortest arousal (3)\n"
 	      "      --baseline SEC     sleep before an arousal (10)\n"
@@ -237,7 +243,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"optional", 0, 0, O_OPTIONAL},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	*o = (opts){NULL, NULL, NULL, -0.35, 0.0, 4, 1, 0.5, 0.5, 0.3, 20, 0,
-		    1, 2.5, 3, 10, 4, 1, 1, 0.6, 1};
+		    1, 3.5, 3, 10, 4, 1, 1, 0.68, 1};
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
@@ -346,6 +352,14 @@ static double band(const psg_welch *w, double lo, double hi, double rate)
 	return psg_welch_band(w, lo, fmin(hi, rate / 2));
 }
 
+/* An EOG or chin at its rails for over 5 % of the epoch: the edges of
+   the clipping alone would dominate its power, so the epoch is left
+   without it (the EEG, which decides, may be clipped up to half). */
+static int clipped(const feed *f)
+{
+	return f->nsat * 20 > f->n;
+}
+
 /* The epoch a channel was accumulating is over: its values are held. */
 static void finish_epoch(det *d, int which)
 {
@@ -381,12 +395,12 @@ static void finish_epoch(det *d, int which)
 			    !isfinite(e->lb))
 				e->unusable = 1;
 		}
-	} else if (which == F_EOG && enough) {
+	} else if (which == F_EOG && enough && !clipped(f)) {
 		float v = (float)log10(band(f->wel, d->o->eog_low, 4,
 					       f->rate));
 		if (isfinite(v))
 			e->eog = v;
-	} else if (which == F_EMG && f->nsec * 2 >= len) {
+	} else if (which == F_EMG && f->nsec * 2 >= len && !clipped(f)) {
 		/* Tone is the background: the median second, so that phasic
 		   bursts (twitches, bruxism, leg movements) do not count. */
 		double sh = d->o->share > 0 ? d->o->share : 0.5;
@@ -435,7 +449,8 @@ static int cmp_double(const void *a, const void *b)
 
 static void close_candidate(det *d)
 {
-	if (d->in_cand && d->c_steps >= d->o->arousal_min - 1e-9) {
+	int kept = d->in_cand && d->c_steps >= d->o->arousal_min - 1e-9;
+	if (kept) {
 		d->cands = grow(d->cands, &d->ccap, d->ncand, sizeof *d->cands);
 		d->cands[d->ncand++] = (cand){d->c_on,
 			(int64_t)d->c_steps * PSG_TICKS_PER_SEC,
@@ -443,7 +458,11 @@ static void close_candidate(det *d)
 			(float)(10 * d->c_peak)};
 	}
 	d->in_cand = 0;
-	d->nh = d->hpos = 0;        /* the next one needs a fresh baseline */
+	/* After an arousal the next needs 10 s of sleep again (AASM); a rise
+	   too short to count keeps the baseline, or every blip would blind
+	   the detector for 10 s. */
+	if (kept)
+		d->nh = d->hpos = 0;
 }
 
 /* One step: the 2 s ending at t_end (ticks). */
@@ -455,11 +474,11 @@ static void arousal_step(det *d, int64_t t_end)
 	int head = d->n2 - d->pos;  /* oldest sample at pos */
 	psg_welch_push(d->aw, d->ring + d->pos, head);
 	psg_welch_push(d->aw, d->ring, d->pos);
-	double x = log10(band(d->aw, 8, 12, f->rate) +
-			 band(d->aw, 16, 30, f->rate));
+	double x = (log10(band(d->aw, 8, 12, f->rate)) +
+		    log10(band(d->aw, 16, 30, f->rate))) / 2;
 	if (!isfinite(x)) {
 		close_candidate(d);
-		d->navg = 0;
+		d->navg = d->nh = d->hpos = 0;
 		return;
 	}
 	d->avg[d->apos] = x;
@@ -519,6 +538,7 @@ static void block(det *d, int which, const psg_block *b)
 		if (which == F_EEG) {
 			close_candidate(d);
 			d->fill = d->pos = d->since = d->navg = 0;
+			d->nh = d->hpos = 0;
 		}
 	}
 	f->t0 = b->t0;
@@ -544,6 +564,7 @@ static void block(det *d, int which, const psg_block *b)
 		float x = b->x[i];
 		f->n++;
 		f->sum += x, f->sum2 += (double)x * x;
+		f->nsat += x >= f->hi || x <= f->lo;
 		if (which == F_EMG) {       /* 1-s windows, one at a time */
 			psg_welch_push(f->wel, &b->x[i], 1);
 			if (psg_welch_windows(f->wel)) {
@@ -558,7 +579,6 @@ static void block(det *d, int which, const psg_block *b)
 		psg_welch_push(f->wel, &b->x[i], 1);
 		if (psg_welch_windows(f->wel) > f->nwin)
 			eeg_window(d, f);
-		f->nsat += x >= d->phys_hi || x <= d->phys_lo;
 		d->ring[d->pos] = x;
 		d->pos = (d->pos + 1) % d->n2;
 		if (d->fill < d->n2)
@@ -827,6 +847,8 @@ static void setup_feed(feed *f, int ch, const psg_header *h, int which)
 	f->epoch = -1;
 	f->t0 = f->next = -1;
 	f->rate = psg_channel_rate(&h->channels[ch]);
+	f->lo = h->channels[ch].phys_min;
+	f->hi = h->channels[ch].phys_max;
 	if (which == F_EMG && f->rate < 40) {
 		warn("chin '%s' at %g Hz is an envelope, not EMG: left out",
 		     h->channels[ch].label, f->rate);
@@ -864,8 +886,6 @@ int main(int argc, char **argv)
 		if (ch >= 0 && ch != eeg)
 			setup_feed(&d.f[k], ch, h, k);
 	}
-	d.phys_lo = h->channels[eeg].phys_min;
-	d.phys_hi = h->channels[eeg].phys_max;
 	double rate = d.f[F_EEG].rate;
 	d.n1 = (int)lround(rate);
 	d.n2 = 2 * d.n1;
