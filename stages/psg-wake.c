@@ -25,10 +25,11 @@
  *    leaves its epoch asleep;
  *  - the thresholds adapt to the night, decided at END: T_b is the larger
  *    of -0.35 (--beta-theta; fitted on the DREAMS excerpts) and the
- *    night's 20th percentile plus 4 times its distance to the 5th
- *    (--spread): the lower part of any night is sleep, so this keeps a
- *    recording whose sleep already has a high ratio (EMG, white noise)
- *    from being called all wake.  T_a likewise, from 0.0 (--alpha-theta);
+ *    night's 20th percentile plus 6 times its distance to the 5th
+ *    (--spread; 5.5-7 are alike on generated and DREAMS nights,
+ *    docs/validation.md): the lower part of any night is sleep, so this
+ *    keeps a recording whose sleep already has a high ratio (EMG, white
+ *    noise) from being called all wake.  T_a likewise, from 0.0 (--alpha-theta);
  *  - an epoch whose beta power is 10x (--movement 1 decade) the night's
  *    median is a movement or muscle burst, scored with wake (R&K's
  *    movement time; AASM: a major body movement with wake around it);
@@ -182,7 +183,7 @@ static void usage(FILE *f)
 	      "      --alpha-theta DEC  or log10((alpha+beta)/theta) above "
 	      "this, at least (0)\n"
 	      "      --spread K         thresholds at least the night's P20 + "
-	      "K x (P20 - P5) (4)\n"
+	      "K x (P20 - P5) (6)\n"
 	      "      --movement DEC     wake when beta is this many decades "
 	      "above the night's\n"
 	      "                         median (1; 0 = off)\n"
@@ -242,7 +243,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"arousal-avg", 1, 0, O_AAVG},
 		{"optional", 0, 0, O_OPTIONAL},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-	*o = (opts){NULL, NULL, NULL, -0.35, 0.0, 4, 1, 0.5, 0.5, 0.3, 20, 0,
+	*o = (opts){NULL, NULL, NULL, -0.35, 0.0, 6, 1, 0.5, 0.5, 0.3, 20, 0,
 		    1, 3.5, 3, 10, 4, 1, 1, 0.68, 1};
 	int c;
 	opterr = 0;
