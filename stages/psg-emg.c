@@ -554,7 +554,7 @@ static psg_filter *emg_filter(const opts *o, double rate, const char *label)
 {
 	double hi = fmin(o->band_hi, 0.4 * rate);
 	psg_fir_spec bp = {PSG_FIR_BANDPASS, o->band_lo, hi, 0, 0, 0};
-	int n, st;
+	int n;
 	if (hi <= o->band_lo)
 		die(EXIT_UNSUITABLE, "'%s': %g Hz is too slow for EMG above "
 		    "%g Hz", label, rate, o->band_lo);
@@ -568,11 +568,7 @@ static psg_filter *emg_filter(const opts *o, double rate, const char *label)
 		if (f + 2 < rate / 2)
 			cascade(&taps, &n, &nt, rate, label);
 	}
-	psg_filter *p = psg_filter_new(taps, n, &st);
-	free(taps);
-	if (!p)
-		die(EXIT_IO, "filter: %s", psg_strerror(st));
-	return p;
+	return filter_of_taps(taps, n);
 }
 
 /* ---- the running percentile ---- */
@@ -1583,13 +1579,10 @@ static void setup(state *S, const psg_header *hin, const opts *o)
 	if (S->ecg >= 0) {
 		S->ecg_rate = psg_channel_rate(&hin->channels[S->ecg]);
 		psg_fir_spec s = {PSG_FIR_BANDPASS, 5, 25, 0, 0, 0};
-		int n, st;
+		int n;
 		double *taps = design(&s, S->ecg_rate, &n,
 				      hin->channels[S->ecg].label);
-		S->ecgf = psg_filter_new(taps, n, &st);
-		free(taps);
-		if (!S->ecgf)
-			die(EXIT_IO, "filter: %s", psg_strerror(st));
+		S->ecgf = filter_of_taps(taps, n);
 		/* The FFT engine hands out whole blocks: at 200 Hz the ECG's
 		   R peaks can come 20 s after the EMG that needs them. */
 		S->ecg_wait = (psg_filter_fft_size(S->ecgf) +

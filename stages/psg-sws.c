@@ -824,16 +824,12 @@ static psg_filter *make_filter(double lo, double hi, double tr, double rate)
 {
 	psg_fir_spec s = {PSG_FIR_BANDPASS, lo, hi, tr, 0, 0};
 	double *taps;
-	int n, st;
+	int n;
 	char msg[256];
 	if (psg_fir_design(&s, rate, &taps, &n, msg, sizeof msg))
 		die(EXIT_UNSUITABLE, "%g-%g Hz at %g Hz: %s", lo, hi, rate,
 		    msg);
-	psg_filter *f = psg_filter_new(taps, n, &st);
-	free(taps);
-	if (!f)
-		die(EXIT_IO, "filter: %s", psg_strerror(st));
-	return f;
+	return filter_of_taps(taps, n);
 }
 
 /* The EOG is filtered in the wave band, like the EEG it is compared

@@ -467,6 +467,14 @@ static void close_candidate(det *d)
 		d->nh = d->hpos = 0;
 }
 
+/* The EEG broke off (a gap, or a value that is not finite): the next
+   arousal needs a fresh average and a fresh baseline. */
+static void restart_arousals(det *d)
+{
+	close_candidate(d);
+	d->navg = d->nh = d->hpos = 0;
+}
+
 /* One step: the 2 s ending at t_end (ticks). */
 static void arousal_step(det *d, int64_t t_end)
 {
@@ -479,8 +487,7 @@ static void arousal_step(det *d, int64_t t_end)
 	double x = (log10(band(d->aw, 8, 12, f->rate)) +
 		    log10(band(d->aw, 16, 30, f->rate))) / 2;
 	if (!isfinite(x)) {
-		close_candidate(d);
-		d->navg = d->nh = d->hpos = 0;
+		restart_arousals(d);
 		return;
 	}
 	d->avg[d->apos] = x;
@@ -538,9 +545,8 @@ static void block(det *d, int which, const psg_block *b)
 	if (b->t0 != f->t0 || b->offset != f->next) {   /* a new segment */
 		psg_welch_restart(f->wel);
 		if (which == F_EEG) {
-			close_candidate(d);
-			d->fill = d->pos = d->since = d->navg = 0;
-			d->nh = d->hpos = 0;
+			restart_arousals(d);
+			d->fill = d->pos = d->since = 0;
 		}
 	}
 	f->t0 = b->t0;

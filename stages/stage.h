@@ -313,4 +313,17 @@ static void *grow(void *p, size_t *cap, size_t n, size_t elem)
 	return q;
 }
 
+/* A streaming filter of these taps, which it frees; dies out of
+   memory. */
+__attribute__((unused))
+static psg_filter *filter_of_taps(double *taps, int n)
+{
+	int st;
+	psg_filter *f = psg_filter_new(taps, n, &st);
+	free(taps);
+	if (!f)
+		die(EXIT_IO, "filter: %s", psg_strerror(st));
+	return f;
+}
+
 #endif
