@@ -7,6 +7,7 @@
 #   make check SAN=1  the same, built with AddressSanitizer + UBSan
 #   make check-valgrind  the same, every program under valgrind (slow)
 #   make bench        benchmarks (slow; numbers go to docs/performance.md)
+#   make validate     cross-validated N3 and wake figures on ../shared
 #   make demo         the README's main job on bundled data
 #   make install PREFIX=/usr/local
 
@@ -48,7 +49,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 HDRS := include/psg.h $(wildcard pipeline/*.h stages/*.h tests/unit/*.h)
 
-.PHONY: all check check-valgrind bench demo install clean
+.PHONY: all check check-valgrind bench demo install clean validate
 all: $(B)/libpsg.a $(STAGES) $(SCRIPT_BINS)
 
 # Drivers (psg-night, psg-batch) sit beside the stages they call.
@@ -84,6 +85,11 @@ check-valgrind: all $(TESTS) $(TOOLS)
 
 bench: all $(TOOLS)
 	PSG_BUILD=$(B) sh tests/bench.sh
+
+# Leave-one-recording-out cross-validation of psg-sws and psg-wake on the
+# real scored recordings in ../shared (docs/validation.md); a few seconds.
+validate: all
+	PSG_BUILD=$(B) python3 tests/validate.py
 
 demo: all
 	PSG_BUILD=$(B) sh scripts/demo.sh
