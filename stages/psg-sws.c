@@ -74,6 +74,8 @@ typedef struct opts {
 	double sef_max;             /* Hz: wake-like spectrum above this */
 	const char *eog;            /* "none", "LABEL" or "LABEL,LABEL" */
 	double eog_ratio;           /* ocular when EOG p2p / EEG p2p >= this */
+	double delta_share;         /* N3 needs 0.5-2 Hz >= this of 0.5-25 Hz */
+	double bimodal;             /* Ashman's D the night must show to adapt */
 	int optional;               /* --optional: pass unusable input through */
 } opts;
 
@@ -85,11 +87,12 @@ typedef struct acc {            /* one epoch being accumulated */
 	int64_t n, nsat;
 	double sum, sum2, maxabs;
 	double sef;                 /* Hz, NaN without a Welch window */
+	double dshare;              /* 0.5-2 Hz share of 0.5-25 Hz power */
 } acc;
 
 typedef struct held {           /* what the night's decision needs */
 	int64_t epoch;
-	float frac, sef;
+	float frac, sef, dshare;
 	signed char unusable;
 } held;
 
@@ -144,6 +147,7 @@ typedef struct det {
 	size_t nnight, cap;
 	double threshold;           /* the coverage threshold used */
 	int ev_type, f_sws, f_frac, f_swa, f_count, f_unusable, f_sef;
+	int f_p, f_dshare;
 	/* psg-wake's calls, when it ran before (psg-night): 16 B per epoch */
 	int f_wake;
 	wake_call *wk;
@@ -151,6 +155,8 @@ typedef struct det {
 	/* summary */
 	int64_t n_epochs, n_sws, first_sws, n_waves, n_sleep;
 	int adaptive;               /* the threshold came from the night */
+	double separation;          /* Ashman's D of the night's two groups */
+	int uncertain;              /* N3 called without two populations */
 	/* ocular rejection: waves wait until the EOG has caught up */
 	eog eog[2];
 	int neog;                   /* 0 off, 1 bipolar, 2 a difference */
@@ -189,6 +195,13 @@ static void usage(FILE *f)
 	      "least this (default: --cover)\n"
 	      "      --sef-max HZ       not N3 when sws_sef95 (0.5-30 Hz) is "
 	      "above (default: off)\n"
+	      "      --delta-share S    N3 needs 0.5-2 Hz to hold at least S of "
+	      "the 0.5-25 Hz\n"
+	      "                         power (default 0.5; 0 = off)\n"
+	      "      --bimodal D        adapt to the night only when its two "
+	      "groups of epochs\n"
+	      "                         are D apart (Ashman's D; default 3), "
+	      "else the AASM share\n"
 	      "      --eog LABEL[,LABEL]  horizontal EOG: one bipolar channel, "
 	      "or two to subtract;\n"
 	      "                         'none': no ocular rejection (default: "
@@ -242,7 +255,7 @@ static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_BAND = 256, O_NEG, O_POS, O_NP, O_P2P, O_COV, O_FLAT, O_ART,
 	       O_TR, O_AMP, O_PMAX, O_ABS, O_FLOOR, O_SEF, O_EOG, O_EOGR,
-	       O_OPTIONAL };
+	       O_OPTIONAL, O_DSHARE, O_BIMODAL };
 	static const struct option lo[] = {{"channel", 1, 0, 'c'},
 		{"band", 1, 0, O_BAND}, {"neg", 1, 0, O_NEG},
 		{"pos", 1, 0, O_POS}, {"neg-peak", 1, 0, O_NP},
@@ -253,9 +266,10 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"floor", 1, 0, O_FLOOR}, {"sef-max", 1, 0, O_SEF},
 		{"eog", 1, 0, O_EOG}, {"eog-ratio", 1, 0, O_EOGR},
 		{"optional", 0, 0, O_OPTIONAL},
+		{"delta-share", 1, 0, O_DSHARE}, {"bimodal", 1, 0, O_BIMODAL},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	*o = (opts){NULL, 0.3, 2, 0.2, 0.3, 4, 0.3, 1.5, 0.1, 1.5, -40, -200, 150,
-		    75, 350, 0.2, 1, 1000, 0, -1, INFINITY, NULL, 1};
+		    75, 350, 0.2, 1, 1000, 0, -1, INFINITY, NULL, 1, 0.5, 3, 0};
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
@@ -301,6 +315,10 @@ static void parse_args(int argc, char **argv, opts *o)
 				die(EXIT_USAGE, "--eog-ratio: above 0");
 			break;
 		case O_OPTIONAL: o->optional = 1; break;
+		case O_DSHARE: o->delta_share = opt_num("--delta-share", optarg,
+							 0, 1); break;
+		case O_BIMODAL: o->bimodal = opt_num("--bimodal", optarg, 0,
+						     100); break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
 		}
@@ -418,6 +436,7 @@ static acc *epoch_acc(det *d, int64_t e)
 		memset(a, 0, sizeof *a);
 		a->epoch = e;
 		a->sef = NAN;
+		a->dshare = NAN;
 	}
 	return a;
 }
@@ -427,7 +446,7 @@ static void hold(det *d, const acc *a, double frac, int unusable)
 	d->night = grow(d->night, &d->cap, d->nnight,
 			 sizeof *d->night);
 	d->night[d->nnight++] = (held){a->epoch, (float)frac, (float)a->sef,
-				       (signed char)unusable};
+				       (float)a->dshare, (signed char)unusable};
 }
 
 /* An epoch's measures go out now; its call waits for the night (END). */
@@ -447,11 +466,12 @@ static void emit_epoch(det *d, acc *a, psg_writer *w)
 	else if (a->maxabs > o->artefact_uv)
 		unusable = 3;
 	double frac = fmin(1, a->covered / len);
-	uint32_t fid[5] = {(uint32_t)d->f_frac, (uint32_t)d->f_swa,
+	uint32_t fid[6] = {(uint32_t)d->f_frac, (uint32_t)d->f_swa,
 		(uint32_t)d->f_count, (uint32_t)d->f_unusable,
-		(uint32_t)d->f_sef};
-	double val[5] = {frac, a->pow_sum / a->n, a->count, unusable, a->sef};
-	psg_epoch ep = {.epoch = a->epoch, .n = 5, .feature = fid, .value = val};
+		(uint32_t)d->f_sef, (uint32_t)d->f_dshare};
+	double val[6] = {frac, a->pow_sum / a->n, a->count, unusable, a->sef,
+			 a->dshare};
+	psg_epoch ep = {.epoch = a->epoch, .n = 6, .feature = fid, .value = val};
 	if (psg_write_epoch(w, &ep))
 		die(EXIT_IO, "%s", psg_writer_errmsg(w));
 	hold(d, a, frac, unusable);
@@ -698,9 +718,13 @@ static void spectral_edge(det *d, int64_t next)
 {
 	if (d->wel_epoch >= 0) {
 		acc *a = &d->ring[d->wel_epoch % d->nring];
-		if (a->epoch == d->wel_epoch)
+		if (a->epoch == d->wel_epoch) {
 			a->sef = psg_welch_edge(d->wel, 0.5, fmin(30, d->rate / 2),
 						0.95);
+			a->dshare = psg_welch_band(d->wel, 0.5, 2) /
+				    psg_welch_band(d->wel, 0.5,
+						   fmin(25, d->rate / 2));
+		}
 	}
 	psg_welch_clear(d->wel);
 	d->wel_epoch = next;
@@ -902,8 +926,14 @@ static psg_header *declare(det *d, const psg_header *in, int argc,
 		"0 usable, 1 flat, 2 saturated, 3 gross artefact");
 	d->f_sef = psg_header_add_feature(h, "sws_sef95", "Hz",
 		"95 % spectral edge of the EEG in 0.5-30 Hz");
+	d->f_dshare = psg_header_add_feature(h, "sws_delta_share", "",
+		"0.5-2 Hz share of the EEG's 0.5-25 Hz power");
+	d->f_p = psg_header_add_feature(h, "sws_score", "",
+		"N3 score 0-1, 0.5 at the call's boundary (not a calibrated "
+		"probability)");
 	if (d->ev_type < 0 || d->f_sws < 0 || d->f_frac < 0 || d->f_swa < 0 ||
-	    d->f_count < 0 || d->f_unusable < 0 || d->f_sef < 0)
+	    d->f_count < 0 || d->f_unusable < 0 || d->f_sef < 0 ||
+	    d->f_dshare < 0 || d->f_p < 0)
 		die(EXIT_UNSUITABLE, "the stream already has slow-wave "
 		    "results (psg-sws ran twice?)");
 	return h;
@@ -962,10 +992,33 @@ static double smoothed(const det *d, size_t i)
 	return wsum > 0 ? sum / wsum : 0;
 }
 
-/* The night's coverage threshold (on the sqrt scale) or, when the night
-   is too short to adapt or --absolute asks for it, -1. */
-static double night_threshold(const det *d, const double *x)
+/* Ashman's D of the two groups of the sorted v[0..n) split at cut:
+   |m1 - m2| / sqrt((s1^2 + s2^2) / 2).  Above 2, two normal groups are
+   cleanly apart (Ashman et al. 1994); below, the night shows no second
+   population and is not split. */
+static double ashman(const double *v, size_t n, double cut)
 {
+	double s[2] = {0, 0}, s2[2] = {0, 0};
+	size_t k[2] = {0, 0};
+	for (size_t i = 0; i < n; i++) {
+		int g = v[i] >= cut;
+		s[g] += v[i], s2[g] += v[i] * v[i], k[g]++;
+	}
+	if (k[0] < 2 || k[1] < 2)
+		return 0;
+	double m0 = s[0] / k[0], m1 = s[1] / k[1];
+	double v0 = s2[0] / k[0] - m0 * m0, v1 = s2[1] / k[1] - m1 * m1;
+	double sd = sqrt(fmax(1e-12, (v0 + v1) / 2));
+	return fabs(m1 - m0) / sd;
+}
+
+/* The night's threshold on the sqrt-coverage scale.  The night adapts
+   (raises the bar above the AASM share) only when its epochs with slow
+   waves fall into two populations (--bimodal); otherwise it abstains
+   from splitting and the AASM share applies.  d->separation keeps D. */
+static double night_threshold(det *d, const double *x)
+{
+	const opts *o = d->o;
 	double *v = malloc((d->nnight + 1) * sizeof *v);
 	size_t n = 0;
 	if (!v)
@@ -973,10 +1026,35 @@ static double night_threshold(const det *d, const double *x)
 	for (size_t i = 0; i < d->nnight; i++)
 		if (!d->night[i].unusable && d->night[i].frac > MIN_COVER)
 			v[n++] = x[i];
-	double t = n >= MIN_ADAPT && !d->o->absolute ? two_means(v, n) : -1;
+	double least = sqrt(o->floor < 0 ? o->cover : o->floor), t = -1;
+	d->separation = NAN;
+	if (n >= MIN_ADAPT && !o->absolute) {
+		double cut = two_means(v, n);
+		d->separation = ashman(v, n, cut);
+		if (d->separation >= o->bimodal)
+			t = fmax(cut, least);
+	}
 	free(v);
-	double least = d->o->floor < 0 ? d->o->cover : d->o->floor;
-	return t < 0 ? -1 : fmax(t, sqrt(least));
+	return t;
+}
+
+static double logistic(double z)
+{
+	return 1 / (1 + exp(-z));
+}
+
+#define SCORE_WIDTH 0.05        /* sqrt-coverage for a factor e */
+#define SHARE_WIDTH 0.05        /* delta share for a factor e */
+
+/* An epoch's N3 score, 0-1 and 0.5 at the boundary: the lesser of the
+   coverage's and the delta share's logistic distance to their
+   thresholds (both must hold).  No Welch window: coverage alone. */
+static double n3_score(const opts *o, double x, double thr, double share)
+{
+	double p = logistic((x - thr) / SCORE_WIDTH);
+	if (o->delta_share > 0 && isfinite(share))
+		p = fmin(p, logistic((share - o->delta_share) / SHARE_WIDTH));
+	return p;
 }
 
 static int cmp_wake(const void *a, const void *b)
@@ -1004,6 +1082,22 @@ static double wake_of(const det *d, int64_t epoch)
 	return c ? c->wake : NAN;
 }
 
+static void write_call(det *d, psg_writer *w, int64_t epoch, int sws,
+		       double score)
+{
+	uint32_t fid[2] = {(uint32_t)d->f_sws, (uint32_t)d->f_p};
+	double val[2] = {sws, score};
+	psg_epoch ep = {.epoch = epoch, .n = 2, .feature = fid, .value = val};
+	if (psg_write_epoch(w, &ep))
+		die(EXIT_IO, "%s", psg_writer_errmsg(w));
+}
+
+/* The calls, at END.  --absolute: each epoch's own coverage against
+   the AASM share.  Otherwise the smoothed coverage against the night's
+   threshold (or, when the night shows no two populations, the AASM
+   share), and the delta share: N3's power is in its slow waves, while a
+   K-complex train or a drift that crosses 75 uV in an epoch of N2 or
+   wake leaves most of the power elsewhere. */
 static void decide(det *d, psg_writer *w)
 {
 	const opts *o = d->o;
@@ -1012,32 +1106,38 @@ static void decide(det *d, psg_writer *w)
 		die(EXIT_IO, "out of memory");
 	qsort(d->night, d->nnight, sizeof *d->night, cmp_held);
 	for (size_t i = 0; i < d->nnight; i++)
-		x[i] = smoothed(d, i);
+		x[i] = o->absolute ? sqrt(d->night[i].frac) : smoothed(d, i);
 	double thr = night_threshold(d, x);
-	d->threshold = thr < 0 ? o->cover : thr * thr;
+	d->adaptive = thr >= 0;
+	if (thr < 0)
+		thr = sqrt(o->cover);
+	d->threshold = thr * thr;
 	if (d->nwk)
 		qsort(d->wk, d->nwk, sizeof *d->wk, cmp_wake);
 	for (size_t i = 0; i < d->nnight; i++) {
 		const held *e = &d->night[i];
-		int sws = thr < 0 ? e->frac >= o->cover :
-			  x[i] >= thr && !(e->sef > o->sef_max);
-		if (e->unusable)
-			sws = -1;
-		uint32_t fid = (uint32_t)d->f_sws;
-		double val = sws;
-		psg_epoch ep = {.epoch = e->epoch, .n = 1, .feature = &fid,
-			.value = &val};
-		if (psg_write_epoch(w, &ep))
-			die(EXIT_IO, "%s", psg_writer_errmsg(w));
+		double p = n3_score(o, x[i], thr, o->absolute ? NAN : e->dshare);
 		/* With psg-wake's calls, the SWS figures are of sleep: an
 		   epoch it calls wake is not SWS sleep, whatever its waves. */
 		double wk = d->nwk ? wake_of(d, e->epoch) : 0;
+		if (wk == 1 || e->sef > o->sef_max)
+			p = fmin(p, 0);
+		int sws = e->unusable ? -1 : p >= 0.5;
+		write_call(d, w, e->epoch, sws, e->unusable ? NAN : p);
 		d->n_sleep += wk == 0;
 		if (sws == 1 && wk == 0 && d->n_sws++ == 0)
 			d->first_sws = e->epoch;
 	}
 	d->n_epochs = (int64_t)d->nnight;
-	d->adaptive = thr >= 0;
+	d->uncertain = !d->adaptive && !o->absolute && d->n_sws > 0;
+	if (d->uncertain && isfinite(d->separation))
+		fprintf(stderr, "psg-sws: note: the night shows no two "
+			"populations of epochs (Ashman's D %.2f < %g): N3 by "
+			"the AASM share alone, uncertain\n", d->separation,
+			o->bimodal);
+	else if (d->uncertain)
+		fprintf(stderr, "psg-sws: note: too few epochs with slow waves "
+			"to compare: N3 by the AASM share alone, uncertain\n");
 	free(x);
 }
 
@@ -1057,6 +1157,8 @@ static void summaries(det *d, psg_writer *w)
 		 d->n_waves / sws_min : NAN},
 		{"sws_threshold", "", d->threshold},
 		{"sws_adaptive", "", d->adaptive},
+		{"sws_separation", "", d->separation},
+		{"sws_uncertain", "", d->uncertain},
 		{"sws_ocular_waves", "", d->neog ? (double)d->n_ocular : NAN},
 	};
 	for (size_t i = 0; i < sizeof s / sizeof *s; i++)

@@ -74,19 +74,21 @@ if have_shared; then
 	psg-read "$SHARED/sleep-edf/SC4001E0_excerpt_5min_edfio_short_psg.edf" |
 		psg-sws | psg-dump --no-samples >"$TMP/wake.txt"
 	all=$(grep -c '^epoch [0-9]* sws=' "$TMP/wake.txt")
-	nsws=$(grep -c '^epoch [0-9]* sws=1$' "$TMP/wake.txt")  # not n: TAP's
+	nsws=$(grep -c '^epoch [0-9]* sws=1 ' "$TMP/wake.txt")  # not n: TAP's
 	check "the Sleep-EDF wake excerpt gets a call in all 10 epochs ($all)" \
 		test "$all" -eq 10
 	check "the real Sleep-EDF wake excerpt has no SWS epoch ($nsws)" \
 		test "$all" -eq 10 -a "$nsws" -eq 0
-	# What keeps it out is ocular rejection: without the EOG, its eye
-	# movements pass the amplitude rule.
+	# Ocular rejection keeps its eye movements out of the coverage:
+	# without the EOG (and without the delta-share condition, which also
+	# stops them: their power is not mostly 0.5-2 Hz) they pass the
+	# amplitude rule.
 	ocular=$(sed -n 's/^summary "sws_ocular_waves" unit="" value=//p' \
 		"$TMP/wake.txt")
 	noeog=$(psg-read "$SHARED/sleep-edf/SC4001E0_excerpt_5min_edfio_short_psg.edf" |
-		psg-sws --eog none | psg-dump --no-samples |
-		grep -c '^epoch [0-9]* sws=1$')
-	check "ocular rejection (EOG horizontal) does it: $ocular waves rejected; with --eog none $noeog epochs are SWS" \
+		psg-sws --eog none --delta-share 0 | psg-dump --no-samples |
+		grep -c '^epoch [0-9]* sws=1 ')
+	check "ocular rejection (EOG horizontal) does it: $ocular waves rejected; with --eog none --delta-share 0 $noeog epochs are SWS" \
 		test "${ocular:-0}" -gt 0 -a "$noeog" -gt 0
 	# YASA's 30 s of real N3 (a text file of uV at 100 Hz) as an EDF.
 	PYTHONPATH="$ROOT/tests" $PY -c "
@@ -95,7 +97,7 @@ x = np.loadtxt('$SHARED/yasa/yasa_N3_no-spindles_30sec_100Hz.txt')
 fc.write_edf('$TMP/yasa.edf', [dict(label='EEG Fz', rate=100, x=x,
                                     pmin=-500, pmax=500)])"
 	yasa=$(psg-read "$TMP/yasa.edf" | psg-sws | psg-dump --no-samples |
-		grep -c '^epoch 0 sws=1$')
+		grep -c '^epoch 0 sws=1 ')
 	check "the real YASA N3 snippet is called SWS ($yasa of 1)" \
 		test "$yasa" -eq 1
 	# Pooled over the four excerpts: F1 and Cohen's kappa of the summed
@@ -129,7 +131,7 @@ fi
 done; } >"$TMP/non3.txt"
 psg-synth --hypnogram "$TMP/non3.txt" -p clean -s 5 -o "$TMP/q.edf" >/dev/null
 nsws=$(psg-read "$TMP/q.edf" | psg-sws | psg-dump --no-samples |
-	grep -c '^epoch [0-9]* sws=1$')
+	grep -c '^epoch [0-9]* sws=1 ')
 check "a generated night without N3 has no SWS epoch ($nsws)" test "$nsws" -eq 0
 expect_exit 1 "psg-sws --floor 2 exits 1" sh -c "psg-sws --floor 2 <'$TMP/n.psg'"
 expect_exit 3 "psg-sws without a frontal or central EEG exits 3" \

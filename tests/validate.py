@@ -47,7 +47,8 @@ VIEWS = [
 # shipped default is listed first (it wins ties).  Keep these small: every
 # grid point is one run per recording.
 GRIDS = {
-    "N3": ("psg-sws", {"--floor": ["0.2", "0.15", "0.25", "0.3"]}),
+    "N3": ("psg-sws", {"--delta-share": ["0.5", "0", "0.4", "0.45", "0.55",
+                                         "0.6"]}),
     "W": ("psg-wake", {"--beta-theta": ["-0.35", "-0.5", "-0.2"], "--spread": ["6", "4", "8"]}),
 }
 
@@ -100,6 +101,12 @@ def main():
         with open(raw[name], "wb") as f:
             run([BIN + "/psg-read"] + args, out=f)
     # cm[target][point][view] = confusion matrix
+    # psg-sws runs after psg-wake, as in psg-night (its wake calls veto N3)
+    woke = {}
+    for name in raw:
+        woke[name] = os.path.join(tmp, name + ".wake.psg")
+        with open(raw[name], "rb") as i, open(woke[name], "wb") as o:
+            run([BIN + "/psg-wake"], stdin=i, out=o)
     cm = {}
     for target, (stage, grid) in GRIDS.items():
         cm[target] = {}
@@ -107,7 +114,8 @@ def main():
             cm[target][pt] = {}
             for name, _, _, ref, _ in VIEWS:
                 out = os.path.join(tmp, "out.psg")
-                with open(raw[name], "rb") as i, open(out, "wb") as o:
+                src = woke[name] if target == "N3" else raw[name]
+                with open(src, "rb") as i, open(out, "wb") as o:
                     run([BIN + "/" + stage] + list(pt), stdin=i, out=o)
                 cm[target][pt][name] = score(out, ref, target, tmp)
     patients = sorted({v[1] for v in VIEWS})
