@@ -95,7 +95,7 @@
 
 typedef struct opts {
 	const char *channel, *eog, *emg;
-	double beta_theta, alpha_theta, spread, movement;
+	double beta_theta, alpha_theta, spread, movement, floor;
 	double eog_weight, emg_weight, eog_ref;
 	int min_adapt;
 	double persistent;          /* minutes, 0 = first sleep epoch */
@@ -108,6 +108,7 @@ typedef struct opts {
 	double eog_low;             /* Hz: EOG/EEG band's lower edge */
 	int optional;               /* --optional: pass unusable input through */
 } opts;
+/* (floor: log10 beta/theta the night-relative threshold is at least) */
 
 typedef struct held {           /* per epoch, until END */
 	float bt, abt, lb;          /* log10 beta/theta, (alpha+beta)/theta, beta */
@@ -179,12 +180,15 @@ static void usage(FILE *f)
 	      "EOG)\n"
 	      "      --emg LABEL|none   chin EMG (default: first EMG not a "
 	      "leg/arm/masseter)\n"
-	      "      --beta-theta DEC   wake at log10(beta/theta) above this, "
-	      "at least (-0.35)\n"
+	      "      --beta-theta DEC   too short to adapt: wake at "
+	      "log10(beta/theta) above this\n"
+	      "                         (-0.35)\n"
 	      "      --alpha-theta DEC  or log10((alpha+beta)/theta) above "
-	      "this, at least (0)\n"
-	      "      --spread K         thresholds at least the night's P20 + "
-	      "K x (P20 - P5) (6)\n"
+	      "this (0)\n"
+	      "      --spread K         adapted thresholds: the night's P20 + "
+	      "K x (P20 - P5) (5)\n"
+	      "      --floor DEC        the adapted beta/theta threshold is at "
+	      "least this (-0.6)\n"
 	      "      --movement DEC     wake when beta is this many decades "
 	      "above the night's\n"
 	      "                         median (1; 0 = off)\n"
@@ -229,11 +233,11 @@ static void parse_args(int argc, char **argv, opts *o)
 	enum { O_EOG = 256, O_EMG, O_BT, O_AT, O_SPREAD, O_MOVE, O_EOGW,
 	       O_EMGW, O_EOGREF, O_ADAPT, O_PERS, O_MINAW, O_ADB, O_AMIN,
 	       O_BASE, O_FLAT, O_SMOOTH, O_SHARE, O_EOGLOW, O_AAVG,
-	       O_OPTIONAL };
+	       O_OPTIONAL, O_FLOOR };
 	static const struct option lo[] = {{"channel", 1, 0, 'c'},
 		{"eog", 1, 0, O_EOG}, {"emg", 1, 0, O_EMG},
 		{"beta-theta", 1, 0, O_BT}, {"alpha-theta", 1, 0, O_AT},
-		{"spread", 1, 0, O_SPREAD}, {"movement", 1, 0, O_MOVE},
+		{"spread", 1, 0, O_SPREAD}, {"floor", 1, 0, O_FLOOR}, {"movement", 1, 0, O_MOVE},
 		{"eog-weight", 1, 0, O_EOGW}, {"emg-weight", 1, 0, O_EMGW},
 		{"eog-ref", 1, 0, O_EOGREF}, {"min-adapt", 1, 0, O_ADAPT},
 		{"persistent", 1, 0, O_PERS},
@@ -244,7 +248,8 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"arousal-avg", 1, 0, O_AAVG},
 		{"optional", 0, 0, O_OPTIONAL},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-	*o = (opts){NULL, NULL, NULL, -0.35, 0.0, 6, 1, 0.5, 0.5, 0.3, 20, 0,
+	*o = (opts){NULL, NULL, NULL, -0.35, 0.0, 5, 1, -0.6, 0.5, 0.5, 0.3,
+		    20, 0,
 		    1, 3.5, 3, 10, 4, 1, 1, 0.6, 1};
 	int c;
 	opterr = 0;
@@ -257,6 +262,8 @@ static void parse_args(int argc, char **argv, opts *o)
 						   5); break;
 		case O_AT: o->alpha_theta = opt_num("--alpha-theta", optarg,
 						    -5, 5); break;
+		case O_FLOOR: o->floor = opt_num("--floor", optarg, -5, 5);
+			break;
 		case O_SPREAD: o->spread = opt_num("--spread", optarg, 0, 100);
 			break;
 		case O_MOVE: o->movement = opt_num("--movement", optarg, 0, 10);
@@ -727,8 +734,10 @@ static void decide(det *d, psg_writer *w, result *res)
 	int adapt = bt.n >= (size_t)o->min_adapt;
 	double tb = o->beta_theta, ta = o->alpha_theta, eog_ref = o->eog_ref;
 	if (adapt) {
-		tb = fmax(tb, bt.p20 + o->spread * (bt.p20 - bt.p5));
-		ta = fmax(ta, abt.p20 + o->spread * (abt.p20 - abt.p5));
+		/* Night-relative: the absolute levels differ between
+		   recordings far more than wake's shift over sleep does. */
+		tb = fmax(o->floor, bt.p20 + o->spread * (bt.p20 - bt.p5));
+		ta = abt.p20 + o->spread * (abt.p20 - abt.p5);
 		eog_ref = eog.p50;
 	}
 	for (int64_t i = 0; i < n; i++) {
