@@ -12,25 +12,36 @@
    adult norms: sleep-onset latency 10-20 min, ~1 awakening/h, arousal
    index ~10/h (Bonnet & Arand 2007), LM index < 15/h, REM twitches a few
    per minute; the disorder profiles raise one figure each. */
+#define NORMAL_NREM 120, 40, 350, 0.10, 0.4, 0, 0
 static const profile profiles[] = {
 	/* name     sol wake/h wake_min n3  arous  lm  plm spasm rmma ltw ctw
 	   floor mains bleed pop sat flat drift */
 	{"healthy", 12, 1.0, 1.5, 1.0, 10, 4, 0, 0, 0.3, 6, 4,
-	 2, 2, 3, 0.5, 0.2, 0, 10},
+	 2, 2, 3, 0.5, 0.2, 0, 10, NORMAL_NREM},
 	{"clean", 12, 1.0, 1.5, 1.0, 10, 4, 0, 0, 0.3, 6, 4,
-	 2, 0, 0, 0, 0, 0, 0},
+	 2, 0, 0, 0, 0, 0, 0, NORMAL_NREM},
 	{"plm", 12, 1.5, 1.5, 1.0, 14, 6, 1.5, 0, 0.3, 6, 4,
-	 2, 2, 3, 0.5, 0.2, 0, 10},
+	 2, 2, 3, 0.5, 0.2, 0, 10, NORMAL_NREM},
 	{"insomnia", 40, 3.0, 4.0, 0.7, 16, 4, 0, 0, 0.3, 6, 4,
-	 2, 2, 3, 0.5, 0.2, 0, 10},
+	 2, 2, 3, 0.5, 0.2, 0, 10, NORMAL_NREM},
 	{"bruxism", 12, 1.0, 1.5, 1.0, 10, 4, 0, 0, 6, 6, 4,
-	 2, 2, 3, 0.5, 0.2, 0, 10},
+	 2, 2, 3, 0.5, 0.2, 0, 10, NORMAL_NREM},
 	{"spasm", 12, 1.5, 1.5, 1.0, 10, 4, 0, 3, 0.3, 10, 4,
-	 2, 2, 3, 0.5, 0.2, 0, 10},
+	 2, 2, 3, 0.5, 0.2, 0, 10, NORMAL_NREM},
 	{"noisy", 12, 1.0, 1.5, 1.0, 10, 4, 0, 0, 0.3, 6, 4,
-	 2, 20, 15, 6, 2, 0.5, 40},
+	 2, 20, 15, 6, 2, 0.5, 40, NORMAL_NREM},
 	{"mixed", 25, 2.0, 2.5, 0.8, 14, 6, 1.2, 1.5, 3, 8, 4,
-	 2, 8, 8, 2, 0.5, 0.2, 20},
+	 2, 8, 8, 2, 0.5, 0.2, 20, NORMAL_NREM},
+	/* Stress nights for psg-sws and psg-wake (issue 17): an older
+	   sleeper's N3 waves of 50-80 uV (Carrier et al. 2011: slow-wave
+	   amplitude falls with age); N2 with dense high-amplitude
+	   K-complexes and no N3; sweat sway and movements in NREM, no N3. */
+	{"older", 12, 1.0, 1.5, 1.0, 10, 4, 0, 0, 0.3, 6, 4,
+	 2, 2, 3, 0.5, 0.2, 0, 10, 65, 50, 80, 0.10, 0.4, 0, 0},
+	{"kcomplex", 12, 1.0, 1.5, 0, 10, 4, 0, 0, 0.3, 6, 4,
+	 2, 2, 3, 0.5, 0.2, 0, 10, 120, 40, 350, 0.15, 0.9, 0, 0},
+	{"sweat", 12, 1.0, 1.5, 0, 10, 4, 0, 0, 0.3, 6, 4,
+	 2, 2, 3, 0.5, 0.2, 0, 10, 120, 40, 350, 0.10, 0.4, 60, 20},
 };
 
 const profile *synth_profile(const char *name)
@@ -152,6 +163,8 @@ static int add_channel(psg_synth *s, const char *label, int role, int side)
 		m->mains_amp = 0;
 	m->mains_phase = rng_range(&m->r, 0, TWO_PI);
 	m->drift_a = exp(-TWO_PI * 0.05 / m->rate);
+	biquad_bandpass(&m->sweat, m->rate, 0.2, 0.7);
+	biquad_lowpass(&m->sweat_lp, m->rate, 0.35, 0.707);
 	double fh = 0.4 * m->rate < 100 ? 0.4 * m->rate : 100;
 	double f0 = sqrt(10 * fh);
 	biquad_bandpass(&m->emg, m->rate, f0, f0 / (fh - 10));

@@ -86,6 +86,13 @@ typedef struct profile {
 	double ecg_bleed_uv;     /* into leg and chin EMG */
 	double pop_per_h, saturation_per_h, flat_per_h;
 	double drift_uv;
+	/* NREM's cortical stressors (issue 17; healthy: 120, 40-350 uV, N2
+	   coverage up to 10 % with 40 % K-complexes, no sweat, no movement) */
+	double sw_uv, sw_lo, sw_hi;  /* N3 slow waves: median and bounds, uV */
+	double n2_cover;         /* N2's wave coverage at most (share) */
+	double kc_share;         /* of N2's waves, the K-complexes */
+	double sweat_uv;         /* NREM 0.1-0.5 Hz sway, uV RMS */
+	double nrem_moves_per_h; /* movement artefacts in NREM */
 } profile;
 
 const profile *synth_profile(const char *name);
@@ -126,6 +133,7 @@ typedef struct chan_model {
 	biquad emg;              /* EMG band */
 	double mains_amp, mains_phase;
 	double drift, drift_a;
+	biquad sweat, sweat_lp;  /* NREM sway: 0.2-Hz band-pass, 0.35 low-pass */
 	double mix_a, mix_p;     /* weights of the two cortical sources */
 	double sw_w, sp_w;       /* weights of slow waves and spindles */
 	float *buf;

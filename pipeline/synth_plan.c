@@ -119,10 +119,12 @@ static int plan_waves(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 {
 	rng *r = &s->r_cortex;
 	double target, median;
-	if (stage == PSG_STAGE_N3)
-		target = rng_range(r, 0.35, 0.65), median = 120;
+	const profile *p = s->p;
+	int n3 = stage == PSG_STAGE_N3;
+	if (n3)
+		target = rng_range(r, 0.35, 0.65), median = p->sw_uv;
 	else if (stage == PSG_STAGE_N2)
-		target = rng_range(r, 0.0, 0.10), median = 85;
+		target = rng_range(r, 0.0, p->n2_cover), median = 85;
 	else
 		return 0;
 	double len = (double)(w1 - w0) / TICKS_D, covered = 0;
@@ -133,9 +135,9 @@ static int plan_waves(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 		double d = 1 / rng_range(r, 0.6, 1.6);
 		if (t + d > len - 0.05)
 			break;
-		int kc = stage == PSG_STAGE_N2 && rng_unif(r) < 0.4;
+		int kc = stage == PSG_STAGE_N2 && rng_unif(r) < p->kc_share;
 		double amp = clamp(rng_lognormal(r, kc ? 150 : median, 0.25),
-				   40, 350);
+				   n3 ? p->sw_lo : 40, n3 ? p->sw_hi : 350);
 		/* Down-state first, longer than the up-state; sharper in a
 		   K-complex (Cash et al. 2009). */
 		double split = kc ? rng_range(r, 0.3, 0.4) :
@@ -456,6 +458,27 @@ static int plan_artefacts(psg_synth *s, evlist *win, int64_t w0, int64_t w1)
 	return st;
 }
 
+/* Movement artefacts in NREM (the sweat profile): 2-8 s of
+   large-muscle-group activity in the EEG and EMG, without waking. */
+static int plan_nrem_moves(psg_synth *s, evlist *win, int64_t w0,
+			   int64_t w1, int stage)
+{
+	rng *r = &s->r_legs;
+	int st = 0;
+	if (s->p->nrem_moves_per_h <= 0 ||
+	    (stage != PSG_STAGE_N2 && stage != PSG_STAGE_N3))
+		return 0;
+	int n = poisson(r, s->p->nrem_moves_per_h, w1 - w0);
+	for (int i = 0; i < n && !st; i++) {
+		double d = rng_range(r, 2, 8);
+		int64_t on = w0 + (int64_t)(rng_unif(r) * (double)(w1 - w0 -
+								   SEC(d)));
+		double amp = rng_range(r, 40, 120);
+		st = add(s, win, EV_LMGM, on, SEC(d), -1, amp, 0);
+	}
+	return st;
+}
+
 /* ---- the epoch ---- */
 
 static int by_onset(const void *a, const void *b)
@@ -531,6 +554,7 @@ static int plan_epoch(psg_synth *s, int64_t w0)
 	st = st ? st : plan_legs(s, &win, w0, w1, stage);
 	st = st ? st : plan_chin(s, &win, w0, w1, stage);
 	st = st ? st : plan_artefacts(s, &win, w0, w1);
+	st = st ? st : plan_nrem_moves(s, &win, w0, w1, stage);
 	if (!st && w1 - w0 == s->epoch_len)
 		st = epoch_truth(s, &win, w0, w1);
 	if (win.n)

@@ -433,7 +433,7 @@ static void render_other(psg_synth *s, int c)
 
 /* Mains, drift, LMGM in EEG, pops, saturation and flat: last, because a
    saturated or disconnected channel overrides whatever it would carry. */
-static void render_artefacts(psg_synth *s, int c)
+static void render_artefacts(psg_synth *s, int c, int stage)
 {
 	chan_model *m = &s->ch[c];
 	const psg_channel *pc = &s->h->channels[c];
@@ -449,6 +449,19 @@ static void render_artefacts(psg_synth *s, int c)
 			m->drift = m->drift_a * m->drift +
 				   (1 - m->drift_a) * 30 * rng_white(&m->r);
 			v += m->drift * s->p->drift_uv / 3;
+		}
+		/* Sweat: a slow sway of the electrodes' potential in NREM
+		   (drawn only when the profile has it: other nights keep
+		   their noise). */
+		if (cortical && s->p->sweat_uv > 0) {
+			/* the low-pass keeps it below 0.5 Hz: a band-pass
+			   alone falls off slowly and leaks into the delta
+			   band */
+			double x = biquad_run(&m->sweat_lp, m->sweat.norm *
+					      biquad_run(&m->sweat,
+							 rng_white(&m->art)));
+			int nrem = stage == PSG_STAGE_N2 || stage == PSG_STAGE_N3;
+			v += nrem * s->p->sweat_uv * x;
 		}
 		m->buf[i] += (float)v;
 	}
@@ -488,7 +501,7 @@ void synth_render_record(psg_synth *s)
 			render_emg(s, c, stage, env);
 		else
 			render_other(s, c);
-		render_artefacts(s, c);
+		render_artefacts(s, c, stage);
 	}
 	s->resp_phase = fmod(s->resp_phase + TWO_PI * 0.23, TWO_PI);
 }
