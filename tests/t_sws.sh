@@ -113,11 +113,18 @@ fc.write_edf('$TMP/yasa.edf', [dict(label='EEG Fz', rate=100, x=x,
 				psg-sws $opt | psg-score -r \
 				"$SHARED/dreams/Hypnogram_excerpt$k.txt" >>"$TMP/dreams.$rule"
 		done
-		sed "s/^/# $rule: /" "$TMP/dreams.$rule"
+		sed "s/^/# $rule (in-sample): /" "$TMP/dreams.$rule"
 	done
-	set -- $(awk "$pooled" "$TMP/dreams.adaptive")
-	check "DREAMS N3, night-adaptive rule: pooled F1 $1 >= 0.80, kappa $2 >= 0.70" \
-		awk -v f="$1" -v k="$2" 'BEGIN {exit !(f >= 0.80 && k >= 0.70)}'
+	# The defaults' figures above are in-sample (they were chosen on
+	# these excerpts); what is asserted is the leave-one-patient-out
+	# figure (make validate): each excerpt scored with the option value
+	# chosen on the others.  Measured 0.823 / 0.786 (docs/validation.md);
+	# the bounds leave room for one or two epochs.
+	$PY "$ROOT/tests/validate.py" N3 >"$TMP/cv" 2>&1
+	sed 's/^/# /' "$TMP/cv"
+	set -- $(sed -n 's/^cv N3 //p' "$TMP/cv")
+	check "DREAMS N3, cross-validated (leave one patient out): pooled F1 ${1:-?} >= 0.78, kappa ${2:-?} >= 0.74" \
+		awk -v f="${1:-0}" -v k="${2:-0}" 'BEGIN {exit !(f >= 0.78 && k >= 0.74)}'
 	set -- $(awk "$pooled" "$TMP/dreams.absolute")
 	check "DREAMS N3, plain AASM rule (--absolute): pooled F1 $1 (0.60-0.72, as documented)" \
 		awk -v f="$1" 'BEGIN {exit !(f >= 0.60 && f <= 0.72)}'

@@ -126,10 +126,15 @@ if have_shared; then
 		psg-score -r "$SHARED/dreams/Hypnogram_excerpt$k.txt" \
 			"$TMP/d$k.psg" >>"$TMP/dreams"
 	done
-	sed 's/^/# /' "$TMP/dreams"
-	set -- $(awk "$pooled" "$TMP/dreams")
-	check "DREAMS wake epochs (EEG only): pooled F1 $1 >= 0.80 (kappa $2)" \
-		awk -v f="$1" 'BEGIN {exit !(f >= 0.80)}'
+	sed 's/^/# in-sample: /' "$TMP/dreams"
+	# In-sample above (the defaults were chosen on these excerpts); the
+	# assertion is on the leave-one-patient-out figure (make validate),
+	# measured 0.863 / 0.840 (docs/validation.md).
+	$PY "$ROOT/tests/validate.py" W >"$TMP/cv" 2>&1
+	sed 's/^/# /' "$TMP/cv"
+	set -- $(sed -n 's/^cv W //p' "$TMP/cv")
+	check "DREAMS wake epochs (EEG only), cross-validated: pooled F1 ${1:-?} >= 0.80, kappa ${2:-?} >= 0.77" \
+		awk -v f="${1:-0}" -v k="${2:-0}" 'BEGIN {exit !(f >= 0.80 && k >= 0.77)}'
 	# Expert wake bouts after the expert's sleep onset: found when a
 	# detected wake epoch overlaps them.  Reported; half are found.
 	bouts=$($PY - "$TMP" "$SHARED/dreams" <<'PYEOF'

@@ -15,7 +15,9 @@ Recordings (views; a patient's views are left out together):
   d3psg    DREAMS excerpt 3's full PSG (frontal FP1-A1 for N3 by default,
            C3-A1 with EOG and chin for wake), patient 3
   sc4001   Sleep-EDF SC4001, 5 min of real wake (Fpz-Cz/Pz-Oz, EOG)
-Usage: validate.py [--quick]   (PSG_BUILD, SHARED from the environment)
+Usage: validate.py [N3|W]   (one target only; PSG_BUILD, SHARED from the
+environment).  The last line of each target's table is machine-readable:
+"cv TARGET F1 KAPPA" for the pooled held-out d1-d4 (EEG only) figures.
 """
 import itertools, json, os, subprocess, sys, tempfile
 
@@ -95,6 +97,11 @@ def main():
     if not os.path.isdir(D):
         print("validate: %s absent: nothing to validate" % D)
         return 0
+    targets = sys.argv[1:] or list(GRIDS)
+    for t in targets:
+        if t not in GRIDS:
+            sys.exit("usage: validate.py [N3|W]")
+    grids = {t: GRIDS[t] for t in targets}
     tmp = tempfile.mkdtemp(prefix="psg-validate.")
     raw = {}
     for name, _, args, _, _ in VIEWS:
@@ -109,7 +116,7 @@ def main():
         with open(raw[name], "rb") as i, open(woke[name], "wb") as o:
             run([BIN + "/psg-wake"], stdin=i, out=o)
     cm = {}
-    for target, (stage, grid) in GRIDS.items():
+    for target, (stage, grid) in grids.items():
         cm[target] = {}
         for pt in grid_points(grid):
             cm[target][pt] = {}
@@ -120,7 +127,7 @@ def main():
                     run([BIN + "/" + stage] + list(pt), stdin=i, out=o)
                 cm[target][pt][name] = score(out, ref, target, tmp)
     patients = sorted({v[1] for v in VIEWS})
-    for target, (stage, grid) in GRIDS.items():
+    for target, (stage, grid) in grids.items():
         points = list(grid_points(grid))
         print("\n%s (%s): leave-one-patient-out, cross-validated" %
               (target, stage))
@@ -149,11 +156,12 @@ def main():
                 f1, k = measures(m)
                 print("%-8s %-34s %5d %5d %5d %5d  %6.3f %6.3f" %
                       ((v[0], " ".join(best)) + tuple(m) + (f1, k)))
-        for label, m in (("pooled, d1-d4 (EEG only)", pool_eeg),
-                         ("pooled, all views", pool)):
+        for label, m in (("pooled, all views", pool),
+                         ("pooled, d1-d4 (EEG only)", pool_eeg)):
             f1, k = measures(m)
             print("%-43s %5d %5d %5d %5d  %6.3f %6.3f  (cross-validated)" %
                   ((label,) + tuple(m) + (f1, k)))
+        cv = measures(pool_eeg)
         m = [0] * 4
         for v in VIEWS:
             if v[4]:
@@ -162,6 +170,7 @@ def main():
         print("%-43s %5d %5d %5d %5d  %6.3f %6.3f  (IN-SAMPLE, defaults %s)"
               % (("in-sample, d1-d4",) + tuple(m) + (f1, k,
                  " ".join(points[0]))))
+        print("cv %s %.3f %.3f" % ((target,) + cv))
     subprocess.run(["rm", "-rf", tmp])
     return 0
 
