@@ -24,15 +24,26 @@
  *    reach frontal leads and pass the amplitude rule in wake (Sleep-EDF
  *    SC4001: 25.8 % coverage); the frontal slow waves the EOG picks up
  *    cancel in its bipolar form (DREAMS: ratio 0.4 median in sleep);
- *  - the N3 call `sws` is made for the whole night at END, because the
- *    right share differs between people and derivations (docs/validation.md).
- *    Each epoch's sqrt(coverage) is smoothed 1-2-4-2-1 over its
- *    neighbours (scorers read epochs in context); the night's threshold is
- *    the two-means (Otsu 1979) boundary of those values among epochs with
- *    > 2 % coverage, and never below the AASM's 20 % (--cover, --floor):
- *    the night can only raise the bar.  Recordings with fewer than 10 such
- *    epochs, and --absolute, use the plain AASM rule: N3 at >= 20 %
- *    (AASM Manual v2.6);
+ *  - the N3 call `sws` is made for the whole night at END.  Each epoch's
+ *    sqrt(coverage) is smoothed 1-2-4-2-1 over its neighbours (scorers
+ *    read epochs in context).  An epoch is N3 when that reaches the
+ *    night's threshold and its delta share (0.5-2 Hz over 0.5-25 Hz
+ *    power, Welch) reaches 0.5 (--delta-share; chosen by leave-one-
+ *    patient-out cross-validation, make validate): N3's power is in its
+ *    slow waves, while K-complex trains, drifts and eye movements that
+ *    cross 75 uV in N2 or wake leave most of it elsewhere.  The threshold
+ *    is the AASM's 20 % (--cover) unless the night shows two populations:
+ *    then the two-means (Otsu 1979) boundary of the smoothed values
+ *    among epochs with > 2 % coverage, never below 20 % (--floor).  Two
+ *    populations: Ashman's D of the clusters >= 3 (--bimodal; two-means
+ *    splits one normal population at D 2.65).  Otherwise it abstains
+ *    from adapting and, when it calls N3, notes the call as uncertain
+ *    (stderr, sws_uncertain).  --absolute: the plain AASM rule, N3 at
+ *    >= 20 % of the epoch's own coverage (AASM Manual v2.6);
+ *  - `sws_score` (0-1, 0.5 at the boundary) is the lesser of the two
+ *    conditions' logistic distances, scale 0.05 each; not calibrated;
+ *  - with psg-wake's `wake` calls in the stream, its wake epochs are
+ *    not N3 (AASM: N3 is sleep);
  *  - `sws` is 1 N3, 0 not, -1 unusable: flat, saturated or with gross
  *    artefact (`sws_unusable` says which: 1 flat, 2 saturated, 3 artefact);
  *  - `swa` is the mean power (uV^2) of the 0.5-4 Hz band in the epoch, and

@@ -24,13 +24,18 @@
  *    30-s epoch's 14 windows: 60 % is reached from about 13 s, and the
  *    neighbours' smoothing keeps most such epochs asleep (0.68, for
  *    15 s, lost real wake on DREAMS: docs/validation.md);
- *  - the thresholds adapt to the night, decided at END: T_b is the larger
- *    of -0.35 (--beta-theta; fitted on the DREAMS excerpts) and the
- *    night's 20th percentile plus 6 times its distance to the 5th
- *    (--spread; 5.5-7 are alike on generated and DREAMS nights,
- *    docs/validation.md): the lower part of any night is sleep, so this
- *    keeps a recording whose sleep already has a high ratio (EMG, white
- *    noise) from being called all wake.  T_a likewise, from 0.0 (--alpha-theta);
+ *  - the thresholds are relative to the night, decided at END: T_b is
+ *    the night's 20th percentile plus 5 times its distance to the 5th
+ *    (--spread), at least -0.6 (--floor); T_a likewise, without a floor.
+ *    Wake is a shift toward alpha and beta over the recording's own
+ *    sleep, and absolute ratios differ between recordings far more than
+ *    that shift (issue 17: unseen patients lost most wake to the old
+ *    absolute -0.35).  5 and -0.6 were chosen by leave-one-patient-out
+ *    cross-validation (make validate, docs/validation.md).  The lower
+ *    part of any night is sleep, so this also keeps a recording whose
+ *    sleep already has a high ratio (EMG, white noise) from being called
+ *    all wake.  Recordings too short to adapt use -0.35 (--beta-theta,
+ *    fitted in-sample on DREAMS) and 0 (--alpha-theta);
  *  - an epoch whose beta power is 10x (--movement 1 decade) the night's
  *    median is a movement or muscle burst, scored with wake (R&K's
  *    movement time; AASM: a major body movement with wake around it);
