@@ -417,18 +417,20 @@ static herr_t on_event(hid_t g, const char *name, const H5L_info_t *info,
 	return 0;
 }
 
-static int read_events(psg_result *r, hid_t f)
+/* Calls fn on every link of group /name (in name order), if there is one. */
+static int walk_group(psg_result *r, hid_t f, const char *name,
+		      H5L_iterate_t fn)
 {
-	if (H5Lexists(f, "events", H5P_DEFAULT) <= 0)
+	if (H5Lexists(f, name, H5P_DEFAULT) <= 0)
 		return PSG_OK;
-	hid_t g = H5Gopen2(f, "events", H5P_DEFAULT);
+	hid_t g = H5Gopen2(f, name, H5P_DEFAULT);
 	walk w = {r, PSG_OK};
 	hsize_t idx = 0;
 	if (g < 0)
-		return fail(r, PSG_ERR_FORMAT, "cannot open /events");
-	if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, on_event, &w) < 0
-	    && !w.st)
-		w.st = fail(r, PSG_ERR_FORMAT, "cannot list /events");
+		return fail(r, PSG_ERR_FORMAT, "cannot open /%s", name);
+	if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, fn, &w) < 0 &&
+	    !w.st)
+		w.st = fail(r, PSG_ERR_FORMAT, "cannot list /%s", name);
 	H5Gclose(g);
 	return w.st;
 }
@@ -478,22 +480,6 @@ static herr_t on_figure(hid_t g, const char *link, const H5L_info_t *info,
 	return 0;
 }
 
-static int read_summary(psg_result *r, hid_t f)
-{
-	if (H5Lexists(f, "summary", H5P_DEFAULT) <= 0)
-		return PSG_OK;
-	hid_t g = H5Gopen2(f, "summary", H5P_DEFAULT);
-	walk w = {r, PSG_OK};
-	hsize_t idx = 0;
-	if (g < 0)
-		return fail(r, PSG_ERR_FORMAT, "cannot open /summary");
-	if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, on_figure, &w) < 0
-	    && !w.st)
-		w.st = fail(r, PSG_ERR_FORMAT, "cannot list /summary");
-	H5Gclose(g);
-	return w.st;
-}
-
 /* ---- open / close ---------------------------------------------------- */
 
 static int check_schema(psg_result *r, const char *path)
@@ -519,9 +505,9 @@ static int read_file(psg_result *r, hid_t f, const char *path)
 		st = read_table(r, f, fixed_names[i], fixed_names[i],
 				&r->fixed[i]);
 	if (!st)
-		st = read_events(r, f);
+		st = walk_group(r, f, "events", on_event);
 	if (!st)
-		st = read_summary(r, f);
+		st = walk_group(r, f, "summary", on_figure);
 	if (st == PSG_ERR_NOMEM)
 		fail(r, st, "%s: out of memory", path);
 	return st;
