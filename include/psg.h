@@ -552,6 +552,13 @@ int psg_result_nfigures(const psg_result *r);
 const psg_figure *psg_result_figure(const psg_result *r, int i);
 /* Index of a column, or PSG_ERR_NOTFOUND. */
 int psg_table_column(const psg_table *t, const char *name);
+/* psgpipe's call for epoch `row` of /epochs, from its `wake` and `sws`
+   columns: "W" wake, "N3" slow-wave sleep, "N" other sleep (psgpipe does
+   not split N1, N2 and REM), "?" unusable or unknown; NULL when the table
+   has neither column.  Without `wake`, epochs that are not N3 are "?". */
+const char *psg_epoch_call(const psg_table *epochs, int64_t row);
+/* The shortest text ("%.15g" to "%.17g") that reads back as v. */
+void psg_number_text(char *buf, size_t n, double v);
 
 /* ---- small helpers ----------------------------------------------------- */
 

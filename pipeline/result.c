@@ -646,3 +646,32 @@ int psg_table_column(const psg_table *t, const char *name)
 			return i;
 	return PSG_ERR_NOTFOUND;
 }
+
+/* ---- helpers for writers of results ---------------------------------- */
+
+const char *psg_epoch_call(const psg_table *ep, int64_t row)
+{
+	int w = psg_table_column(ep, "wake"), s = psg_table_column(ep, "sws");
+	if ((w < 0 && s < 0) || row < 0 || row >= ep->nrows)
+		return NULL;
+	double wake = w >= 0 && !ep->col[w].is_text ? ep->col[w].num[row]
+						    : NAN;
+	double sws = s >= 0 && !ep->col[s].is_text ? ep->col[s].num[row]
+						   : NAN;
+	if (wake == 1)
+		return "W";
+	if (wake == -1)
+		return "?";
+	if (sws == 1)
+		return "N3";
+	return wake == 0 ? "N" : "?";
+}
+
+void psg_number_text(char *buf, size_t n, double v)
+{
+	for (int digits = 15; digits <= 17; digits++) {
+		snprintf(buf, n, "%.*g", digits, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+}
