@@ -21,6 +21,16 @@ check "edflib opens it" test -s "$TMP/n.dump"
 $PY "$ROOT/tests/export_check.py" "$TMP/n.h5" "$TMP/n.dump" \
 	"$TMP/n.annot.edf" "$TMP/bids/sub-01" "$TMP/tsv" ||
 	failures=$((failures + 1))
+# The bundled real excerpt (Sleep-EDF, 5 min) with the expert hypnogram.
+psg-night -q "$ROOT/testdata/SC4001E0-excerpt.edf" -o "$TMP/sc.h5" \
+	--hypnogram "$ROOT/testdata/SC4001EC-Hypnogram.edf" 2>/dev/null
+psg-export "$TMP/sc.h5" --edf-annotations "$TMP/sc.annot.edf" \
+	--bids "$TMP/bids/sc" --tsv "$TMP/sctsv"
+"$PSG_BUILD/tools/edfannot" "$TMP/sc.annot.edf" >"$TMP/sc.dump"
+echo "# the real excerpt SC4001E0 (5 min) and its hypnogram:"
+$PY "$ROOT/tests/export_check.py" "$TMP/sc.h5" "$TMP/sc.dump" \
+	"$TMP/sc.annot.edf" "$TMP/bids/sc" "$TMP/sctsv" ||
+	failures=$((failures + 1))
 left=$(find "$TMP" -name '*.tmp.*' | wc -l)
 check "no temporary file is left ($left)" test "$left" -eq 0
 
