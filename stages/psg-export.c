@@ -16,8 +16,7 @@
  * a file readers drop.  Each output is written under a temporary name and
  * renamed when complete.
  */
-#include "stage.h"
-#include "tmpout.h"
+#include "results.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -88,10 +87,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		default: bad_option(c, argv);
 		}
 	}
-	if (optind + 1 != argc)
-		die(EXIT_USAGE, optind == argc ? "no night given (see "
-		    "psg-export --help)" : "one night at a time");
-	o->in = argv[optind];
+	o->in = one_night(argc, argv);
 	if (!o->edf && !o->bids && !o->tsv)
 		die(EXIT_USAGE, "nothing to write: give --edf-annotations, "
 		    "--bids or --tsv");
@@ -259,23 +255,6 @@ static void tsv_seconds(FILE *f, int64_t t)
 {
 	tsv_num(f, t < 0 ? NAN : (double)t / (double)PSG_TICKS_PER_SEC,
 		"n/a");
-}
-
-typedef void (*writer_fn)(FILE *f, const void *data);
-
-/* out appears complete or not at all. */
-static void write_atomic(const char *out, writer_fn fn, const void *data)
-{
-	char err[PATH_MAX + 256];
-	const char *tmp = tmpout_make(0, out, err, sizeof err);
-	FILE *f = tmp ? fopen(tmp, "w") : NULL;
-	if (!f)
-		die(EXIT_IO, "%s", tmp ? strerror(errno) : err);
-	fn(f, data);
-	if (ferror(f) | fclose(f))
-		die(EXIT_IO, "%s: cannot write: %s", out, strerror(errno));
-	if (tmpout_commit(0, out, err, sizeof err))
-		die(EXIT_IO, "%s", err);
 }
 
 /* A table as it is, text columns as text, NaN as "NaN" (pandas, R and
@@ -478,15 +457,11 @@ static void write_bids(const psg_result *r, const char *prefix)
 int main(int argc, char **argv)
 {
 	opts o;
-	int st;
 	stage_name = "psg-export";
 	parse_args(argc, argv, &o);
 	tmpout_handlers();
 	atexit(tmpout_discard);
-	psg_result *r = psg_result_open(o.in, &st);
-	if (!r)
-		die(st == PSG_ERR_VERSION ? EXIT_UNSUITABLE : EXIT_IO, "%s",
-		    psg_result_errmsg(NULL));
+	psg_result *r = open_night(o.in);
 	if (o.edf) {
 		annots a = gather(r, 1);
 		write_edf(r, &a, o.edf);

@@ -18,8 +18,7 @@
  * when the file has no roles), and the software version, the recording's
  * SHA-256 and the command history.
  */
-#include "stage.h"
-#include "tmpout.h"
+#include "results.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -80,10 +79,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		default: bad_option(c, argv);
 		}
 	}
-	if (optind + 1 != argc)
-		die(EXIT_USAGE, optind == argc ? "no night given (see "
-		    "psg-report --help)" : "one night at a time");
-	o->in = argv[optind];
+	o->in = one_night(argc, argv);
 	if (!o->out)
 		die(EXIT_USAGE, "no output given (-o OUT.html)");
 }
@@ -646,33 +642,32 @@ static void page(FILE *f, const psg_result *r, const char *in)
 	fputs("</body></html>\n", f);
 }
 
+typedef struct job {
+	const psg_result *r;
+	const char *in;
+} job;
+
+static void write_page(FILE *f, const void *data)
+{
+	const job *j = data;
+	page(f, j->r, j->in);
+}
+
+static void write_svg(FILE *f, const void *data)
+{
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
+	figure(f, ((const job *)data)->r, 1);
+}
+
 int main(int argc, char **argv)
 {
 	opts o;
-	int st;
-	char err[PATH_MAX + 256];
 	stage_name = "psg-report";
 	parse_args(argc, argv, &o);
 	tmpout_handlers();
 	atexit(tmpout_discard);
-	psg_result *r = psg_result_open(o.in, &st);
-	if (!r)
-		die(st == PSG_ERR_VERSION ? EXIT_UNSUITABLE : EXIT_IO, "%s",
-		    psg_result_errmsg(NULL));
-	const char *tmp = tmpout_make(0, o.out, err, sizeof err);
-	FILE *f = tmp ? fopen(tmp, "w") : NULL;
-	if (!f)
-		die(EXIT_IO, "%s", tmp ? strerror(errno) : err);
-	if (o.svg) {
-		fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
-		figure(f, r, 1);
-	} else {
-		page(f, r, o.in);
-	}
-	if (ferror(f) | fclose(f))
-		die(EXIT_IO, "%s: cannot write: %s", o.out, strerror(errno));
-	if (tmpout_commit(0, o.out, err, sizeof err))
-		die(EXIT_IO, "%s", err);
-	psg_result_close(r);
+	job j = {open_night(o.in), o.in};
+	write_atomic(o.out, o.svg ? write_svg : write_page, &j);
+	psg_result_close((psg_result *)j.r);
 	return 0;
 }
