@@ -495,6 +495,71 @@ int psg_synth_take_event(psg_synth *s, psg_truth_event *e);
 const char *psg_synth_kind(int i);
 int psg_synth_take_epoch(psg_synth *s, psg_truth_epoch *e);
 
+/* ---- reading result files (docs/hdf5.md) ------------------------------- */
+
+/* A psgpipe result file (psg-h5's HDF5, schema major 1) read into memory
+   whole, except /signals and /spectra: its tables and figures grow with
+   the events found, not with the samples.  Tables are read generically,
+   column by column, so columns a later minor version adds arrive too.
+   Numbers (integers and floats) become doubles; strings and HDF5 enums
+   (by their names) become text. */
+typedef struct psg_result psg_result;
+
+typedef struct psg_column {
+	const char *name;
+	const char *unit;           /* "" when none */
+	const char *desc;           /* "" when none */
+	int is_text;                /* 1: text[], else num[] */
+	const double *num;          /* nrows values */
+	const char *const *text;    /* nrows UTF-8 strings, never NULL */
+} psg_column;
+
+typedef struct psg_table {
+	const char *name;           /* link name: "epochs", "arousals"... */
+	const char *type;           /* events: the declared type, else name */
+	int64_t nrows;
+	int ncols;
+	const psg_column *col;
+} psg_table;
+
+typedef struct psg_figure {         /* one /summary figure */
+	const char *name, *unit;
+	double value;
+} psg_figure;
+
+/* NULL on failure with *status set (PSG_ERR_IO: cannot open;
+   PSG_ERR_FORMAT: not HDF5, or not a psgpipe result; PSG_ERR_VERSION:
+   another schema major); the message is psg_result_errmsg(NULL). */
+psg_result *psg_result_open(const char *path, int *status);
+void psg_result_close(psg_result *r);
+/* The last error of r; with NULL, why the last _open in this thread
+   failed. */
+const char *psg_result_errmsg(const psg_result *r);
+/* A root attribute as text (numbers as %.17g), "" when absent. */
+const char *psg_result_attr(const psg_result *r, const char *name);
+/* A numeric root attribute, NaN when absent or not a number. */
+double psg_result_attr_num(const psg_result *r, const char *name);
+int psg_result_nhistory(const psg_result *r);
+const char *psg_result_history(const psg_result *r, int i);
+/* "channels", "segments", "epochs" or an event table's link name; NULL
+   when the file has none. */
+const psg_table *psg_result_table(const psg_result *r, const char *name);
+/* The event tables in link-name order. */
+int psg_result_nevents(const psg_result *r);
+const psg_table *psg_result_events(const psg_result *r, int i);
+/* The /summary figures in name order. */
+int psg_result_nfigures(const psg_result *r);
+const psg_figure *psg_result_figure(const psg_result *r, int i);
+/* Index of a column, or PSG_ERR_NOTFOUND. */
+int psg_table_column(const psg_table *t, const char *name);
+/* psgpipe's call for epoch `row` of /epochs, from its `wake` and `sws`
+   columns: "W" wake, "N3" slow-wave sleep, "N" other sleep (psgpipe does
+   not split N1, N2 and REM), "?" unusable or unknown; NULL when the table
+   has neither column.  Without `wake`, epochs that are not N3 are "?". */
+const char *psg_epoch_call(const psg_table *epochs, int64_t row);
+/* The shortest text ("%.15g" to "%.17g") that reads back as v. */
+void psg_number_text(char *buf, size_t n, double v);
+
 /* ---- small helpers ----------------------------------------------------- */
 
 /* SHA-256 of a file as 64 hex digits (+NUL) in out. */

@@ -1,0 +1,48 @@
+#!/bin/sh
+# psg-report: a generated 1-h night (with an imported hypnogram) and the
+# bundled 5-min real excerpt, each rendered by headless Chromium to PNG;
+# report_check.py checks the pixels of the plot against the night's own
+# epochs, and the page for scripts and network references.  Skipped, with
+# a message, when chromium is not installed.
+. "$ROOT/tests/lib.sh"
+if ! have_h5py; then skip "h5py missing"; finish; fi
+
+psg-synth -H 1 -p mixed -s 5 -o "$TMP/n.edf" >/dev/null
+psg-night -q "$TMP/n.edf" --hypnogram "$TMP/n.hypnogram.edf" -o "$TMP/n.h5"
+psg-night -q "$ROOT/testdata/SC4001E0-excerpt.edf" -o "$TMP/sc.h5" \
+	--hypnogram "$ROOT/testdata/SC4001EC-Hypnogram.edf" 2>/dev/null
+for k in n sc; do
+	psg-report "$TMP/$k.h5" -o "$TMP/$k.html" 2>"$TMP/err"
+	check "psg-report writes the $k page, nothing on stderr" \
+		test -s "$TMP/$k.html" -a ! -s "$TMP/err"
+	psg-report "$TMP/$k.h5" --svg -o "$TMP/$k.svg"
+done
+size=$(wc -c <"$TMP/n.html")
+check "the 1-h page is small ($size bytes < 200 kB)" test "$size" -lt 200000
+
+CHROME=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$CHROME" ]; then
+	skip "rendering: chromium is not installed (Debian chromium)"
+else
+	for k in n sc; do
+		timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu \
+			--disable-quic --no-first-run \
+			--disable-background-networking \
+			--disable-component-update --disable-sync \
+			--user-data-dir="$TMP/chrome-$k" --window-size=1280,900 \
+			--screenshot="$TMP/$k.png" "file://$TMP/$k.html" \
+			>/dev/null 2>&1
+		check "chromium renders the $k page to PNG" test -s "$TMP/$k.png"
+		echo "# $k:"
+		$PY "$ROOT/tests/report_check.py" "$TMP/$k.h5" "$TMP/$k.html" \
+			"$TMP/$k.png" 1280 900 "$TMP/$k.svg" ||
+			failures=$((failures + 1))
+	done
+fi
+
+expect_exit 1 "no -o is a usage error" psg-report "$TMP/n.h5"
+expect_exit 2 "a missing night exits 2" psg-report "$TMP/none.h5" -o "$TMP/x.html"
+check "...and writes nothing" test ! -e "$TMP/x.html"
+check "psg-report --version names psgpipe" \
+	sh -c "psg-report --version | grep -q '^psg-report (psgpipe) '"
+finish
