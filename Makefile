@@ -48,7 +48,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 HDRS := include/psg.h $(wildcard pipeline/*.h stages/*.h tests/unit/*.h)
 
-.PHONY: all check check-valgrind bench demo install clean
+.PHONY: all check check-valgrind bench validate-spindles demo install clean
 all: $(B)/libpsg.a $(STAGES) $(SCRIPT_BINS)
 
 # Drivers (psg-night, psg-batch) sit beside the stages they call.
@@ -84,6 +84,10 @@ check-valgrind: all $(TESTS) $(TOOLS)
 
 bench: all $(TOOLS)
 	PSG_BUILD=$(B) sh tests/bench.sh
+
+# psg-spindle against the DREAMS experts, thresholds by leave-one-out CV
+validate-spindles: all
+	PSG_BUILD=$(B) sh tests/validate_spindles.sh
 
 demo: all
 	PSG_BUILD=$(B) sh scripts/demo.sh

@@ -49,6 +49,7 @@ typedef struct opts {
 	const char *events, *event_type, *ref_label, *detected;
 	int64_t tolerance;        /* ticks */
 	double iou;               /* > 0: match by overlap (--iou) */
+	double span_lo, span_hi;  /* s: events with onsets here (--span) */
 } opts;
 
 static void usage(FILE *f)
@@ -91,6 +92,10 @@ static void usage(FILE *f)
 	      "--events format\n"
 	      "                        instead of the stream (one scorer "
 	      "against another)\n"
+	      "      --span SEC-SEC    only events (detected and reference) "
+	      "whose onset lies\n"
+	      "                        here: the part of the recording the "
+	      "expert scored\n"
 	      "      --iou X           match by overlap: intersection over "
 	      "union of the events'\n"
 	      "                        spans at least X (0.2 for spindles, "
@@ -111,15 +116,17 @@ static void usage(FILE *f)
 
 static void parse_args(int argc, char **argv, opts *o)
 {
-	enum { TOLERANCE = 256, IOU, DETECTED };
+	enum { TOLERANCE = 256, IOU, DETECTED, SPAN };
 	static const struct option lo[] = {{"reference", 1, 0, 'r'},
 		{"events", 1, 0, 'e'}, {"event-type", 1, 0, 't'},
 		{"ref-label", 1, 0, 'l'}, {"tolerance", 1, 0, TOLERANCE},
 		{"iou", 1, 0, IOU}, {"detected", 1, 0, DETECTED},
+		{"span", 1, 0, SPAN},
 		{"json", 1, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	int c, tol = 0;
 	opterr = 0;
 	o->tolerance = PSG_TICKS_PER_SEC / 2;
+	o->span_hi = INFINITY;
 	while ((c = getopt_long(argc, argv, ":r:e:t:l:j:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->reference = optarg; break;
@@ -128,6 +135,10 @@ static void parse_args(int argc, char **argv, opts *o)
 		case 'l': o->ref_label = optarg; break;
 		case TOLERANCE:
 			o->tolerance = opt_seconds("--tolerance", optarg, 0);
+			tol = 1;
+			break;
+		case SPAN: opt_range("--span", optarg, &o->span_lo,
+				     &o->span_hi);
 			tol = 1;
 			break;
 		case DETECTED: o->detected = optarg;
@@ -146,7 +157,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		    "HYPNOGRAM and/or --events REF");
 	if (!o->events && (o->event_type || o->ref_label || tol))
 		die(EXIT_USAGE, "--event-type, --ref-label, --tolerance, "
-		    "--iou and --detected need --events REF");
+		    "--iou, --span and --detected need --events REF");
 	if (o->detected && o->event_type)
 		die(EXIT_USAGE, "--detected replaces --event-type");
 	o->input = single_input(argc, argv);
@@ -524,6 +535,18 @@ static pair *overlap_pairs(const onsets *de, const onsets *re, double min,
 	return p;
 }
 
+/* Keeps the events whose onset lies in [lo, hi) s. */
+static void keep_span(onsets *l, double lo, double hi)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		double t = (double)l->t[i] / PSG_TICKS_PER_SEC;
+		if (t >= lo && t < hi)
+			l->t[k] = l->t[i], l->dur[k++] = l->dur[i];
+	}
+	l->n = k;
+}
+
 /* One-to-one matching within tol, closest pairs first, or by overlap
    (see the top). */
 static void match_events(evscore *e, int64_t tol, double min_iou)
@@ -632,7 +655,9 @@ static void write_events(FILE *f, const evscore *e, const char *table,
 	fprintf(f, ", \"tolerance\": ");
 	jsec(f, o->tolerance);
 	fprintf(f, ", ");
-	jnum(f, "iou", o->iou > 0 ? o->iou : NAN, 0);
+	jnum(f, "iou", o->iou > 0 ? o->iou : NAN, 1);
+	jnum(f, "span_start", o->span_lo, 1);
+	jnum(f, "span_end", isinf(o->span_hi) ? NAN : o->span_hi, 0);
 	fprintf(f, ", \"detected\": %zu, \"reference\": %zu, \"tp\": %zu, "
 		"\"fp\": %zu, \"fn\": %zu, ", nd, nr, tp, nd - tp, nr - tp);
 	jnum(f, "precision", ratio(tp, nd), 1);
@@ -777,6 +802,8 @@ int main(int argc, char **argv)
 	const char *table = ev.type >= 0 ? h->evtypes[ev.type].name :
 			    o.detected;
 	if (o.events) {
+		keep_span(&ev.det, o.span_lo, o.span_hi);
+		keep_span(&ev.ref, o.span_lo, o.span_hi);
 		match_events(&ev, o.tolerance, o.iou);
 		print_events(&ev, table, o.tolerance, o.iou);
 	}
