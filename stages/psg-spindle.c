@@ -40,10 +40,13 @@
  *  - band-passed 0.3-4 Hz and cut at negative-going zero crossings into a
  *    negative then a positive half-wave (as psg-sws cuts slow waves);
  *  - lasting 0.5-2.5 s, with a peak-to-peak of at least 75 uV (the AASM's
- *    slow-wave amplitude: a K-complex stands out from the background
- *    where slow waves do not) and at most 500 uV, the negative peak
- *    larger than the positive one, and "sharp": the negative half-wave
- *    shorter than the positive one (at most --neg-share of the wave).
+ *    slow-wave amplitude) and at most 500 uV, the negative peak larger
+ *    than the positive one, and "sharp": the negative half-wave shorter
+ *    than the positive one (at most --kc-neg-share of the wave);
+ *  - "standing out from the background": a peak-to-peak at least 6 times
+ *    the band's RMS over the 10 s before the wave (--kc-contrast).  In N2
+ *    the 0.3-4 Hz background is some 10-20 uV RMS, in N3 several times
+ *    more, so isolated waves pass and trains of slow waves mostly do not.
  *  K-complexes in N3 are not told apart from its slow waves (the AASM
  *  does not score them there); the density uses N2 time when a hypnogram
  *  is in the stream.
@@ -63,6 +66,7 @@
 
 #define RING 512                /* windows and steps kept; > 2 * 150 + 3 */
 #define CHUNK 4096
+#define BACKGROUND 10           /* s of EEG a K-complex stands out from */
 
 typedef struct opts {
 	const char *channel, *kc_channel;
@@ -76,6 +80,7 @@ typedef struct opts {
 	double kc_dmin, kc_dmax;    /* s */
 	double kc_p2p, kc_p2p_max;  /* uV */
 	double kc_share;            /* negative half-wave share, at most */
+	double kc_contrast;         /* p2p over the background RMS, at least */
 	int no_kc, optional;
 } opts;
 
@@ -136,6 +141,11 @@ typedef struct kcx {
 	int state;                  /* 0 none, 1 negative, 2 positive */
 	int64_t start, zero;        /* samples */
 	float neg, pos, prev;
+	/* the background: the band's last BACKGROUND s, squared */
+	float *sq;
+	int64_t nsq, cap;
+	double sum;                 /* of sq */
+	double bg;                  /* RMS before the current wave */
 } kcx;
 
 typedef struct onsets {
@@ -198,6 +208,9 @@ static void usage(FILE *f)
 	      "75-500)\n"
 	      "      --kc-neg-share F   negative half-wave at most this share "
 	      "(default 0.5)\n"
+	      "      --kc-contrast R    peak-to-peak at least R times the RMS "
+	      "of the 10 s before\n"
+	      "                         (default 6)\n"
 	      "      --no-kcomplex      spindles only\n"
 	      "      --optional         no suitable channel: pass the stream "
 	      "through, exit 0\n"
@@ -209,7 +222,7 @@ static void usage(FILE *f)
 static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_KCCH = 256, O_SIG, O_BB, O_TOT, O_ABS, O_REL, O_COV, O_CORR,
-	       O_DUR, O_BSL, O_KCB, O_KCD, O_KCP, O_KCS, O_NOKC, O_OPT };
+	       O_DUR, O_BSL, O_KCB, O_KCD, O_KCP, O_KCS, O_NOKC, O_OPT, O_KCC };
 	static const struct option lo[] = {{"channel", 1, 0, 'c'},
 		{"kc-channel", 1, 0, O_KCCH}, {"sigma", 1, 0, O_SIG},
 		{"broad", 1, 0, O_BB}, {"total-lo", 1, 0, O_TOT},
@@ -218,10 +231,11 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"duration", 1, 0, O_DUR}, {"baseline", 1, 0, O_BSL},
 		{"kc-band", 1, 0, O_KCB}, {"kc-duration", 1, 0, O_KCD},
 		{"kc-p2p", 1, 0, O_KCP}, {"kc-neg-share", 1, 0, O_KCS},
+		{"kc-contrast", 1, 0, O_KCC},
 		{"no-kcomplex", 0, 0, O_NOKC}, {"optional", 0, 0, O_OPT},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	*o = (opts){NULL, NULL, 11, 16, 0.3, 30, 4.5, 1.25, 1.6, 1.3, 0.69,
-		    0.3, 2.5, 30, 0.3, 4, 0.5, 2.5, 75, 500, 0.5, 0, 0};
+		    0.3, 2.5, 30, 0.3, 4, 0.5, 2.5, 75, 500, 0.5, 6, 0, 0};
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
@@ -254,6 +268,8 @@ static void parse_args(int argc, char **argv, opts *o)
 				      &o->kc_p2p_max); break;
 		case O_KCS: o->kc_share = opt_num("--kc-neg-share", optarg, 0,
 						  1); break;
+		case O_KCC: o->kc_contrast = opt_num("--kc-contrast", optarg, 0,
+						     1e3); break;
 		case O_NOKC: o->no_kc = 1; break;
 		case O_OPT: o->optional = 1; break;
 		case 'h': usage(stdout); exit(0);
@@ -615,12 +631,12 @@ static void kc_wave(det *d, int64_t end)
 	double p2p = (double)c->pos - c->neg;
 	if (len < o->kc_dmin || len > o->kc_dmax || p2p < o->kc_p2p ||
 	    p2p > o->kc_p2p_max || -c->neg <= c->pos ||
-	    neg_len > o->kc_share * len)
+	    neg_len > o->kc_share * len || !(p2p >= o->kc_contrast * c->bg))
 		return;
 	int64_t on = psg_sample_time(c->pc, c->t0, c->start);
 	int64_t off = psg_sample_time(c->pc, c->t0, end);
-	double v[4] = {c->neg, c->pos, p2p, neg_len};
-	put_event(d, d->ev_kc, c->ch, on, off - on, "K-complex", v, 4);
+	double v[5] = {c->neg, c->pos, p2p, neg_len, p2p / c->bg};
+	put_event(d, d->ev_kc, c->ch, on, off - on, "K-complex", v, 5);
 	add_onset(&d->kc_on, (double)on / PSG_TICKS_PER_SEC);
 }
 
@@ -633,6 +649,9 @@ static void kc_sample(det *d, float y)
 		c->state = 1;
 		c->start = c->k;
 		c->neg = 0, c->pos = 0;
+		/* NaN until the background is BACKGROUND s long */
+		c->bg = c->nsq >= c->cap ? sqrt(fmax(c->sum, 0) /
+						(double)c->cap) : NAN;
 	} else if (c->prev < 0 && y >= 0 && c->state == 1) {
 		c->state = 2;
 		c->zero = c->k;
@@ -643,6 +662,9 @@ static void kc_sample(det *d, float y)
 		c->pos = fmaxf(c->pos, y);
 	c->prev = y;
 	c->k++;
+	float *q = &c->sq[c->nsq++ % c->cap];
+	c->sum += (double)y * y - (c->nsq > c->cap ? *q : 0);
+	*q = y * y;
 }
 
 static void kc_drain(det *d)
@@ -662,6 +684,7 @@ static void kc_end_segment(det *d)
 	kc_drain(d);
 	c->state = 0;   /* a wave cut by a gap does not count */
 	c->prev = 0;
+	c->nsq = 0, c->sum = 0;   /* nor does the background before it */
 }
 
 static void kc_block(det *d, const psg_block *b)
@@ -691,6 +714,10 @@ static void kc_setup(det *d, const psg_header *h, const opts *o)
 	c->rate = psg_channel_rate(c->pc);
 	c->f = bandpass(o->kc_lo, fmin(o->kc_hi, c->rate / 2.5), 0, c->rate);
 	c->y = buffer();
+	c->cap = (int64_t)ceil(BACKGROUND * c->rate);
+	c->sq = malloc((size_t)c->cap * sizeof *c->sq);
+	if (!c->sq)
+		die(EXIT_IO, "out of memory");
 }
 
 /* ---- stages in the stream, and the summary ---- */
@@ -798,12 +825,13 @@ static psg_header *declare(det *d, const psg_header *in, int argc,
 	const char *f[] = {"frequency", "amplitude", "rms", "abs_power",
 		"rel_power_z", "covariance_z", "correlation"};
 	const char *u[] = {"Hz", "uV", "uV", "log10 uV^2", "", "", ""};
-	const char *kf[] = {"neg_peak", "pos_peak", "p2p", "neg_duration"};
-	const char *ku[] = {"uV", "uV", "uV", "s"};
+	const char *kf[] = {"neg_peak", "pos_peak", "p2p", "neg_duration",
+		"contrast"};
+	const char *ku[] = {"uV", "uV", "uV", "s", ""};
 	psg_header *h = derive_header(in, argc, argv);
 	d->ev_sp = psg_header_add_evtype(h, "spindles", 7, f, u);
 	d->ev_kc = d->kc.ch < 0 ? 0 :
-		   psg_header_add_evtype(h, "k_complexes", 4, kf, ku);
+		   psg_header_add_evtype(h, "k_complexes", 5, kf, ku);
 	if (d->ev_sp < 0 || d->ev_kc < 0)
 		die(EXIT_UNSUITABLE, "the stream already has spindle or "
 		    "K-complex results (psg-spindle ran twice?)");
@@ -857,7 +885,7 @@ int main(int argc, char **argv)
 	psg_filter_free(d.sp.fb);
 	psg_filter_free(d.sp.ft);
 	psg_filter_free(d.kc.f);
-	free(d.sp.ys), free(d.sp.yb), free(d.sp.yt), free(d.kc.y);
+	free(d.sp.ys), free(d.sp.yb), free(d.sp.yt), free(d.kc.y), free(d.kc.sq);
 	free(d.sp_on.t), free(d.kc_on.t), free(d.wk), free(d.runs);
 	psg_writer_free(d.w);
 	psg_header_free(h);

@@ -8,8 +8,9 @@
 # 12-85 each there), so events are scored in 0-1000 s (--span); the whole
 # excerpt is shown too.
 #
-# Two thresholds are tuned, the absolute sigma power and the relative
-# sigma power's z, by leave-one-recording-out cross-validation: for each
+# Three parameters are tuned, the thresholds of the absolute sigma power
+# and of the relative sigma power's z, and the shortest spindle (A7 0.3 s,
+# AASM 0.5 s), by leave-one-recording-out cross-validation: for each
 # excerpt, the grid point with the best pooled F1 on the other three is
 # run on it, and the held-out counts are summed.  Only that CV figure is
 # the result; the published A7 defaults (1.25, 1.6) are shown beside it.
@@ -22,6 +23,7 @@ IOU=0.2
 SPAN=0-1000
 ABS="1.0 1.125 1.25 1.375 1.5 1.625 1.75"
 REL="1.2 1.4 1.6 1.8 2.0"
+DMIN="0.3 0.4 0.5"
 [ -f "$D/excerpt1_eeg_hyp.edf" ] || {
 	echo "validate-spindles: $D is absent, nothing to validate" >&2
 	exit 0
@@ -52,34 +54,40 @@ for n in 1 2 3 4; do
 	"$B/psg-read" --no-hash "$D/excerpt${n}_eeg_hyp.edf" >"$TMP/rec.$n"
 done
 
-# The grid on every excerpt: $TMP/grid holds "abs rel excerpt TP DET REF".
+# The grid on every excerpt: $TMP/grid holds "abs rel,dmin excerpt TP DET
+# REF" (the second field joins two parameters).
 for a in $ABS; do
 	for r in $REL; do
-		for n in 1 2 3 4; do
-			"$B/psg-spindle" --no-kcomplex --abs-power "$a" \
-			    --rel-power "$r" <"$TMP/rec.$n" >"$TMP/out"
-			c=$("$B/psg-score" -e "$D/Visual_scoring1_excerpt$n.txt" \
-			    --iou $IOU --span $SPAN "$TMP/out" | counts)
-			echo "$a $r $n $c"
+		for m in $DMIN; do
+			for n in 1 2 3 4; do
+				"$B/psg-spindle" --no-kcomplex --abs-power "$a" \
+				    --rel-power "$r" --duration "$m-2.5" \
+				    <"$TMP/rec.$n" >"$TMP/out"
+				c=$("$B/psg-score" -e \
+				    "$D/Visual_scoring1_excerpt$n.txt" --iou $IOU \
+				    --span $SPAN "$TMP/out" | counts)
+				echo "$a $r,$m $n $c"
+			done
 		done
 	done
 done >"$TMP/grid"
 
 # Leave one recording out: the best pooled F1 on the other three.
 echo "psg-spindle vs expert 1, IoU >= $IOU, onsets in $SPAN s;"
-echo "CV: thresholds (abs-power, rel-power) chosen on the other three excerpts"
+echo "CV: --abs-power, --rel-power and the shortest --duration chosen on the"
+echo "other three excerpts"
 for n in 1 2 3 4; do
 	best=$(awk -v n="$n" '$3 != n {k = $1 " " $2; t[k] += $4; d[k] += $5;
 		r[k] += $6} END {for (k in t) printf "%.6f %s\n",
 		2 * t[k] / (d[k] + r[k]), k}' "$TMP/grid" |
-	    sort -k1,1nr -k2,2n -k3,3n | head -1)
+	    sort -k1,1nr -k2,2n -k3,3 | head -1)
 	set -- $best
 	c=$(awk -v n="$n" -v a="$2" -v r="$3" '$3 == n && $1 == a && $2 == r {
 		print $4, $5, $6}' "$TMP/grid")
 	echo "$n $c $2 $3"
 done >"$TMP/cv"
 while read -r n t d r a rel; do
-	printf "excerpt %s  CV (abs %s, rel %s): TP %s det %s ref %s F1 %s\n" \
+	printf "excerpt %s  CV (abs %s, rel,dmin %s): TP %s det %s ref %s F1 %s\n" \
 	    "$n" "$a" "$rel" "$t" "$d" "$r" "$(f1 "$t" "$d" "$r")"
 done <"$TMP/cv"
 set -- $(awk '{t += $2; d += $3; r += $4} END {print t, d, r}' "$TMP/cv")
