@@ -49,7 +49,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 HDRS := include/psg.h $(wildcard pipeline/*.h stages/*.h tests/unit/*.h)
 
-.PHONY: all check check-valgrind bench demo install clean validate
+.PHONY: all check check-valgrind bench validate validate-spindles demo install clean
 all: $(B)/libpsg.a $(STAGES) $(SCRIPT_BINS)
 
 # Drivers (psg-night, psg-batch) sit beside the stages they call.
@@ -86,10 +86,15 @@ check-valgrind: all $(TESTS) $(TOOLS)
 bench: all $(TOOLS)
 	PSG_BUILD=$(B) sh tests/bench.sh
 
-# Leave-one-recording-out cross-validation of psg-sws and psg-wake on the
-# real scored recordings in ../shared (docs/validation.md); a few seconds.
+# Leave-one-recording-out cross-validation on the real scored recordings in
+# ../shared (docs/validation.md): psg-sws (N3) and psg-wake (W), then
+# psg-spindle against the DREAMS experts.
 validate: all
 	PSG_BUILD=$(B) python3 tests/validate.py
+	PSG_BUILD=$(B) sh tests/validate_spindles.sh
+
+validate-spindles: all
+	PSG_BUILD=$(B) sh tests/validate_spindles.sh
 
 demo: all
 	PSG_BUILD=$(B) sh scripts/demo.sh

@@ -1251,24 +1251,6 @@ static void ecg_block(state *S, const psg_block *b, psg_writer *w)
 			emg_run(S, &S->c[i], w, 0);
 }
 
-/* "Sleep stage W/1/2/3/4/R/N1..." from a merged hypnogram. */
-static int stage_of(const char *label)
-{
-	if (strncasecmp(label, "Sleep stage ", 12))
-		return -2;
-	const char *s = label + 12;
-	if (*s == 'N' || *s == 'n')
-		s++;
-	switch (toupper((unsigned char)*s)) {
-	case 'W': return PSG_STAGE_W;
-	case '1': return PSG_STAGE_N1;
-	case '2': return PSG_STAGE_N2;
-	case '3': case '4': return PSG_STAGE_N3;
-	case 'R': return PSG_STAGE_R;
-	}
-	return PSG_STAGE_UNKNOWN;
-}
-
 static void event_in(state *S, const psg_event *e)
 {
 	double on = (double)e->onset / PSG_TICKS_PER_SEC;

@@ -14,6 +14,12 @@
  * tolerance apart are taken in order of |detected - reference| (ties by
  * detected, then reference onset), each event at most once.  Matches are TP, the
  * detected events left over FP, the reference events left over FN.
+ * With --iou, pairs match by overlap instead: intersection over union of
+ * their [onset, onset + duration) at least the threshold (0.2 in the
+ * spindle literature: Warby et al. 2014, Lacourse et al. 2019), taken in
+ * order of decreasing IoU, each event at most once.  The reference may
+ * also be a DREAMS text file: a "[name]" line, then onset and duration
+ * (s) per event (Visual_scoring1_excerptN.txt).
  *
  * Both are held until END, the one exception to bounded memory: the epoch
  * calls (one byte per epoch: 2880 for 24 h), since they arrive in any order
@@ -40,8 +46,10 @@ typedef struct target {
 
 typedef struct opts {
 	const char *reference, *json, *input;
-	const char *events, *event_type, *ref_label;
+	const char *events, *event_type, *ref_label, *detected;
 	int64_t tolerance;        /* ticks */
+	double iou;               /* > 0: match by overlap (--iou) */
+	double span_lo, span_hi;  /* s: events with onsets here (--span) */
 } opts;
 
 static void usage(FILE *f)
@@ -68,7 +76,10 @@ static void usage(FILE *f)
 	      "(psg-synth's\n"
 	      "                        NAME.events.tsv), else the "
 	      "annotations of an EDF+/BDF+\n"
-	      "                        file (or the events of a stream file)\n"
+	      "                        file (or the events of a stream file), "
+	      "or a DREAMS\n"
+	      "                        text file ([name], then onset and "
+	      "duration per line)\n"
 	      "  -t, --event-type NAME the stream's event table to score "
 	      "(default: the first\n"
 	      "                        one besides psg-read's annotations, "
@@ -77,6 +88,19 @@ static void usage(FILE *f)
 	      "else label)\n"
 	      "                        matches (default: all), e.g. "
 	      "slow_wave, 'Spindle*'\n"
+	      "      --detected FILE   the detected events from a file in any "
+	      "--events format\n"
+	      "                        instead of the stream (one scorer "
+	      "against another)\n"
+	      "      --span SEC-SEC    only events (detected and reference) "
+	      "whose onset lies\n"
+	      "                        here: the part of the recording the "
+	      "expert scored\n"
+	      "      --iou X           match by overlap: intersection over "
+	      "union of the events'\n"
+	      "                        spans at least X (0.2 for spindles, "
+	      "Warby et al. 2014),\n"
+	      "                        instead of by onset\n"
 	      "      --tolerance SEC   the largest onset difference of a match "
 	      "(default 0.5 s:\n"
 	      "                        half the spacing of 1 Hz slow waves in "
@@ -92,14 +116,17 @@ static void usage(FILE *f)
 
 static void parse_args(int argc, char **argv, opts *o)
 {
-	enum { TOLERANCE = 256 };
+	enum { TOLERANCE = 256, IOU, DETECTED, SPAN };
 	static const struct option lo[] = {{"reference", 1, 0, 'r'},
 		{"events", 1, 0, 'e'}, {"event-type", 1, 0, 't'},
 		{"ref-label", 1, 0, 'l'}, {"tolerance", 1, 0, TOLERANCE},
+		{"iou", 1, 0, IOU}, {"detected", 1, 0, DETECTED},
+		{"span", 1, 0, SPAN},
 		{"json", 1, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	int c, tol = 0;
 	opterr = 0;
 	o->tolerance = PSG_TICKS_PER_SEC / 2;
+	o->span_hi = INFINITY;
 	while ((c = getopt_long(argc, argv, ":r:e:t:l:j:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->reference = optarg; break;
@@ -108,6 +135,16 @@ static void parse_args(int argc, char **argv, opts *o)
 		case 'l': o->ref_label = optarg; break;
 		case TOLERANCE:
 			o->tolerance = opt_seconds("--tolerance", optarg, 0);
+			tol = 1;
+			break;
+		case SPAN: opt_range("--span", optarg, &o->span_lo,
+				     &o->span_hi);
+			tol = 1;
+			break;
+		case DETECTED: o->detected = optarg;
+			tol = 1;
+			break;
+		case IOU: o->iou = opt_num("--iou", optarg, 0.01, 1);
 			tol = 1;
 			break;
 		case 'j': o->json = optarg; break;
@@ -119,8 +156,10 @@ static void parse_args(int argc, char **argv, opts *o)
 		die(EXIT_USAGE, "nothing to score against: use --reference "
 		    "HYPNOGRAM and/or --events REF");
 	if (!o->events && (o->event_type || o->ref_label || tol))
-		die(EXIT_USAGE, "--event-type, --ref-label and --tolerance "
-		    "need --events REF");
+		die(EXIT_USAGE, "--event-type, --ref-label, --tolerance, "
+		    "--iou, --span and --detected need --events REF");
+	if (o->detected && o->event_type)
+		die(EXIT_USAGE, "--detected replaces --event-type");
 	o->input = single_input(argc, argv);
 }
 
@@ -208,7 +247,8 @@ static void print_text(const target *t, const metrics *m)
 
 typedef struct onsets {
 	int64_t *t;               /* ticks */
-	size_t n, cap;
+	int64_t *dur;             /* ticks; -1: none given */
+	size_t n, cap, dcap;
 } onsets;
 
 typedef struct evscore {
@@ -222,9 +262,11 @@ typedef struct evscore {
 
 #define NONE SIZE_MAX
 
-static void add_onset(onsets *l, int64_t t)
+static void add_onset(onsets *l, int64_t t, int64_t dur)
 {
 	l->t = grow(l->t, &l->cap, l->n, sizeof *l->t);
+	l->dur = grow(l->dur, &l->dcap, l->n, sizeof *l->dur);
+	l->dur[l->n] = dur;
 	l->t[l->n++] = t;
 }
 
@@ -275,12 +317,13 @@ static void read_tsv(FILE *f, const char *path, char *head,
 {
 	char *fld[64], *line = NULL, *end;
 	size_t cap = 0;
-	int on = -1, kind = -1, label = -1;
+	int on = -1, kind = -1, label = -1, dur = -1;
 	int n = split_tabs(head, fld, 64);
 	for (int i = n - 1; i >= 0; i--) {
 		on = strcmp(fld[i], "onset") ? on : i;
 		kind = strcmp(fld[i], "kind") ? kind : i;
 		label = strcmp(fld[i], "label") ? label : i;
+		dur = strcmp(fld[i], "duration") ? dur : i;
 	}
 	int lab = kind >= 0 ? kind : label;
 	if (pattern && lab < 0)
@@ -289,14 +332,48 @@ static void read_tsv(FILE *f, const char *path, char *head,
 	for (long ln = 2; getline(&line, &cap, f) > 0; ln++) {
 		if (!(n = split_tabs(line, fld, 64)) || (n == 1 && !*fld[0]))
 			continue;
-		if (n <= on || n <= lab)
+		if (n <= on || n <= lab || n <= dur)
 			die(EXIT_IO, "%s:%ld: %d fields, fewer than the header's",
 			    path, ln, n);
 		double v = strtod(fld[on], &end);
 		if (end == fld[on] || *end || !(fabs(v) <= 1e9))
 			die(EXIT_IO, "%s:%ld: bad onset '%s'", path, ln, fld[on]);
+		double d = dur < 0 ? -1 : strtod(fld[dur], &end);
+		if (dur >= 0 && (end == fld[dur] || *end || !(fabs(d) <= 1e9)))
+			die(EXIT_IO, "%s:%ld: bad duration '%s'", path, ln,
+			    fld[dur]);
 		if (lab < 0 || selected(pattern, fld[lab]))
-			add_onset(l, (int64_t)llround(v * PSG_TICKS_PER_SEC));
+			add_onset(l, (int64_t)llround(v * PSG_TICKS_PER_SEC),
+				  d < 0 ? -1 : (int64_t)llround(d *
+							PSG_TICKS_PER_SEC));
+	}
+	if (ferror(f))
+		die(EXIT_IO, "%s: %s", path, strerror(errno));
+	free(line);
+}
+
+/* A DREAMS event file: "[name]" (matched against --ref-label), then
+   "onset duration" in s per line. */
+static void read_dreams(FILE *f, const char *path, const char *head,
+			const char *pattern, onsets *l)
+{
+	char name[256], *line = NULL;
+	size_t cap = 0;
+	snprintf(name, sizeof name, "%.*s", (int)strcspn(head + 1, "]"),
+		 head + 1);
+	int keep = selected(pattern, name);
+	for (long ln = 2; getline(&line, &cap, f) > 0; ln++) {
+		double on, dur;
+		char extra;
+		if (strspn(line, " \t\r\n") == strlen(line))
+			continue;
+		if (sscanf(line, "%lf %lf %c", &on, &dur, &extra) != 2 ||
+		    !(fabs(on) <= 1e9) || !(dur >= 0 && dur <= 1e9))
+			die(EXIT_IO, "%s:%ld: not an onset and a duration", path,
+			    ln);
+		if (keep)
+			add_onset(l, (int64_t)llround(on * PSG_TICKS_PER_SEC),
+				  (int64_t)llround(dur * PSG_TICKS_PER_SEC));
 	}
 	if (ferror(f))
 		die(EXIT_IO, "%s: %s", path, strerror(errno));
@@ -304,8 +381,9 @@ static void read_tsv(FILE *f, const char *path, char *head,
 }
 
 /* The reference events: a TSV whose first line names an `onset` column,
-   else the events of anything psg_reader_open reads (EDF+ annotations),
-   moved onto the stream's clock. */
+   a DREAMS text file ("[name]" first), else the events of anything
+   psg_reader_open reads (EDF+ annotations), moved onto the stream's
+   clock. */
 static void read_reference(const char *path, const char *pattern,
 			   const psg_header *sh, onsets *l)
 {
@@ -323,6 +401,13 @@ static void read_reference(const char *path, const char *pattern,
 				fclose(f);
 				return;
 			}
+		size_t len = strcspn(head, "\r\n");
+		if (head[0] == '[' && len > 2 && head[len - 1] == ']' &&
+		    strncmp(head, "[Hypnogram]", 11)) {
+			read_dreams(f, path, head, pattern, l);
+			fclose(f);
+			return;
+		}
 	}
 	fclose(f);
 	psg_open_opts oo = {.no_samples = 1};
@@ -336,7 +421,7 @@ static void read_reference(const char *path, const char *pattern,
 			psg_header_start_ticks(sh);
 	while ((st = psg_reader_next(in, &r)) > 0)
 		if (r.kind == PSG_REC_EVENT && selected(pattern, r.event.label))
-			add_onset(l, r.event.onset + shift);
+			add_onset(l, r.event.onset + shift, r.event.duration);
 	if (st < 0)
 		die(EXIT_IO, "%s", psg_reader_errmsg(in));
 	psg_reader_free(in);
@@ -369,23 +454,109 @@ static void sort_i64(int64_t *t, size_t n)
 		qsort(t, n, sizeof *t, cmp_i64);
 }
 
-/* One-to-one matching within tol, closest pairs first (see the top). */
-static void match_events(evscore *e, int64_t tol)
+typedef struct span {
+	int64_t t, dur;
+} span;
+
+static int cmp_span(const void *a, const void *b)
 {
-	const int64_t *d = e->det.t, *r = e->ref.t;
-	size_t nd = e->det.n, nr = e->ref.n, np = 0, cap = 0, lo = 0;
+	const span *p = a, *q = b;
+	if (p->t != q->t)
+		return p->t < q->t ? -1 : 1;
+	return (p->dur > q->dur) - (p->dur < q->dur);
+}
+
+/* Sorts the events by onset, their durations with them. */
+static void sort_events(onsets *l)
+{
+	span *v = malloc((l->n + 1) * sizeof *v);
+	if (!v)
+		die(EXIT_IO, "out of memory");
+	for (size_t i = 0; i < l->n; i++)
+		v[i] = (span){l->t[i], l->dur[i]};
+	if (l->n)
+		qsort(v, l->n, sizeof *v, cmp_span);
+	for (size_t i = 0; i < l->n; i++)
+		l->t[i] = v[i].t, l->dur[i] = v[i].dur;
+	free(v);
+}
+
+/* Candidate pairs within tol of each other's onset, by |difference|. */
+static pair *onset_pairs(const onsets *de, const onsets *re, int64_t tol,
+			 size_t *np)
+{
+	const int64_t *d = de->t, *r = re->t;
+	size_t cap = 0, lo = 0;
 	pair *p = NULL;
-	sort_i64(e->det.t, nd);
-	sort_i64(e->ref.t, nr);
-	for (size_t i = 0; i < nd; i++) {
-		while (lo < nr && r[lo] < d[i] - tol)
+	for (size_t i = 0; i < de->n; i++) {
+		while (lo < re->n && r[lo] < d[i] - tol)
 			lo++;
-		for (size_t j = lo; j < nr && r[j] <= d[i] + tol; j++) {
-			p = grow(p, &cap, np, sizeof *p);
-			p[np++] = (pair){d[i] > r[j] ? d[i] - r[j] : r[j] - d[i],
-					 i, j};
+		for (size_t j = lo; j < re->n && r[j] <= d[i] + tol; j++) {
+			p = grow(p, &cap, *np, sizeof *p);
+			p[(*np)++] = (pair){d[i] > r[j] ? d[i] - r[j] :
+					    r[j] - d[i], i, j};
 		}
 	}
+	return p;
+}
+
+/* Intersection over union of two spans (durations < 0 count as 0). */
+static double iou(int64_t a, int64_t da, int64_t b, int64_t db)
+{
+	da = da > 0 ? da : 0, db = db > 0 ? db : 0;
+	int64_t lo = a > b ? a : b, hi = a + da < b + db ? a + da : b + db;
+	int64_t u = (a + da > b + db ? a + da : b + db) - (a < b ? a : b);
+	return hi > lo && u > 0 ? (double)(hi - lo) / (double)u : 0;
+}
+
+/* Candidate pairs overlapping by IoU >= min, best overlap first (the
+   pair's d is 1 - IoU in parts per 10^9). */
+static pair *overlap_pairs(const onsets *de, const onsets *re, double min,
+			   size_t *np)
+{
+	size_t cap = 0, lo = 0;
+	int64_t longest = 0;
+	pair *p = NULL;
+	for (size_t j = 0; j < re->n; j++)
+		longest = re->dur[j] > longest ? re->dur[j] : longest;
+	for (size_t i = 0; i < de->n; i++) {
+		int64_t t = de->t[i], end = t + (de->dur[i] > 0 ? de->dur[i] : 0);
+		while (lo < re->n && re->t[lo] + longest < t)
+			lo++;
+		for (size_t j = lo; j < re->n && re->t[j] <= end; j++) {
+			double x = iou(t, de->dur[i], re->t[j], re->dur[j]);
+			if (x < min)
+				continue;
+			p = grow(p, &cap, *np, sizeof *p);
+			p[(*np)++] = (pair){(int64_t)llround((1 - x) * 1e9), i,
+					    j};
+		}
+	}
+	return p;
+}
+
+/* Keeps the events whose onset lies in [lo, hi) s. */
+static void keep_span(onsets *l, double lo, double hi)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		double t = (double)l->t[i] / PSG_TICKS_PER_SEC;
+		if (t >= lo && t < hi)
+			l->t[k] = l->t[i], l->dur[k++] = l->dur[i];
+	}
+	l->n = k;
+}
+
+/* One-to-one matching within tol, closest pairs first, or by overlap
+   (see the top). */
+static void match_events(evscore *e, int64_t tol, double min_iou)
+{
+	const int64_t *d = e->det.t, *r = e->ref.t;
+	size_t nd = e->det.n, nr = e->ref.n, np = 0;
+	sort_events(&e->det);
+	sort_events(&e->ref);
+	pair *p = min_iou > 0 ? overlap_pairs(&e->det, &e->ref, min_iou, &np) :
+		  onset_pairs(&e->det, &e->ref, tol, &np);
 	if (np)
 		qsort(p, np, sizeof *p, cmp_pair);
 	int64_t *err = malloc((nd + 1) * sizeof *err);
@@ -419,14 +590,21 @@ static double ratio(double a, double b)
 	return b > 0 ? a / b : NAN;
 }
 
-static void print_events(const evscore *e, const char *table, int64_t tol)
+static void print_events(const evscore *e, const char *table, int64_t tol,
+			 double min_iou)
 {
+	char rule[64];
+	if (min_iou > 0)
+		snprintf(rule, sizeof rule, "IoU >= %g", min_iou);
+	else
+		snprintf(rule, sizeof rule, "tolerance %g s",
+			 (double)tol / PSG_TICKS_PER_SEC);
 	size_t nd = e->det.n, nr = e->ref.n, tp = e->tp;
 	printf("events (%s): detected %zu  TP %zu FP %zu FN %zu  precision "
 	       "%.3f recall %.3f F1 %.3f  onset error mean %.3f median %.3f "
-	       "s  (reference %zu, tolerance %g s)\n", table, nd, tp, nd - tp,
+	       "s  (reference %zu, %s)\n", table, nd, tp, nd - tp,
 	       nr - tp, ratio(tp, nd), ratio(tp, nr), ratio(2.0 * tp, nd + nr),
-	       e->mean, e->median, nr, (double)tol / PSG_TICKS_PER_SEC);
+	       e->mean, e->median, nr, rule);
 }
 
 /* ---- JSON ---- */
@@ -476,6 +654,10 @@ static void write_events(FILE *f, const evscore *e, const char *table,
 	jstr(f, o->ref_label);
 	fprintf(f, ", \"tolerance\": ");
 	jsec(f, o->tolerance);
+	fprintf(f, ", ");
+	jnum(f, "iou", o->iou > 0 ? o->iou : NAN, 1);
+	jnum(f, "span_start", o->span_lo, 1);
+	jnum(f, "span_end", isinf(o->span_hi) ? NAN : o->span_hi, 0);
 	fprintf(f, ", \"detected\": %zu, \"reference\": %zu, \"tp\": %zu, "
 		"\"fp\": %zu, \"fn\": %zu, ", nd, nr, tp, nd - tp, nr - tp);
 	jnum(f, "precision", ratio(tp, nd), 1);
@@ -581,12 +763,19 @@ int main(int argc, char **argv)
 			    "column to score (run psg-sws or psg-wake first)");
 	}
 	if (o.events) {
-		ev.type = find_table(h, o.event_type);
+		if (o.detected)
+			read_reference(o.detected, NULL, h, &ev.det);
+		else
+			ev.type = find_table(h, o.event_type);
 		read_reference(o.events, o.ref_label, h, &ev.ref);
 		if (!ev.ref.n)
 			warn("%s: no reference event%s%s", o.events,
 			     o.ref_label ? " matches " : "",
 			     o.ref_label ? o.ref_label : "");
+		for (size_t j = 0; o.iou > 0 && j < ev.ref.n; j++)
+			if (ev.ref.dur[j] <= 0)
+				die(EXIT_UNSUITABLE, "%s: --iou needs reference "
+				    "events with durations", o.events);
 	}
 	while ((st = psg_reader_next(in, &rec)) > 0) {
 		if (rec.kind == PSG_REC_EPOCH)
@@ -597,7 +786,8 @@ int main(int argc, char **argv)
 						store(&ts[i], rec.epoch.epoch,
 						      rec.epoch.value[k]);
 		if (rec.kind == PSG_REC_EVENT && rec.event.type == ev.type)
-			add_onset(&ev.det, rec.event.onset);
+			add_onset(&ev.det, rec.event.onset,
+				  rec.event.duration);
 	}
 	if (st < 0)
 		die(exit_code(st), "%s", psg_reader_errmsg(in));
@@ -609,10 +799,13 @@ int main(int argc, char **argv)
 		metrics m = compute(&ts[i]);
 		print_text(&ts[i], &m);
 	}
-	const char *table = ev.type >= 0 ? h->evtypes[ev.type].name : NULL;
+	const char *table = ev.type >= 0 ? h->evtypes[ev.type].name :
+			    o.detected;
 	if (o.events) {
-		match_events(&ev, o.tolerance);
-		print_events(&ev, table, o.tolerance);
+		keep_span(&ev.det, o.span_lo, o.span_hi);
+		keep_span(&ev.ref, o.span_lo, o.span_hi);
+		match_events(&ev, o.tolerance, o.iou);
+		print_events(&ev, table, o.tolerance, o.iou);
 	}
 	if (o.json)
 		write_json(&o, ts, 2, &ev, table);
@@ -621,6 +814,8 @@ int main(int argc, char **argv)
 	free(ref);
 	free(ev.det.t);
 	free(ev.ref.t);
+	free(ev.det.dur);
+	free(ev.ref.dur);
 	free(ev.match);
 	free(ev.used);
 	psg_reader_free(in);

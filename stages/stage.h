@@ -123,6 +123,21 @@ static double opt_num(const char *opt, const char *arg, double lo,
 	return v;
 }
 
+/* "LO-HI" (two numbers, 0 <= LO < HI) into *a and *b, or dies with a
+   usage error naming the option. */
+__attribute__((unused))
+static void opt_range(const char *opt, const char *arg, double *a,
+		      double *b)
+{
+	char *end;
+	*a = strtod(arg, &end);
+	if (*end != '-' || !(*a >= 0))
+		die(EXIT_USAGE, "%s wants LO-HI, not '%s'", opt, arg);
+	*b = strtod(end + 1, &end);
+	if (*end || !(*b > *a) || !isfinite(*b))
+		die(EXIT_USAGE, "%s wants LO-HI, not '%s'", opt, arg);
+}
+
 /* Whether s contains sub, ignoring case (labels: "EOG horizontal"). */
 __attribute__((unused))
 static int contains_ci(const char *s, const char *sub)
@@ -324,6 +339,27 @@ static psg_filter *filter_of_taps(double *taps, int n)
 	if (!f)
 		die(EXIT_IO, "filter: %s", psg_strerror(st));
 	return f;
+}
+
+/* "Sleep stage W/1/2/3/4/R/N1..." from a merged hypnogram: a
+   PSG_STAGE_* (S3 and S4 are N3; "?" is PSG_STAGE_UNKNOWN), or -2 for a
+   label that is no stage. */
+__attribute__((unused))
+static int stage_of(const char *label)
+{
+	if (strncasecmp(label, "Sleep stage ", 12))
+		return -2;
+	const char *s = label + 12;
+	if (*s == 'N' || *s == 'n')
+		s++;
+	switch (toupper((unsigned char)*s)) {
+	case 'W': return PSG_STAGE_W;
+	case '1': return PSG_STAGE_N1;
+	case '2': return PSG_STAGE_N2;
+	case '3': case '4': return PSG_STAGE_N3;
+	case 'R': return PSG_STAGE_R;
+	}
+	return PSG_STAGE_UNKNOWN;
 }
 
 #endif
