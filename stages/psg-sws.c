@@ -53,6 +53,8 @@
  * With psg-wake's `wake` epochs in the stream (psg-night), the SWS
  * summary counts only epochs it calls sleep, and sws_percent is of total
  * sleep time (sws_basis 1) rather than of the recording (0).
+ * slow_wave_density is the slow waves that start in those SWS epochs per
+ * minute of them (a wave belongs to the epoch of its start).
  * Memory: one 24-byte record per epoch is held until END (69 KB for 24 h
  * of 30-s epochs), and 16 bytes more with psg-wake's calls; everything
  * else streams.
@@ -105,6 +107,7 @@ typedef struct held {           /* what the night's decision needs */
 	int64_t epoch;
 	float frac, sef, dshare;
 	signed char unusable;
+	int32_t waves;              /* slow waves starting in the epoch */
 } held;
 
 typedef struct wake_call {      /* psg-wake's call of an epoch */
@@ -164,7 +167,8 @@ typedef struct det {
 	wake_call *wk;
 	size_t nwk, wkcap;
 	/* summary */
-	int64_t n_epochs, n_sws, first_sws, n_waves, n_sleep;
+	int64_t n_epochs, n_sws, first_sws, n_sleep;
+	int64_t n_sws_waves;        /* slow waves starting in those N3 epochs */
 	int adaptive;               /* the threshold came from the night */
 	double separation;          /* Ashman's D of the night's two groups */
 	int uncertain;              /* N3 called without two populations */
@@ -457,7 +461,8 @@ static void hold(det *d, const acc *a, double frac, int unusable)
 	d->night = grow(d->night, &d->cap, d->nnight,
 			 sizeof *d->night);
 	d->night[d->nnight++] = (held){a->epoch, (float)frac, (float)a->sef,
-				       (float)a->dshare, (signed char)unusable};
+				       (float)a->dshare, (signed char)unusable,
+				       a->count};
 }
 
 /* An epoch's measures go out now; its call waits for the night (END). */
@@ -609,7 +614,6 @@ static void judge(det *d, const wave *wv, psg_writer *w)
 	int64_t e = epoch_at(d, wv->start);
 	if (e >= 0)
 		epoch_acc(d, e)->count++;
-	d->n_waves++;
 	double len = wv->end - wv->start;
 	double slope = wv->pos_t > wv->neg_t ? p2p / (wv->pos_t - wv->neg_t) :
 		       0;
@@ -1136,8 +1140,11 @@ static void decide(det *d, psg_writer *w)
 		int sws = e->unusable ? -1 : p >= 0.5;
 		write_call(d, w, e->epoch, sws, e->unusable ? NAN : p);
 		d->n_sleep += wk == 0;
-		if (sws == 1 && wk == 0 && d->n_sws++ == 0)
-			d->first_sws = e->epoch;
+		if (sws == 1 && wk == 0) {
+			if (d->n_sws++ == 0)
+				d->first_sws = e->epoch;
+			d->n_sws_waves += e->waves;
+		}
 	}
 	d->n_epochs = (int64_t)d->nnight;
 	d->uncertain = !d->adaptive && !o->absolute && d->n_sws > 0;
@@ -1164,8 +1171,10 @@ static void summaries(det *d, psg_writer *w)
 		{"sws_latency", "min", d->first_sws < 0 ? NAN :
 		 (double)d->first_sws * len_min +
 		 (double)d->h->epoch_origin / PSG_TICKS_PER_SEC / 60},
+		/* Waves of N3 per minute of N3: the waves of wake and lighter
+		   sleep stay out of it (before 2026-12 they were counted). */
 		{"slow_wave_density", "1/min", sws_min > 0 ?
-		 d->n_waves / sws_min : NAN},
+		 d->n_sws_waves / sws_min : NAN},
 		{"sws_threshold", "", d->threshold},
 		{"sws_adaptive", "", d->adaptive},
 		{"sws_separation", "", d->separation},

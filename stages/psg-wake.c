@@ -67,7 +67,9 @@
  *    wake epochs after it of at least --min-awakening epochs (1); WASO is
  *    all wake after onset to the end of the recording (there is no
  *    lights-on mark); indices are per hour of sleep; sleep efficiency is
- *    sleep time over the recording's epochs;
+ *    sleep time over the recorded time: the epochs whose EEG holds at
+ *    least half of them, so that the gaps of an EDF+D recording do not
+ *    count;
  *  - arousals (AASM: an abrupt shift to alpha, theta and/or > 16 Hz,
  *    not spindles, >= 3 s after >= 10 s of sleep): in 1-s steps the
  *    spectrum of the last 2 s gives x, the mean of log10 alpha (8-12 Hz)
@@ -120,6 +122,7 @@ typedef struct held {           /* per epoch, until END */
 	float ld;                   /* log10 EEG 0.5-4 Hz power */
 	float eog, emg;             /* log10 EOG/EEG 0.5-4 Hz; chin 10-100 Hz */
 	signed char unusable, seen;
+	signed char recorded;       /* the EEG holds at least half of it */
 	signed char wake;
 	float score;
 } held;
@@ -356,7 +359,7 @@ static held *epoch_held(det *d, int64_t e)
 	while ((size_t)e >= d->nnight) {
 		d->night = grow(d->night, &d->cap, d->nnight, sizeof *d->night);
 		d->night[d->nnight++] = (held){NAN, NAN, NAN, NAN, NAN, NAN, 0, 0,
-					       -1, NAN};
+					       0, -1, NAN};
 	}
 	return &d->night[e];
 }
@@ -387,6 +390,7 @@ static void finish_epoch(det *d, int which)
 		double mean = f->n ? f->sum / f->n : 0;
 		double sd = f->n ? sqrt(fmax(0, f->sum2 / f->n - mean * mean)) : 0;
 		e->seen = 1;
+		e->recorded = f->n * 2 >= len * f->rate;
 		e->unusable = !enough || sd < d->o->flat_uv ||
 			      f->nsat * 2 > f->n;
 		if (!e->unusable) {
@@ -672,7 +676,8 @@ static double clip1(double x)
 }
 
 typedef struct result {
-	int64_t n_epochs, n_sleep, onset, n_waso, n_awake, n_arousal;
+	int64_t n_sleep, onset, n_waso, n_awake, n_arousal;
+	int64_t n_recorded;         /* epochs the EEG holds half of, at least */
 	int adaptive;
 } result;
 
@@ -784,10 +789,11 @@ static void decide(det *d, psg_writer *w, result *res)
 			onset = i - run + 1;
 	}
 	res->onset = onset;
-	res->n_epochs = n;
 	res->adaptive = adapt;
-	for (int64_t i = 0; i < n; i++)
+	for (int64_t i = 0; i < n; i++) {
 		res->n_sleep += d->night[i].wake == 0;
+		res->n_recorded += d->night[i].recorded;
+	}
 	for (int64_t i = onset < 0 ? n : onset; i < n; i++) {
 		if (d->night[i].wake != 1)
 			continue;
@@ -843,7 +849,10 @@ static void summaries(const det *d, const result *r, psg_writer *w)
 	const double len_min = (double)d->h->epoch_len / PSG_TICKS_PER_SEC / 60;
 	double tst_h = r->n_sleep * len_min / 60;
 	psg_summary s[] = {
-		{"recording_time", "min", r->n_epochs * len_min},
+		/* The gaps of an EDF+D recording are not recorded time: the
+		   epochs count that the EEG holds at least half of, those that
+		   can be scored (before 2026-12 every complete epoch). */
+		{"recording_time", "min", r->n_recorded * len_min},
 		{"sleep_onset_latency", "min", r->onset < 0 ? NAN :
 		 (double)(d->h->epoch_origin + r->onset * d->h->epoch_len) /
 		 PSG_TICKS_PER_SEC / 60},
@@ -852,8 +861,8 @@ static void summaries(const det *d, const result *r, psg_writer *w)
 		{"awakening_index", "1/h", tst_h > 0 ? r->n_awake / tst_h : NAN},
 		{"arousals", "", (double)r->n_arousal},
 		{"arousal_index", "1/h", tst_h > 0 ? r->n_arousal / tst_h : NAN},
-		{"sleep_efficiency", "%", r->n_epochs ? 100.0 * r->n_sleep /
-		 r->n_epochs : NAN},
+		{"sleep_efficiency", "%", r->n_recorded ? 100.0 * r->n_sleep /
+		 r->n_recorded : NAN},
 		{"total_sleep_time", "min", r->n_sleep * len_min},
 		{"wake_adaptive", "", r->adaptive},
 	};
