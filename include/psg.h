@@ -303,7 +303,9 @@ const char *psg_writer_errmsg(const psg_writer *w);
 /* psgpipe's own EDF+/BDF+ writer (edflib's cannot write EDF+D): used by
    psg-synth and by anything that exports recordings.  The file is written
    under a temporary name beside `path` and renamed by _finish; freeing an
-   unfinished writer removes the temporary file. */
+   unfinished writer removes the temporary file.  `path` is looked at as
+   psg_output_resolve does (a link's target is replaced; a device or FIFO
+   is refused). */
 typedef struct psg_edf_writer psg_edf_writer;
 
 typedef struct psg_edf_opts {
@@ -334,6 +336,9 @@ int psg_edf_write_record(psg_edf_writer *w, int64_t onset,
    annot_bytes is PSG_ERR_LIMIT at once; any still queued at _finish too. */
 int psg_edf_add_annotation(psg_edf_writer *w, int64_t onset,
 			   int64_t duration, const char *text);
+/* The temporary file being written (NULL once renamed), for a program
+   that removes it when interrupted by a signal. */
+const char *psg_edf_writer_tmpname(const psg_edf_writer *w);
 /* Writes what is queued, the record count, syncs and renames. */
 int psg_edf_writer_finish(psg_edf_writer *w);
 void psg_edf_writer_free(psg_edf_writer *w);
@@ -559,6 +564,42 @@ int psg_table_column(const psg_table *t, const char *name);
 const char *psg_epoch_call(const psg_table *epochs, int64_t row);
 /* The shortest text ("%.15g" to "%.17g") that reads back as v. */
 void psg_number_text(char *buf, size_t n, double v);
+
+/* ---- limits (docs/stream.md, "Limits") -------------------------------- */
+
+/* Every reader (stream, edflib, native EDF) refuses, with PSG_ERR_LIMIT or
+   PSG_ERR_FORMAT, a header or record beyond these, so that no stage sizes
+   a table or a loop from an absurd value: a recording (and any time in
+   it) of at most psg_max_duration() ticks; epochs of at least 1 s; rates
+   of at most 1 MHz; start years 1 to 9999; finite physical ranges; each
+   channel's blocks in increasing time, never overlapping. */
+#define PSG_MAX_DAYS_DEFAULT 30
+#define PSG_MAX_DAYS_CEILING 3650
+#define PSG_MIN_EPOCH PSG_TICKS_PER_SEC
+#define PSG_MAX_RATE 1e6
+#define PSG_MIN_YEAR 1
+#define PSG_MAX_YEAR 9999
+#define PSG_MAX_RECORD (64 << 20)   /* bytes of one EDF/BDF data record */
+/* The longest recording in ticks: PSG_MAX_DAYS_DEFAULT days, or the
+   environment's PSG_MAX_DAYS (1 to PSG_MAX_DAYS_CEILING). */
+int64_t psg_max_duration(void);
+
+/* ---- output files ------------------------------------------------------ */
+
+/* Where an output named `path` goes.  Every file psgpipe writes is written
+   complete under a temporary name beside out->path and renamed over it:
+   an absent or regular file is replaced; a symbolic link to a regular file
+   is followed (out->path is its target, which is replaced; the link
+   stays).  An existing device, FIFO or socket is never renamed over: with
+   stream_ok it is to be written in place (out->in_place = 1), without it
+   is refused.  A directory or a dangling link is refused.  Returns PSG_OK
+   or a status with a message naming path in msg. */
+typedef struct psg_outpath {
+	char path[PSG_PATH_LEN];
+	int in_place;
+} psg_outpath;
+int psg_output_resolve(const char *path, int stream_ok, psg_outpath *out,
+		       char *msg, size_t msglen);
 
 /* ---- small helpers ----------------------------------------------------- */
 

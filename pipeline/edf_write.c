@@ -74,7 +74,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_RECORD ((size_t)64 << 20)  /* bytes of one data record */
+#define MAX_RECORD ((size_t)PSG_MAX_RECORD)  /* bytes of one data record */
 #define MAX_FIELD8 99999999            /* what 8 digits hold */
 /* Longest time-keeping TAL up to 99999999 s: "+99999999.9999999\x14\x14\0";
    an annotation must fit in a record beside it. */
@@ -705,18 +705,24 @@ static int sizes(psg_edf_writer *w)
 
 /* The temporary file beside path, with the permissions a new file of
    the user's would get (mkstemp's are 0600). */
-static int create_tmp(psg_edf_writer *w, const char *path)
+/* The temporary file goes beside what the rename will replace: the
+   target of a symbolic link; a device or FIFO is refused, since the
+   record count is patched in at the end (psg_output_resolve). */
+static int create_tmp(psg_edf_writer *w, const char *name)
 {
+	psg_outpath op;
+	int st = psg_output_resolve(name, 0, &op, w->err, sizeof w->err);
+	if (st)
+		return st;
+	const char *path = op.path;
 	size_t n = strlen(path);
-	if (!n)
-		return fail(w, PSG_ERR_ARG, "empty output path");
 	if (!(w->path = strdup(path)) || !(w->tmp = malloc(n + 12)) ||
 	    !(w->out = malloc(PSG__OUTBUF)))
 		return fail(w, PSG_ERR_NOMEM, "out of memory");
 	memcpy(w->tmp, path, n);
 	memcpy(w->tmp + n, ".tmp.XXXXXX", 12);
 	if ((w->fd = mkstemp(w->tmp)) < 0) {
-		int st = io_fail(w, "cannot create a temporary file beside it");
+		st = io_fail(w, "cannot create a temporary file beside it");
 		free(w->tmp);
 		w->tmp = NULL;   /* nothing to remove */
 		return st;
@@ -1084,6 +1090,11 @@ void psg_edf_writer_free(psg_edf_writer *w)
 	free(w->sig);
 	free(w->rec);
 	free(w);
+}
+
+const char *psg_edf_writer_tmpname(const psg_edf_writer *w)
+{
+	return w ? w->tmp : NULL;
 }
 
 const char *psg_edf_writer_errmsg(const psg_edf_writer *w)

@@ -278,6 +278,16 @@ static void add_path(paths *p, const char *s)
 	p->v[p->n++] = xstrdup(s);
 }
 
+/* A night named on the command line or in the list is an input that no
+   output may replace (tmpout.h); only what a directory scan finds is
+   left out when it is the output (find_nights): the table of an earlier
+   run in the same tree. */
+static void add_named(paths *p, const char *s)
+{
+	add_path(p, s);
+	tmpout_input(s);
+}
+
 static int ends_h5(const char *s)
 {
 	size_t n = strlen(s);
@@ -322,7 +332,7 @@ static void read_list(paths *p, const char *list)
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
 		if (n > 0 && line[0] != '#')
-			add_path(p, line);
+			add_named(p, line);
 	}
 	if (ferror(f))
 		die(EXIT_IO, "%s: %s", list, strerror(errno));
@@ -350,7 +360,7 @@ static paths find_nights(const opts *o)
 		if (S_ISDIR(st.st_mode))
 			scan_dir(&p, o->inputs[i]);
 		else
-			add_path(&p, o->inputs[i]);
+			add_named(&p, o->inputs[i]);
 	}
 	if (o->list)
 		read_list(&p, o->list);
@@ -359,8 +369,10 @@ static paths find_nights(const opts *o)
 	size_t k = 0;
 	for (size_t i = 0; i < p.n; i++) {
 		struct stat st;
+		char why[PATH_MAX + 64];
 		if (have_out && !stat(p.v[i], &st) && st.st_dev == out.st_dev &&
-		    st.st_ino == out.st_ino)
+		    st.st_ino == out.st_ino && !tmpout_check(p.v[i], why,
+							     sizeof why))
 			free(p.v[i]);
 		else
 			p.v[k++] = p.v[i];
@@ -470,7 +482,7 @@ static void write_long(FILE *f, const table *t, const int *perm)
 static int write_csv_file(const char *out, const table *t, const int *perm,
 			   char *err, size_t len)
 {
-	const char *tmp = tmpout_make(1, out, err, len);
+	const char *tmp = tmpout_make(1, out, 1, err, len);
 	FILE *f = tmp ? fopen(tmp, "w") : NULL;
 	if (!f) {
 		if (tmp)
@@ -483,7 +495,7 @@ static int write_csv_file(const char *out, const table *t, const int *perm,
 			 strerror(errno));
 		return -1;
 	}
-	return tmpout_commit(1, out, err, len);
+	return 0;
 }
 
 /* ---- the HDF5 cohort ---------------------------------------------------- */
@@ -558,7 +570,7 @@ static int write_h5(const char *out, const table *t, const int *perm,
 {
 	size_t rowsize;
 	hsize_t n = t->nrows;
-	const char *tmp = tmpout_make(0, out, err, len);
+	const char *tmp = tmpout_make(0, out, 0, err, len);
 	if (!tmp)
 		return -1;
 	hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -586,7 +598,7 @@ static int write_h5(const char *out, const table *t, const int *perm,
 			 "columns; a full disk?)", out, NSTR + t->ncol);
 		return -1;
 	}
-	return tmpout_commit(0, out, err, len);
+	return 0;
 }
 
 /* ---- command line ------------------------------------------------------- */
@@ -679,14 +691,18 @@ static void read_all(table *t, const paths *p, const opts *o)
 		die(EXIT_UNSUITABLE, "no psgpipe night found");
 }
 
+/* Both files are written in full before either is renamed into place:
+   a full disk leaves neither (the exit handler removes the temporary
+   files), not a new CSV beside an old HDF5 table. */
 static void write_all(const table *t, const int *perm, const opts *o)
 {
 	char err[PATH_MAX + 256];
 	char *csv = o->csv ? NULL : o->out ? csv_beside(o->out) : NULL;
 	const char *to = o->csv ? o->csv : csv;
+	int csv_file = !o->long_form && to && strcmp(to, "-");
 	if (o->long_form)
 		write_long(stdout, t, perm);
-	else if (!to || !strcmp(to, "-"))
+	else if (!csv_file)
 		write_csv(stdout, t, perm);
 	else if (write_csv_file(to, t, perm, err, sizeof err))
 		die(EXIT_IO, "%s", err);
@@ -694,6 +710,9 @@ static void write_all(const table *t, const int *perm, const opts *o)
 		die(EXIT_IO, "%s", err);
 	if (fflush(stdout) || ferror(stdout))
 		die(EXIT_IO, "standard output: %s", strerror(errno));
+	if ((o->out && tmpout_commit(0, o->out, err, sizeof err)) ||
+	    (csv_file && tmpout_commit(1, to, err, sizeof err)))
+		die(EXIT_IO, "%s", err);
 	free(csv);
 }
 
@@ -726,6 +745,10 @@ int main(int argc, char **argv)
 	tmpout_handlers();
 	atexit(tmpout_discard);
 	paths p = find_nights(&o);
+	for (size_t i = 0; i < p.n; i++)
+		tmpout_input(p.v[i]);
+	if (o.list)
+		tmpout_input(o.list);
 	read_all(&t, &p, &o);
 	int *perm = order_columns(&t);
 	write_all(&t, perm, &o);

@@ -77,6 +77,7 @@
  * hour, 48 bytes each), as are psg-wake's calls (1 byte per epoch).
  */
 #include "stage.h"
+#include "tmpout.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -1532,6 +1533,31 @@ static void channel_init(state *S, emgch *c)
 		die(EXIT_IO, "out of memory");
 }
 
+/* The --trace file: written whole or not at all, never over the input. */
+static FILE *open_trace(const char *path)
+{
+	char err[PATH_MAX + 256];
+	tmpout_handlers();
+	atexit(tmpout_discard);
+	tmpout_input_fd(0);
+	const char *tmp = tmpout_make(0, path, 1, err, sizeof err);
+	FILE *f = tmp ? fopen(tmp, "w") : NULL;
+	if (!tmp)
+		die(EXIT_IO, "%s", err);
+	if (!f)
+		die(EXIT_IO, "%s: %s", path, strerror(errno));
+	return f;
+}
+
+static void close_trace(FILE *f, const char *path)
+{
+	char err[PATH_MAX + 256];
+	if (ferror(f) | fclose(f))
+		die(EXIT_IO, "%s: cannot write: %s", path, strerror(errno));
+	if (tmpout_commit(0, path, err, sizeof err))
+		die(EXIT_IO, "%s", err);
+}
+
 static void channel_free(emgch *c)
 {
 	psg_filter_free(c->bp);
@@ -1572,8 +1598,8 @@ static void setup(state *S, const psg_header *hin, const opts *o)
 	} else if (!o->ecg) {
 		warn("no ECG channel: ECG bleed is not removed");
 	}
-	if (o->trace && !(S->trace = fopen(o->trace, "w")))
-		die(EXIT_IO, "%s: %s", o->trace, strerror(errno));
+	if (o->trace)
+		S->trace = open_trace(o->trace);
 	S->known = -INFINITY;
 	S->last_r = -INFINITY;
 	S->cur_sec = INT64_MIN, S->last_eval = INT64_MIN;
@@ -1648,8 +1674,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < S.nch; i++)
 		channel_free(&S.c[i]);
 	psg_filter_free(S.ecgf);
-	if (S.trace && fclose(S.trace))
-		die(EXIT_IO, "%s: %s", o.trace, strerror(errno));
+	if (S.trace)
+		close_trace(S.trace, o.trace);
 	free(S.lm), free(S.ar), free(S.runs), free(S.wake), free(S.jaw);
 	psg_writer_free(w);
 	psg_header_free(h);

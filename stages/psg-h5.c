@@ -97,7 +97,8 @@ static const char *g_tmp;   /* what H5Fcreate writes to (tmpout.h) */
 static int make_temp(const char *out)
 {
 	char err[PATH_MAX + 128];
-	g_tmp = tmpout_make(0, out, err, sizeof err);
+	tmpout_input_fd(0);
+	g_tmp = tmpout_make(0, out, 0, err, sizeof err);
 	return g_tmp ? 0 : fail(EXIT_IO, "%s", err);
 }
 

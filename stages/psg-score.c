@@ -29,6 +29,7 @@
  * have been seen.
  */
 #include "stage.h"
+#include "tmpout.h"
 
 #include <fnmatch.h>
 #include <getopt.h>
@@ -697,8 +698,10 @@ static void write_json(const opts *o, target *ts, int nt, const evscore *e,
 		       const char *table)
 {
 	const char *path = o->json;
-	char tmp[PSG_PATH_LEN + 32];
-	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	char err[PATH_MAX + 256];
+	const char *tmp = tmpout_make(0, path, 1, err, sizeof err);
+	if (!tmp)
+		die(EXIT_IO, "%s", err);
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		die(EXIT_IO, "%s: %s", path, strerror(errno));
@@ -726,10 +729,10 @@ static void write_json(const opts *o, target *ts, int nt, const evscore *e,
 	if (o->events)
 		write_events(f, e, table, o);
 	fprintf(f, "}\n");
-	if (fflush(f) || ferror(f) || fclose(f) || rename(tmp, path)) {
-		unlink(tmp);
-		die(EXIT_IO, "%s: %s", path, strerror(errno));
-	}
+	if (fflush(f) | ferror(f) | fclose(f))
+		die(EXIT_IO, "%s: cannot write: %s", path, strerror(errno));
+	if (tmpout_commit(0, path, err, sizeof err))
+		die(EXIT_IO, "%s", err);
 }
 
 int main(int argc, char **argv)
@@ -745,6 +748,12 @@ int main(int argc, char **argv)
 	int st;
 	stage_name = "psg-score";
 	parse_args(argc, argv, &o);
+	tmpout_handlers();
+	atexit(tmpout_discard);
+	const char *inputs[] = {o.input, o.reference, o.events};
+	for (int i = 0; i < 3; i++)
+		if (inputs[i])
+			tmpout_input(inputs[i]);
 	psg_open_opts oo = {0};
 	psg_reader *in = psg_reader_open(o.input, &oo, &st, msg, sizeof msg);
 	if (!in)
@@ -807,6 +816,9 @@ int main(int argc, char **argv)
 		match_events(&ev, o.tolerance, o.iou);
 		print_events(&ev, table, o.tolerance, o.iou);
 	}
+	if (fflush(stdout) || ferror(stdout))
+		die(EXIT_IO, "standard output: cannot write: %s",
+		    strerror(errno));
 	if (o.json)
 		write_json(&o, ts, 2, &ev, table);
 	for (int i = 0; i < 2; i++)

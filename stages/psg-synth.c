@@ -6,6 +6,7 @@
  * version.  Models, parameters and their sources: docs/synth.md.
  */
 #include "stage.h"
+#include "tmpout.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -129,28 +130,25 @@ static void parse_args(int argc, char **argv, opts *o)
 		die(EXIT_USAGE, "no output file: use -o NIGHT.edf");
 }
 
-/* ---- truth files: written under temporary names, renamed at the end ---- */
+/* ---- outputs: written under temporary names, renamed at the end -------- */
+
+/* Slots of tmpout.h: the two truth tables, and the two EDF files that
+   libpsg writes (tracked so that an interrupt removes them too). */
+enum { SLOT_EVENTS, SLOT_EPOCHS, SLOT_NIGHT, SLOT_HYP };
 
 typedef struct outfile {
-	char path[PSG_PATH_LEN], tmp[PSG_PATH_LEN + 16];
+	char path[PSG_PATH_LEN];
+	int slot;
 	FILE *f;
 } outfile;
 
-static outfile *cleanup[4];
 /* Writers not yet finished: freeing them removes their temporary files. */
 static psg_edf_writer *g_night, *g_hyp;
-
-static void remove_temps(void)
-{
-	for (int i = 0; i < 4; i++)
-		if (cleanup[i] && cleanup[i]->f)
-			unlink(cleanup[i]->tmp);
-}
 
 /* Runs on every exit, die() included: nothing half-written remains. */
 static void at_exit(void)
 {
-	remove_temps();
+	tmpout_discard();
 	psg_edf_writer_free(g_night);
 	psg_edf_writer_free(g_hyp);
 	g_night = g_hyp = NULL;
@@ -159,29 +157,49 @@ static void at_exit(void)
 static void out_open(outfile *o, const char *prefix, const char *suffix,
 		     int slot)
 {
+	char err[PATH_MAX + 256];
 	snprintf(o->path, sizeof o->path, "%s%s", prefix, suffix);
-	snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", o->path, (long)getpid());
-	if (!(o->f = fopen(o->tmp, "w")))
-		die(EXIT_IO, "%s: %s", o->tmp, strerror(errno));
-	cleanup[slot] = o;
+	o->slot = slot;
+	const char *tmp = tmpout_make(slot, o->path, 1, err, sizeof err);
+	if (!tmp)
+		die(EXIT_IO, "%s", err);
+	if (!(o->f = fopen(tmp, "w")))
+		die(EXIT_IO, "%s: %s", o->path, strerror(errno));
 }
 
 static void out_close(outfile *o)
 {
-	if (fflush(o->f) || fsync(fileno(o->f)) || ferror(o->f))
-		die(EXIT_IO, "%s: %s", o->path, strerror(errno));
-	fclose(o->f);
+	char err[PATH_MAX + 256];
+	if (fflush(o->f) | ferror(o->f) | fclose(o->f))
+		die(EXIT_IO, "%s: cannot write: %s", o->path, strerror(errno));
 	o->f = NULL;
-	/* Done: the exit handler must not look at o again (it lives in
-	   main's frame, which is gone when the handler runs). */
-	for (int i = 0; i < 4; i++)
-		if (cleanup[i] == o)
-			cleanup[i] = NULL;
-	if (rename(o->tmp, o->path)) {
-		int e = errno;
-		unlink(o->tmp);
-		die(EXIT_IO, "%s: %s", o->path, strerror(e));
-	}
+	if (tmpout_commit(o->slot, o->path, err, sizeof err))
+		die(EXIT_IO, "%s", err);
+}
+
+/* An EDF output through libpsg's writer: never over an input, and its
+   temporary file removed on an interrupt. */
+static psg_edf_writer *edf_open(const char *path, const psg_header *h,
+				const psg_edf_opts *eo, int slot)
+{
+	char err[PATH_MAX + 256];
+	int st;
+	if (tmpout_check(path, err, sizeof err))
+		die(EXIT_IO, "%s", err);
+	psg_edf_writer *w = psg_edf_writer_open(path, h, eo, &st);
+	if (!w)
+		die(st == PSG_ERR_ARG ? EXIT_USAGE : EXIT_IO, "%s",
+		    psg_edf_writer_errmsg(NULL));
+	tmpout_track(slot, psg_edf_writer_tmpname(w));
+	return w;
+}
+
+static void edf_finish(psg_edf_writer *w, int slot)
+{
+	int st = psg_edf_writer_finish(w);
+	tmpout_untrack(slot);
+	if (st)
+		die(EXIT_IO, "%s", psg_edf_writer_errmsg(w));
 }
 
 static void secs(FILE *f, int64_t t)
@@ -308,8 +326,8 @@ static void open_truth(truth *t, const opts *o, psg_synth *s, int argc,
 	char prefix[PSG_PATH_LEN], hyp[PSG_PATH_LEN + 32];
 	int st;
 	prefix_of(o, prefix, sizeof prefix);
-	out_open(&t->ev, prefix, ".events.tsv", 0);
-	out_open(&t->ep, prefix, ".epochs.tsv", 1);
+	out_open(&t->ev, prefix, ".events.tsv", SLOT_EVENTS);
+	out_open(&t->ep, prefix, ".epochs.tsv", SLOT_EPOCHS);
 	fputs("onset\tduration\tchannel\tkind\tamplitude\tvalue\tid\n", t->ev.f);
 	fputs("epoch\tonset\tduration\tstage\tsws_fraction\tsw_count\t"
 	      "recorded\n", t->ep.f);
@@ -317,8 +335,7 @@ static void open_truth(truth *t, const opts *o, psg_synth *s, int argc,
 	t->stage = -2;
 	snprintf(hyp, sizeof hyp, "%s.hypnogram.edf", prefix);
 	psg_edf_opts ho = {.annotations_only = 1};
-	if (!(g_hyp = t->hyp = psg_edf_writer_open(hyp, t->h, &ho, &st)))
-		die(exit_code(st), "%s", psg_edf_writer_errmsg(NULL));
+	g_hyp = t->hyp = edf_open(hyp, t->h, &ho, SLOT_HYP);
 	if (o->stream) {
 		psg_header *sh = stream_header(t->h, argc, argv, t);
 		if (!(t->stream = psg_writer_open_fd(1, sh, &st)))
@@ -333,8 +350,7 @@ static void close_truth(truth *t, const psg_header *night)
 	hyp_run_end(t, night->duration / night->epoch_len * night->epoch_len);
 	out_close(&t->ev);
 	out_close(&t->ep);
-	if (psg_edf_writer_finish(t->hyp))
-		die(EXIT_IO, "%s", psg_edf_writer_errmsg(t->hyp));
+	edf_finish(t->hyp, SLOT_HYP);
 	psg_edf_writer_free(t->hyp);
 	g_hyp = NULL;
 	if (t->stream) {
@@ -355,6 +371,9 @@ int main(int argc, char **argv)
 	stage_name = "psg-synth";
 	atexit(at_exit);
 	parse_args(argc, argv, &o);
+	tmpout_handlers();
+	if (o.s.hypnogram)
+		tmpout_input(o.s.hypnogram);
 	if (o.stream)
 		refuse_terminal();
 	psg_synth *s = psg_synth_new(&o.s, &st, msg, sizeof msg);
@@ -362,10 +381,7 @@ int main(int argc, char **argv)
 		die(st == PSG_ERR_ARG ? EXIT_USAGE : EXIT_IO, "%s", msg);
 	const psg_header *h = psg_synth_header(s);
 	psg_edf_opts eo = {.bdf = o.bdf, .discontinuous = o.s.gaps > 0};
-	psg_edf_writer *w = g_night = psg_edf_writer_open(o.out, h, &eo, &st);
-	if (!w)
-		die(st == PSG_ERR_ARG ? EXIT_USAGE : EXIT_IO, "%s",
-		    psg_edf_writer_errmsg(NULL));
+	psg_edf_writer *w = g_night = edf_open(o.out, h, &eo, SLOT_NIGHT);
 	open_truth(&t, &o, s, argc, argv);
 	int64_t onset;
 	const float *const *x;
@@ -378,8 +394,7 @@ int main(int argc, char **argv)
 		die(EXIT_IO, "out of memory");
 	drain_truth(s, &t);
 	close_truth(&t, h);
-	if (psg_edf_writer_finish(w))
-		die(EXIT_IO, "%s", psg_edf_writer_errmsg(w));
+	edf_finish(w, SLOT_NIGHT);
 	psg_edf_writer_free(w);
 	g_night = NULL;
 	psg_synth_free(s);

@@ -1,37 +1,107 @@
 /*
- * tmpout.h -- output files that appear complete or not at all.
+ * tmpout.h -- output files that appear complete or not at all, and never
+ * over an input.
  *
  * A stage writes OUT under a temporary name beside it (OUT.tmp.XXXXXX),
  * syncs it and renames it to OUT only when everything is written.  An
  * error, or an interrupt (SIGINT, SIGTERM, SIGHUP, SIGPIPE), removes the
- * temporary file, so a file named OUT is always complete.  Used by psg-h5
- * (one output) and psg-collect (an HDF5 table and a CSV).
+ * temporary file, so a file named OUT is always complete.  What OUT is
+ * decides where the file goes (psg_output_resolve in libpsg): a symbolic
+ * link to a regular file has its target replaced; an existing device,
+ * FIFO or socket is written in place by text outputs and refused by the
+ * others; and an OUT that is one of the stage's inputs (the same device
+ * and inode, whatever the names) is refused before anything is written.
+ * Every stage that writes files uses it: psg-h5, psg-collect, psg-score,
+ * psg-synth (whose EDF files libpsg writes: tmpout_track) and psg-emg.
  *
  *   tmpout_handlers();                 once, at start
- *   tmp = tmpout_make(k, out, err, n)  slot k: create; write to tmp
+ *   tmpout_input(path), _input_fd(fd)  each input, before any output
+ *   tmp = tmpout_make(k, out, stream_ok, err, n)  slot k: create; write
  *   tmpout_commit(k, out, err, n)      fsync + rename into place
+ *   tmpout_check(out, err, n)          refuse an input as output
+ *   tmpout_track(k, tmp) / _untrack(k) a temporary file made elsewhere
  *   tmpout_discard()                   remove every live temporary file
  */
 #ifndef PSG_TMPOUT_H
 #define PSG_TMPOUT_H
+
+#include "psg.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TMPOUT_SLOTS 2
+#define TMPOUT_SLOTS 4
 
 static struct {
 	char path[PATH_MAX + 32];
+	char target[PSG_PATH_LEN];   /* what the rename replaces */
+	int in_place;                /* a device or FIFO: written directly */
 	volatile sig_atomic_t live;
 } g_tmpout[TMPOUT_SLOTS];
 
+/* The inputs' identities: an output must be none of them. */
+static struct { dev_t dev; ino_t ino; } *g_tmpout_in;
+static size_t g_tmpout_nin, g_tmpout_capin;
+
 static const int g_tmpout_sigs[] = {SIGINT, SIGTERM, SIGPIPE, SIGHUP};
+
+__attribute__((unused))
+static void tmpout_add_id(const struct stat *st)
+{
+	if (g_tmpout_nin == g_tmpout_capin) {
+		size_t cap = g_tmpout_capin ? 2 * g_tmpout_capin : 16;
+		void *p = realloc(g_tmpout_in, cap * sizeof *g_tmpout_in);
+		if (!p)
+			return;   /* only a safeguard lost, and only in OOM */
+		g_tmpout_in = p, g_tmpout_capin = cap;
+	}
+	g_tmpout_in[g_tmpout_nin].dev = st->st_dev;
+	g_tmpout_in[g_tmpout_nin++].ino = st->st_ino;
+}
+
+/* An input file ("-": standard input); one that cannot be looked at now
+   will fail when it is read. */
+__attribute__((unused))
+static void tmpout_input_fd(int fd)
+{
+	struct stat st;
+	if (!fstat(fd, &st))
+		tmpout_add_id(&st);
+}
+
+__attribute__((unused))
+static void tmpout_input(const char *path)
+{
+	struct stat st;
+	if (!strcmp(path, "-"))
+		tmpout_input_fd(0);
+	else if (!stat(path, &st))
+		tmpout_add_id(&st);
+}
+
+/* 0, or -1 with a message if out (followed) is one of the inputs. */
+__attribute__((unused))
+static int tmpout_check(const char *out, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(out, &st))
+		return 0;
+	for (size_t i = 0; i < g_tmpout_nin; i++)
+		if (g_tmpout_in[i].dev == st.st_dev &&
+		    g_tmpout_in[i].ino == st.st_ino) {
+			snprintf(err, errlen, "%s: is also an input; refusing "
+				 "to overwrite it", out);
+			return -1;
+		}
+	return 0;
+}
 
 /* Interrupted: remove the partial files, then die of the same signal so
    the shell sees why we stopped.  unlink and raise are async-signal-safe. */
@@ -68,22 +138,47 @@ static void tmpout_block(int block, sigset_t *old)
 		    block ? old : NULL);
 }
 
-/* Creates slot k's temporary file for `out`; returns its path, or NULL
-   with a message in err. */
+/* A temporary file another part made (libpsg's EDF writer): removed on an
+   interrupt until untracked. */
 __attribute__((unused))
-static const char *tmpout_make(int k, const char *out, char *err,
-			       size_t errlen)
+static void tmpout_track(int k, const char *tmp)
 {
 	sigset_t old;
-	struct stat st;
+	tmpout_block(1, &old);
+	snprintf(g_tmpout[k].path, sizeof g_tmpout[k].path, "%s", tmp);
+	g_tmpout[k].live = 1;
+	tmpout_block(0, &old);
+}
+
+__attribute__((unused))
+static void tmpout_untrack(int k)
+{
+	g_tmpout[k].live = 0;
+}
+
+/* Slot k's file for `out`: a new temporary file beside out's target, or
+   (stream_ok, out a device or FIFO) out itself, to write in place.
+   Returns its path, or NULL with a message in err. */
+__attribute__((unused))
+static const char *tmpout_make(int k, const char *out, int stream_ok,
+			       char *err, size_t errlen)
+{
+	sigset_t old;
+	psg_outpath op;
+	if (psg_output_resolve(out, stream_ok, &op, err, errlen) ||
+	    tmpout_check(out, err, errlen))
+		return NULL;
+	memcpy(g_tmpout[k].target, op.path, sizeof op.path);
+	g_tmpout[k].in_place = op.in_place;
+	if (op.in_place) {
+		snprintf(g_tmpout[k].path, sizeof g_tmpout[k].path, "%s",
+			 op.path);
+		return g_tmpout[k].path;
+	}
 	int n = snprintf(g_tmpout[k].path, sizeof g_tmpout[k].path,
-			 "%s.tmp.XXXXXX", out);
+			 "%s.tmp.XXXXXX", op.path);
 	if (n < 0 || (size_t)n >= sizeof g_tmpout[k].path) {
 		snprintf(err, errlen, "%s: path too long", out);
-		return NULL;
-	}
-	if (!stat(out, &st) && S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: is a directory", out);
 		return NULL;
 	}
 	tmpout_block(1, &old);
@@ -118,14 +213,17 @@ static int tmpout_sync(int k, const char *out, char *err, size_t errlen)
 	return e ? -1 : 0;
 }
 
+/* A slot written in place is done once the caller has closed it. */
 __attribute__((unused))
 static int tmpout_commit(int k, const char *out, char *err, size_t errlen)
 {
 	sigset_t old;
+	if (g_tmpout[k].in_place)
+		return 0;
 	if (tmpout_sync(k, out, err, errlen))
 		return -1;
 	tmpout_block(1, &old);
-	int r = rename(g_tmpout[k].path, out);
+	int r = rename(g_tmpout[k].path, g_tmpout[k].target);
 	if (!r)
 		g_tmpout[k].live = 0;
 	tmpout_block(0, &old);
