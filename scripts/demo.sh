@@ -13,7 +13,7 @@ mkdir -p "$OUT"
 
 if [ $# -ge 1 ]; then
 	echo "== psg-night $1"
-	"$BIN/psg-night" "$1" -o "$OUT/$(basename "${1%.*}").h5"
+	"$BIN/psg-night" --report "$1" -o "$OUT/$(basename "${1%.*}").h5"
 	exit 0
 fi
 
@@ -28,7 +28,7 @@ echo "== psg-info $EDF"
 "$BIN/psg-info" "$EDF"
 echo
 echo "== psg-night: psg-read | psg-wake | psg-sws | psg-emg | psg-h5"
-"$BIN/psg-night" "$EDF" --hypnogram "$OUT/night.hypnogram.edf" \
+"$BIN/psg-night" --report "$EDF" --hypnogram "$OUT/night.hypnogram.edf" \
 	-o "$OUT/night.h5"
 echo
 echo "== what $OUT/night.h5 holds"
@@ -40,7 +40,7 @@ echo "== psg-sws against the generated truth (psg-score)"
 
 echo
 echo "== the bundled real excerpt (Sleep-EDF SC4001, with its hypnogram)"
-"$BIN/psg-night" "$ROOT/testdata/SC4001E0-excerpt.edf" \
+"$BIN/psg-night" --report "$ROOT/testdata/SC4001E0-excerpt.edf" \
 	--hypnogram "$ROOT/testdata/SC4001EC-Hypnogram.edf" \
 	-o "$OUT/SC4001E0-excerpt.h5"
 
@@ -49,3 +49,13 @@ echo "== psg-collect: one cohort table of both nights ($OUT/cohort.csv)"
 "$BIN/psg-collect" -o "$OUT/cohort.h5" "$OUT/night.h5" \
 	"$OUT/SC4001E0-excerpt.h5"
 cut -d, -f1,7-16 "$OUT/cohort.csv" | column -s, -t
+
+echo
+echo "== for other tools (psg-export): EDF+ annotations, BIDS events, TSV tables"
+"$BIN/psg-export" "$OUT/night.h5" --edf-annotations "$OUT/night.annot.edf" \
+	--bids "$OUT/night" --tsv "$OUT/night-tables"
+echo
+echo "Look at: $OUT/night.html and $OUT/SC4001E0-excerpt.html (a page per night)"
+echo "Open in EDFbrowser or MNE: $OUT/night.annot.edf beside $EDF"
+echo "BIDS: $OUT/night_events.tsv, night_events.json, night_hypnogram.tsv"
+echo "R, Octave, spreadsheets: $OUT/night-tables/*.tsv"

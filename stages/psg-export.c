@@ -58,7 +58,7 @@ static void usage(FILE *f)
 	      "tsv,\n"
 	      "                             DIR/summary.tsv, DIR/channels.tsv"
 	      "\n"
-	      "  -V, --version              version\n"
+	      "      --version              version\n"
 	      "  -h, --help                 this help\n\n"
 	      "Exit: 0 ok, 1 usage, 2 unreadable input or an output error, 3 "
 	      "more\nannotations than an EDF+ reader takes.\n", f);
@@ -70,19 +70,16 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"edf-annotations", required_argument, NULL, 'E'},
 		{"bids", required_argument, NULL, 'B'},
 		{"tsv", required_argument, NULL, 'T'},
-		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	int c;
 	memset(o, 0, sizeof *o);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":Vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'E': o->edf = optarg; break;
 		case 'B': o->bids = optarg; break;
 		case 'T': o->tsv = optarg; break;
-		case 'V': printf("psg-export (psgpipe) %s\n", PSG_VERSION);
-			  exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
 		}

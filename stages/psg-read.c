@@ -126,7 +126,7 @@ static void parse_args(int argc, char **argv, opts *o)
 			break;
 		case O_NOHASH: o->open.hash = 0; break;
 		case 'h': usage(stdout); exit(0);
-		case O_VERSION: puts("psg-read " PSG_VERSION); exit(0);
+		case O_VERSION: puts("psg-read (psgpipe) " PSG_VERSION); exit(0);
 		default: bad_option(c, argv);
 		}
 	}

@@ -32,7 +32,9 @@
 
 typedef struct opts {
 	const char *in, *out;
-	int svg;
+	int svg, cohort;
+	char **nights;         /* --cohort */
+	int nnights;
 } opts;
 
 typedef struct fig {
@@ -46,13 +48,18 @@ typedef struct fig {
 static void usage(FILE *f)
 {
 	fputs("usage: psg-report NIGHT.h5 -o OUT.html [--svg]\n"
+	      "       psg-report --cohort NIGHT.h5... -o COHORT.html\n"
 	      "One self-contained page per night (inline SVG, no scripts, no "
 	      "network):\nepoch calls, hypnogram, slow-wave activity and "
 	      "every kind of event on one\ntime axis; the summary figures "
 	      "with units; channels; version and SHA-256.\n\n"
 	      "  -o, --output FILE   the page (required)\n"
 	      "      --svg           the figure alone, as an SVG file\n"
-	      "  -V, --version       version\n"
+	      "      --cohort        one page for many nights: a row each "
+	      "with its key\n"
+	      "                      figures, linked to its page (NIGHT.html "
+	      "beside it)\n"
+	      "      --version       version\n"
 	      "  -h, --help          this help\n\n"
 	      "Exit: 0 ok, 1 usage, 2 unreadable input or an output error, 3 a "
 	      "result file\nof another schema version.\n", f);
@@ -63,23 +70,31 @@ static void parse_args(int argc, char **argv, opts *o)
 	static const struct option lo[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"svg", no_argument, NULL, 'S'},
-		{"version", no_argument, NULL, 'V'},
+		{"cohort", no_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	int c;
 	memset(o, 0, sizeof *o);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:Vh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': o->out = optarg; break;
 		case 'S': o->svg = 1; break;
-		case 'V': printf("psg-report (psgpipe) %s\n", PSG_VERSION);
-			  exit(0);
+		case 'C': o->cohort = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
 		}
 	}
-	o->in = one_night(argc, argv);
+	if (o->cohort && o->svg)
+		die(EXIT_USAGE, "--svg draws one night, not a --cohort");
+	if (o->cohort) {
+		o->nights = argv + optind;
+		o->nnights = argc - optind;
+		if (!o->nnights)
+			die(EXIT_USAGE, "--cohort: no nights given");
+	} else {
+		o->in = one_night(argc, argv);
+	}
 	if (!o->out)
 		die(EXIT_USAGE, "no output given (-o OUT.html)");
 }
@@ -642,6 +657,115 @@ static void page(FILE *f, const psg_result *r, const char *in)
 	fputs("</body></html>\n", f);
 }
 
+/* ---- the cohort page ------------------------------------------------- */
+
+/* The figures a cohort table shows first (psg-night's summary). */
+static const char *const key_figs[] = {"recording_time", "total_sleep_time",
+	"sleep_efficiency", "sleep_onset_latency", "waso", "arousal_index",
+	"sws_percent", "lm_index", "plms_index", "twitch_index",
+	"atonia_index"};
+#define NKEY (sizeof key_figs / sizeof *key_figs)
+
+static const psg_figure *find_figure(const psg_result *r, const char *name)
+{
+	for (int i = 0; i < psg_result_nfigures(r); i++)
+		if (!strcmp(psg_result_figure(r, i)->name, name))
+			return psg_result_figure(r, i);
+	return NULL;
+}
+
+static size_t dir_len(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? (size_t)(s - p) : 0;
+}
+
+/* NIGHT.h5's page: NIGHT.html beside it, relative to the cohort page
+   when both are in one directory. */
+static void night_link(FILE *f, const char *night, const char *out)
+{
+	size_t n = strlen(night), d = dir_len(night);
+	if (n > 3 && !strcmp(night + n - 3, ".h5"))
+		n -= 3;
+	const char *from = night;
+	if (d == dir_len(out) && !strncmp(night, out, d))
+		from = base_name(night);
+	fputs("<a href=\"", f);
+	for (const char *p = from; p < night + n; p++) {
+		char c[2] = {*p, 0};
+		esc(f, c);
+	}
+	fputs(".html\">", f);
+	for (const char *p = base_name(night); p < night + n; p++) {
+		char c[2] = {*p, 0};
+		esc(f, c);
+	}
+	fputs("</a>", f);
+}
+
+typedef struct cohort {
+	char **nights;
+	int n;
+	const char *out;
+} cohort;
+
+static void cohort_row(FILE *f, const char *night, const char *out,
+		       char units[NKEY][PSG_UNIT_LEN])
+{
+	psg_result *r = open_night(night);
+	fputs("<tr><td>", f);
+	night_link(f, night, out);
+	fputs("</td><td>", f);
+	esc(f, psg_result_attr(r, "start_time"));
+	fputs("</td>", f);
+	for (size_t k = 0; k < NKEY; k++) {
+		const psg_figure *g = find_figure(r, key_figs[k]);
+		if (g && isfinite(g->value))
+			fprintf(f, "<td class=\"v\">%.4g</td>", g->value);
+		else
+			fputs("<td class=\"v\">n/a</td>", f);
+		if (g && !*units[k])
+			snprintf(units[k], PSG_UNIT_LEN, "%s", g->unit);
+	}
+	fputs("</tr>\n", f);
+	psg_result_close(r);
+}
+
+/* Rows first (into memory), the header after: it shows the units, known
+   once the nights are read. */
+static void cohort_page(FILE *f, const void *data)
+{
+	const cohort *c = data;
+	char units[NKEY][PSG_UNIT_LEN] = {{0}};
+	char *rows = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&rows, &len);
+	if (!m)
+		die(EXIT_IO, "out of memory");
+	for (int i = 0; i < c->n; i++)
+		cohort_row(m, c->nights[i], c->out, units);
+	fclose(m);
+	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
+		"charset=\"utf-8\">\n<title>cohort - psgpipe</title>\n"
+		"<style>body{font:14px sans-serif;margin:16px}table{border-"
+		"collapse:collapse}td,th{padding:2px 8px;border-bottom:1px "
+		"solid #eee;text-align:left}.v{text-align:right}"
+		"th span{color:#666;font-weight:normal}</style>\n</head><body>"
+		"\n<h1 style=\"font-size:20px\">%d nights</h1>\n<table><tr>"
+		"<th>night</th><th>start</th>", c->n);
+	for (size_t k = 0; k < NKEY; k++) {
+		fprintf(f, "<th class=\"v\">%s<br><span>", key_figs[k]);
+		esc(f, units[k]);
+		fputs("</span></th>", f);
+	}
+	fputs("</tr>\n", f);
+	fwrite(rows, 1, len, f);
+	fprintf(f, "</table>\n<p>Each night links to its page; every figure "
+		"of every night is in the cohort table (psg-collect). "
+		"psg-report (psgpipe) %s</p>\n</body></html>\n", PSG_VERSION);
+	free(rows);
+}
+
 typedef struct job {
 	const psg_result *r;
 	const char *in;
@@ -666,6 +790,11 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	tmpout_handlers();
 	atexit(tmpout_discard);
+	if (o.cohort) {
+		cohort c = {o.nights, o.nnights, o.out};
+		write_atomic(o.out, cohort_page, &c);
+		return 0;
+	}
 	job j = {open_night(o.in), o.in};
 	write_atomic(o.out, o.svg ? write_svg : write_page, &j);
 	psg_result_close((psg_result *)j.r);

@@ -81,10 +81,16 @@ static int exit_code(int status)
 }
 
 /* One line for a bad option (getopt_long with opterr = 0 and an optstring
-   that starts with ':'), instead of getopt's message plus the usage. */
+   that starts with ':'), instead of getopt's message plus the usage.
+   --version is answered here, so every stage has it without an entry in
+   its option table. */
 __attribute__((noreturn, unused))
 static void bad_option(int c, char **argv)
 {
+	if (c == '?' && !optopt && !strcmp(argv[optind - 1], "--version")) {
+		printf("%s (psgpipe) %s\n", stage_name, PSG_VERSION);
+		exit(fflush(stdout) ? EXIT_IO : 0);
+	}
 	if (c == ':')
 		die(EXIT_USAGE, "option '%s' needs a value", argv[optind - 1]);
 	if (optopt)

@@ -123,7 +123,8 @@ else
 			"$MK --stray-epoch $k" "$BIN/psg-h5 -o $TMP/ok/stray.h5" \
 			"$DOCS" "$PSG_H"
 	done
-	# docs/hdf5.md's examples run in t_docs.sh, on a whole night's file.
+	# The examples of docs/hdf5.md run in t_docs.sh, on a night of
+	# psg-night's chain (their names are a real night's, not mkstream's).
 fi
 
 # ---- failures leave nothing behind ----

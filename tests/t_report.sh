@@ -9,12 +9,15 @@ if ! have_h5py; then skip "h5py missing"; finish; fi
 
 psg-synth -H 1 -p mixed -s 5 -o "$TMP/n.edf" >/dev/null
 psg-night -q "$TMP/n.edf" --hypnogram "$TMP/n.hypnogram.edf" -o "$TMP/n.h5"
-psg-night -q "$ROOT/testdata/SC4001E0-excerpt.edf" -o "$TMP/sc.h5" \
+psg-report "$TMP/n.h5" -o "$TMP/n.html" 2>"$TMP/err"
+check "psg-report writes the page, nothing on stderr" \
+	test -s "$TMP/n.html" -a ! -s "$TMP/err"
+# The real excerpt's page through psg-night --report.
+psg-night -q -r "$ROOT/testdata/SC4001E0-excerpt.edf" -o "$TMP/sc.h5" \
 	--hypnogram "$ROOT/testdata/SC4001EC-Hypnogram.edf" 2>/dev/null
+check "psg-night --report writes sc.html beside sc.h5" \
+	sh -c "test -s '$TMP/sc.html' && grep -q '<svg' '$TMP/sc.html'"
 for k in n sc; do
-	psg-report "$TMP/$k.h5" -o "$TMP/$k.html" 2>"$TMP/err"
-	check "psg-report writes the $k page, nothing on stderr" \
-		test -s "$TMP/$k.html" -a ! -s "$TMP/err"
 	psg-report "$TMP/$k.h5" --svg -o "$TMP/$k.svg"
 done
 size=$(wc -c <"$TMP/n.html")
@@ -39,6 +42,28 @@ else
 			failures=$((failures + 1))
 	done
 fi
+
+# psg-report --cohort through psg-batch.
+mkdir -p "$TMP/co"
+cp "$ROOT/testdata/SC4001E0-excerpt.edf" "$TMP/co/a.edf"
+cp "$ROOT/testdata/SC4001E0-excerpt.edf" "$TMP/co/b.edf"
+psg-batch "$TMP/co" -o "$TMP/cout" -j 2 >/dev/null 2>&1
+check "psg-batch writes a page per night and cohort.html" \
+	test -s "$TMP/cout/a.html" -a -s "$TMP/cout/b.html" -a \
+	-s "$TMP/cout/cohort.html"
+links=$(grep -o 'href="[ab].html"' "$TMP/cout/cohort.html" | tr '\n' ' ')
+check "the cohort page links each night's page ($links)" \
+	test "$links" = 'href="a.html" href="b.html" '
+rt=$(grep -c '<td class="v">5</td>' "$TMP/cout/cohort.html")
+check "...with its figures (recording_time 5 min in $rt rows)" test "$rt" -eq 2
+
+# --version on every program and driver.
+bad=
+for p in "$PSG_BUILD"/bin/psg-*; do
+	v=$("$p" --version 2>&1) && echo "$v" |
+		grep -q "^$(basename "$p") (psgpipe) [0-9]" || bad="$bad $(basename "$p")"
+done
+check "--version on every program (${bad:-all answer})" test -z "$bad"
 
 expect_exit 1 "no -o is a usage error" psg-report "$TMP/n.h5"
 expect_exit 2 "a missing night exits 2" psg-report "$TMP/none.h5" -o "$TMP/x.html"
