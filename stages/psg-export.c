@@ -218,14 +218,17 @@ static void write_edf(const psg_result *r, const annots *a, const char *out)
 		die(EXIT_IO, "out of memory");
 	header_of(r, h);
 	psg_edf_opts o = {.annotations_only = 1};
-	psg_edf_writer *w = psg_edf_writer_open(out, h, &o, &st);
+	char err[PATH_MAX + 256];
+	psg_edf_writer *w = tmpout_edf_open(0, out, h, &o, &st, err,
+					    sizeof err);
 	if (!w)
-		die(exit_code(st), "%s", psg_edf_writer_errmsg(NULL));
+		die(exit_code(st), "%s", err);
 	for (size_t i = 0; !st && i < a->n; i++)
 		st = psg_edf_add_annotation(w, a->v[i].onset, a->v[i].duration,
 					    a->v[i].text);
 	if (!st)
 		st = psg_edf_writer_finish(w);
+	tmpout_untrack(0);
 	if (st)
 		die(exit_code(st), "%s", psg_edf_writer_errmsg(w));
 	psg_edf_writer_free(w);

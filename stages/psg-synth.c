@@ -184,13 +184,10 @@ static psg_edf_writer *edf_open(const char *path, const psg_header *h,
 {
 	char err[PATH_MAX + 256];
 	int st;
-	if (tmpout_check(path, err, sizeof err))
-		die(EXIT_IO, "%s", err);
-	psg_edf_writer *w = psg_edf_writer_open(path, h, eo, &st);
+	psg_edf_writer *w = tmpout_edf_open(slot, path, h, eo, &st, err,
+					    sizeof err);
 	if (!w)
-		die(st == PSG_ERR_ARG ? EXIT_USAGE : EXIT_IO, "%s",
-		    psg_edf_writer_errmsg(NULL));
-	tmpout_track(slot, psg_edf_writer_tmpname(w));
+		die(st == PSG_ERR_ARG ? EXIT_USAGE : EXIT_IO, "%s", err);
 	return w;
 }
 

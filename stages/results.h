@@ -21,6 +21,7 @@ static const char *one_night(int argc, char **argv)
 static psg_result *open_night(const char *path)
 {
 	int st;
+	tmpout_input(path);         /* no output may replace the night */
 	psg_result *r = psg_result_open(path, &st);
 	if (!r)
 		die(st == PSG_ERR_VERSION ? EXIT_UNSUITABLE : EXIT_IO, "%s",
@@ -30,11 +31,12 @@ static psg_result *open_night(const char *path)
 
 typedef void (*writer_fn)(FILE *f, const void *data);
 
-/* fn writes out through a temporary file renamed into place. */
+/* fn writes out through a temporary file renamed into place (in place
+   when out is a device or FIFO). */
 static void write_atomic(const char *out, writer_fn fn, const void *data)
 {
 	char err[PATH_MAX + 256];
-	const char *tmp = tmpout_make(0, out, err, sizeof err);
+	const char *tmp = tmpout_make(0, out, 1, err, sizeof err);
 	FILE *f = tmp ? fopen(tmp, "w") : NULL;
 	if (!f)
 		die(EXIT_IO, "%s", tmp ? strerror(errno) : err);

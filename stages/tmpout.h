@@ -233,6 +233,29 @@ static int tmpout_commit(int k, const char *out, char *err, size_t errlen)
 	return r ? -1 : 0;
 }
 
+/* libpsg's EDF writer for `path`: never over an input, and its temporary
+   file removed on an interrupt until tmpout_untrack(k).  NULL on failure,
+   with *st (PSG_ERR_IO for an input named as output) and a message in
+   err. */
+__attribute__((unused))
+static psg_edf_writer *tmpout_edf_open(int k, const char *path,
+				       const psg_header *h,
+				       const psg_edf_opts *eo, int *st,
+				       char *err, size_t errlen)
+{
+	if (tmpout_check(path, err, errlen)) {
+		*st = PSG_ERR_IO;
+		return NULL;
+	}
+	psg_edf_writer *w = psg_edf_writer_open(path, h, eo, st);
+	if (!w) {
+		snprintf(err, errlen, "%s", psg_edf_writer_errmsg(NULL));
+		return NULL;
+	}
+	tmpout_track(k, psg_edf_writer_tmpname(w));
+	return w;
+}
+
 __attribute__((unused))
 static void tmpout_discard(void)
 {
