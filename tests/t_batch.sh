@@ -57,9 +57,11 @@ expect_exit 0 "a LIST with a hypnogram column: all nights done, exit 0" \
 check "...the listed hypnogram reached psg-night's psg-read" $PY -c 'import h5py, sys
 sys.exit(not any("--annotations" in h for h in h5py.File(sys.argv[1]).attrs["history"]))' \
 	"$TMP/gout/night1.h5"
-# psg-batch alone, with psg-collect but no psg-night: any night run fails.
+# psg-batch alone, with psg-collect and psg-report but no psg-night: any
+# night run fails.
 mkdir "$TMP/solo"
-cp "$PSG_BUILD/bin/psg-batch" "$PSG_BUILD/bin/psg-collect" "$TMP/solo/"
+cp "$PSG_BUILD/bin/psg-batch" "$PSG_BUILD/bin/psg-collect" \
+	"$PSG_BUILD/bin/psg-report" "$TMP/solo/"
 PATH="$TMP/solo:/usr/bin:/bin" psg-batch "$TMP/list" -o "$TMP/gout" 2>"$TMP/g.err"
 rc=$?
 check "rerunning a finished batch does no work (no psg-night here; exit $rc)" \
