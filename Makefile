@@ -20,6 +20,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 
 CC ?= cc
+FUZZ_CC ?= clang
 CSTD := -std=c11 -D_POSIX_C_SOURCE=200809L
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 OPT ?= -O2 -g
@@ -49,7 +50,8 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 HDRS := include/psg.h $(wildcard pipeline/*.h stages/*.h tests/unit/*.h)
 
-.PHONY: all check check-valgrind bench validate validate-spindles demo install clean
+.PHONY: all check check-valgrind bench validate validate-spindles demo install clean \
+	fuzz fuzz-build
 all: $(B)/libpsg.a $(STAGES) $(SCRIPT_BINS)
 
 # Drivers (psg-night, psg-batch) sit beside the stages they call.
@@ -77,7 +79,9 @@ $(B)/tools/%: tests/tools/%.c $(B)/libpsg.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $< $(B)/libpsg.a $(LDLIBS_ALL) -o $@
 
-check: all $(TESTS) $(TOOLS)
+# The fuzzing smoke (tests/t_fuzz.sh) needs clang's libFuzzer.
+HAVE_FUZZ_CC := $(shell command -v $(FUZZ_CC) 2>/dev/null)
+check: all $(TESTS) $(TOOLS) $(if $(HAVE_FUZZ_CC),fuzz-build)
 	PSG_BUILD=$(B) sh tests/run.sh
 
 check-valgrind: all $(TESTS) $(TOOLS)
@@ -107,5 +111,33 @@ install: all
 	install -m 644 include/psg.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1/
 
+# Fuzzing (tests/fuzz, docs/reliability.md): libFuzzer harnesses built
+# with clang, ASan and UBSan into build-fuzz/; each runs FUZZ_SECONDS on
+# one core from the seeds, new inputs in build-fuzz/corpus/NAME, findings
+# in build-fuzz/findings/.  make check runs a short smoke of them when
+# clang is installed (tests/t_fuzz.sh).
+FUZZ_SECONDS ?= 60
+FB := build-fuzz
+FUZZ_KINDS := stream:1 edf_native:2 edf_edflib:3 edf_auto:4 hypnogram:5
+FUZZ_BINS := $(foreach k,$(FUZZ_KINDS),$(FB)/fuzz_$(word 1,$(subst :, ,$(k))))
+FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ := $(LIB_SRC:pipeline/%.c=$(FB)/obj/%.o)
+
+$(FB)/obj/%.o: pipeline/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CSTD) $(WARN) $(FUZZ_FLAGS) \
+		-Iinclude -Ipipeline $(PKG_CFLAGS) -c $< -o $@
+
+$(FB)/fuzz_%: tests/fuzz/fuzz_read.c $(FUZZ_OBJ) $(HDRS)
+	$(FUZZ_CC) $(CSTD) $(WARN) $(FUZZ_FLAGS) -Iinclude -DFUZZ_KIND=$(word \
+		2,$(subst :, ,$(filter $*:%,$(FUZZ_KINDS)))) $< $(FUZZ_OBJ) \
+		$(PKG_LIBS) -ledf -lpthread -lm -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FB=$(FB) sh tests/fuzz/run.sh
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

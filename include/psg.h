@@ -152,7 +152,8 @@ int64_t psg_header_nepochs(const psg_header *h);
 void psg_header_start_iso(const psg_header *h, char *buf, size_t n);
 
 double psg_channel_rate(const psg_channel *c);           /* Hz */
-/* Time in ticks of sample `idx` of a segment starting at t0 (rounded). */
+/* Time in ticks of sample `idx` of a segment starting at t0 (rounded);
+   saturates at INT64_MIN/INT64_MAX rather than overflowing. */
 int64_t psg_sample_time(const psg_channel *c, int64_t t0, int64_t idx);
 /* Kind from label, transducer and unit: one of PSG_KIND_*. */
 const char *psg_guess_kind(const char *label, const char *transducer,
@@ -606,7 +607,8 @@ int psg_output_resolve(const char *path, int stream_ok, psg_outpath *out,
 /* SHA-256 of a file as 64 hex digits (+NUL) in out. */
 int psg_sha256_file(const char *path, char out[65]);
 
-/* Ticks from 1970-01-01T00:00:00 of the header's start (no time zone). */
+/* Ticks from 1970-01-01T00:00:00 of the header's start (no time zone);
+   INT64_MIN for a date-time outside the limits (years 1-9999). */
 int64_t psg_header_start_ticks(const psg_header *h);
 
 #ifdef __cplusplus

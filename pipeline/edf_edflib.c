@@ -73,17 +73,24 @@ static const char *type_name(int t)
 }
 
 /* edflib blanks the raw patient and recording fields of EDF+ files, but
-   users' scripts want them verbatim: read them from the file itself. */
-static void raw_ids(psg_header *h)
+   users' scripts want them verbatim: read them from the file itself.  Its
+   counts are checked as the native parser checks them (edflib reads
+   "1e300" seconds per record as something else), so that both backends
+   refuse the same files. */
+static int raw_ids(psg_reader *r, psg_header *h)
 {
-	char m[168];
+	char m[256];
+	int64_t a, b, c;
+	int ns, st = PSG_OK;
 	FILE *f = fopen(h->source, "rb");
 	if (f && fread(m, 1, sizeof m, f) == sizeof m) {
 		psg__copy_trim(h->patient, sizeof h->patient, m + 8, 80);
 		psg__copy_trim(h->recording, sizeof h->recording, m + 88, 80);
+		st = filesrc_main_numbers(r, m, &a, &b, &c, &ns);
 	}
 	if (f)
 		fclose(f);
+	return st;
 }
 
 /* edflib 1.23 hands back an empty EDF+ subfield as a literal "X" and keeps
@@ -111,7 +118,9 @@ static int fill_header(psg_reader *r, edfl *e, const psg_open_opts *o)
 	h->day = eh->startdate_day, h->hour = eh->starttime_hour;
 	h->minute = eh->starttime_minute, h->second = eh->starttime_second;
 	h->subsecond = eh->starttime_subsecond;
-	raw_ids(h);
+	int st = raw_ids(r, h);
+	if (st)
+		return st;
 	tidy_subfields(h);
 	psg__strlcpy(h->patient_code, eh->patientcode, sizeof h->patient_code);
 	psg__strlcpy(h->sex, eh->gender, sizeof h->sex);

@@ -15,6 +15,7 @@
 #include "filesrc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,19 +57,6 @@ typedef struct native {
 } native;
 
 /* ---- header parsing ---- */
-
-static int num_field(const char *p, size_t n, double *v)
-{
-	char buf[32], *end;
-	psg__copy_trim(buf, sizeof buf, p, n);
-	char *s = buf;
-	while (*s == ' ')
-		s++;
-	if (!*s)
-		return -1;
-	*v = strtod(s, &end);
-	return *end ? -1 : 0;
-}
 
 /* Text fields may be ASCII (the standard), UTF-8 or Latin-1 (real
    devices): keep valid UTF-8, take anything else for Latin-1. */
@@ -115,7 +103,6 @@ static void text_field(char *dst, size_t dstlen, const char *p, size_t n,
 static int parse_main(psg_reader *r, native *nv, const char *m)
 {
 	psg_header *h = r->h;
-	double v;
 	int odd = 0;
 	nv->bdf = (unsigned char)m[0] == 0xff && !memcmp(m + 1, "BIOSEMI", 7);
 	if (!nv->bdf && memcmp(m, "0       ", 8))
@@ -131,26 +118,15 @@ static int parse_main(psg_reader *r, native *nv, const char *m)
 	if (filesrc_parse_start(h, date, time))
 		return psg__fail(r, PSG_ERR_FORMAT,
 				 "bad start date/time '%s %s'", date, time);
-	if (num_field(m + 184, 8, &v) || v < 256)
-		return psg__fail(r, PSG_ERR_FORMAT, "bad header size field");
-	nv->hdrbytes = (int64_t)v;
+	int st = filesrc_main_numbers(r, m, &nv->hdrbytes, &nv->nrec,
+				      &nv->recdur, &nv->ns);
+	if (st)
+		return st;
 	const char *res = m + 192;
 	nv->plus = !memcmp(res, "EDF+", 4) || !memcmp(res, "BDF+", 4);
 	nv->discont = nv->plus && res[4] == 'D';
 	snprintf(h->file_type, sizeof h->file_type, "%s%s", nv->bdf ? "BDF" :
 		 "EDF", nv->plus ? (nv->discont ? "+D" : "+C") : "");
-	if (num_field(m + 236, 8, &v))
-		return psg__fail(r, PSG_ERR_FORMAT,
-				 "bad number-of-records field");
-	nv->nrec = (int64_t)v;
-	if (num_field(m + 244, 8, &v) || v < 0)
-		return psg__fail(r, PSG_ERR_FORMAT,
-				 "bad record duration field");
-	nv->recdur = (int64_t)(v * PSG_TICKS_PER_SEC + 0.5);
-	if (num_field(m + 252, 4, &v) || v < 1 || v > 4096)
-		return psg__fail(r, PSG_ERR_FORMAT,
-				 "bad number-of-signals field");
-	nv->ns = (int)v;
 	if (nv->hdrbytes != 256 * (int64_t)(nv->ns + 1))
 		return psg__fail(r, PSG_ERR_FORMAT,
 				 "header size %lld does not match %d signals",
@@ -173,7 +149,8 @@ static const char *sfield(const char *sh, int ns, int i, int k)
 static int parse_signal(psg_reader *r, native *nv, const char *sh, int i,
 			psg_channel *c)
 {
-	double pmin, pmax, dmin, dmax, spr;
+	double pmin, pmax, dmin, dmax;
+	int64_t spr;
 	int odd = 0, ns = nv->ns;
 	memset(c, 0, sizeof *c);
 	text_field(c->label, sizeof c->label, sfield(sh, ns, i, 0), 16, &odd);
@@ -184,18 +161,19 @@ static int parse_signal(psg_reader *r, native *nv, const char *sh, int i,
 	text_field(c->unit, sizeof c->unit, sfield(sh, ns, i, 2), 8, &odd);
 	text_field(c->prefilter, sizeof c->prefilter, sfield(sh, ns, i, 7), 80,
 		   &odd);
-	if (num_field(sfield(sh, ns, i, 3), 8, &pmin) ||
-	    num_field(sfield(sh, ns, i, 4), 8, &pmax) ||
-	    num_field(sfield(sh, ns, i, 5), 8, &dmin) ||
-	    num_field(sfield(sh, ns, i, 6), 8, &dmax) ||
-	    num_field(sfield(sh, ns, i, 8), 8, &spr) || spr < 0 ||
-	    spr > 1e8)
+	if (filesrc_num_field(sfield(sh, ns, i, 3), 8, &pmin) ||
+	    filesrc_num_field(sfield(sh, ns, i, 4), 8, &pmax) ||
+	    filesrc_num_field(sfield(sh, ns, i, 5), 8, &dmin) ||
+	    filesrc_num_field(sfield(sh, ns, i, 6), 8, &dmax) ||
+	    dmin != floor(dmin) || dmax != floor(dmax) || dmin < INT32_MIN ||
+	    dmax > INT32_MAX ||
+	    filesrc_int_field(sfield(sh, ns, i, 8), 8, 0, 99999999, &spr))
 		return psg__fail(r, PSG_ERR_FORMAT,
 				 "signal %d ('%s'): bad numeric header field",
 				 i, c->label);
 	if (odd && !nv->odd_text++)
 		psg__strlcpy(nv->odd_text_eg, c->label, sizeof nv->odd_text_eg);
-	nv->sig[i].spr = (int64_t)spr;
+	nv->sig[i].spr = spr;
 	if (nv->sig[i].annot)
 		return PSG_OK;
 	if (dmax <= dmin || pmax == pmin)
@@ -214,7 +192,7 @@ static int parse_signal(psg_reader *r, native *nv, const char *sh, int i,
 			    scale;
 	c->phys_min = pmin * scale, c->phys_max = pmax * scale;
 	c->dig_min = (int32_t)dmin, c->dig_max = (int32_t)dmax;
-	c->spr = (int64_t)spr;
+	c->spr = spr;
 	c->period = nv->recdur;
 	psg__strlcpy(c->kind, psg_guess_kind(c->label, c->transducer, c->unit),
 		     sizeof c->kind);
@@ -246,7 +224,14 @@ static int parse_signals(psg_reader *r, native *nv)
 				nv->first_annot = i;
 			continue;
 		}
-		if (c.spr == 0 || c.period == 0) {
+		if (c.spr > 0 && c.period == 0) {
+			st = psg__fail(r, PSG_ERR_FORMAT, "signal %d ('%s') has "
+				       "%lld samples per record of 0 s; only an "
+				       "annotation file may have records of 0 "
+				       "s", i, c.label, (long long)c.spr);
+			continue;
+		}
+		if (c.spr == 0) {
 			psg__warn(r, "signal %d ('%s') has no samples; "
 				  "skipped", i, c.label);
 			nv->sig[i].annot = -1;
@@ -256,6 +241,11 @@ static int parse_signals(psg_reader *r, native *nv)
 			st = psg__fail(r, PSG_ERR_NOMEM, "out of memory");
 	}
 	free(sh);
+	/* A record is read whole into memory. */
+	if (!st && nv->recbytes > PSG_MAX_RECORD)
+		st = psg__fail(r, PSG_ERR_LIMIT, "data records of %lld bytes "
+			       "exceed the limit of %d MiB", (long long)
+			       nv->recbytes, PSG_MAX_RECORD >> 20);
 	/* One line per kind of oddity, not one per signal. */
 	if (nv->odd_text)
 		psg__warn(r, "%d signal(s) with non-ASCII header text, e.g. "

@@ -1,6 +1,7 @@
 /* filesrc.c -- helpers shared by the EDF backends (see filesrc.h). */
 #include "filesrc.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -124,4 +125,56 @@ int filesrc_end(psg_reader *r, psg_hasher **hs, psg_record *rec)
 	*hs = NULL;
 	r->done = 1;
 	return 1;
+}
+
+/* ---- numeric header fields ---- */
+
+int filesrc_num_field(const char *p, size_t n, double *v)
+{
+	char buf[32], *end;
+	psg__copy_trim(buf, sizeof buf, p, n);
+	char *s = buf;
+	while (*s == ' ')
+		s++;
+	if (!*s)
+		return -1;
+	*v = strtod(s, &end);
+	return *end || !isfinite(*v) ? -1 : 0;   /* "nan", "inf", "1e999" */
+}
+
+/* A field that must hold a whole number within [lo, hi]. */
+int filesrc_int_field(const char *p, size_t n, double lo, double hi,
+		     int64_t *out)
+{
+	double v;
+	if (filesrc_num_field(p, n, &v) || v != floor(v) || v < lo || v > hi)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+int filesrc_main_numbers(psg_reader *r, const char *m, int64_t *hdrbytes,
+			 int64_t *nrec, int64_t *recdur, int *ns)
+{
+	double v;
+	int64_t n;
+	if (filesrc_int_field(m + 184, 8, 512, 256.0 * 4097, hdrbytes))
+		return psg__fail(r, PSG_ERR_FORMAT, "bad header size field");
+	/* -1: a recording that was not closed (counted from the size);
+	   any other negative or fractional count is corruption. */
+	if (filesrc_int_field(m + 236, 8, -1, 99999999, nrec))
+		return psg__fail(r, PSG_ERR_FORMAT,
+				 "bad number-of-records field");
+	/* Longer records than the longest recording are corruption too;
+	   the bound keeps the tick count exact. */
+	if (filesrc_num_field(m + 244, 8, &v) || v < 0 ||
+	    v * PSG_TICKS_PER_SEC > (double)psg_max_duration())
+		return psg__fail(r, PSG_ERR_FORMAT,
+				 "bad record duration field");
+	*recdur = (int64_t)(v * PSG_TICKS_PER_SEC + 0.5);
+	if (filesrc_int_field(m + 252, 4, 1, 4096, &n))
+		return psg__fail(r, PSG_ERR_FORMAT,
+				 "bad number-of-signals field");
+	*ns = (int)n;
+	return PSG_OK;
 }

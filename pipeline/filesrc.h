@@ -41,6 +41,18 @@ int filesrc_declare(psg_header *h);
    four-digit year of an EDF+ "Startdate dd-MMM-yyyy" when present. */
 int filesrc_parse_start(psg_header *h, const char *date, const char *time);
 
+/* A number field of n characters (blank-padded): 0, or -1 if it is not
+   a finite number ("nan", "inf", "1e999" are not); _int_field: a whole
+   number within [lo, hi]. */
+int filesrc_num_field(const char *p, size_t n, double *v);
+int filesrc_int_field(const char *p, size_t n, double lo, double hi,
+		      int64_t *out);
+/* The counts of an EDF/BDF main header m (256 bytes), read strictly, the
+   same for both backends: header size, records (-1: unknown), record
+   duration in ticks, signals.  PSG_OK or PSG_ERR_FORMAT with r->err. */
+int filesrc_main_numbers(psg_reader *r, const char *m, int64_t *hdrbytes,
+			 int64_t *nrec, int64_t *recdur, int *ns);
+
 /* Records per chunk for a target block length in seconds. */
 int64_t filesrc_records_per_chunk(int64_t record_ticks, double seconds);
 

@@ -205,8 +205,22 @@ int64_t psg__days_from_civil(int y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
+int psg__start_ok(const psg_header *h)
+{
+	return h->year >= PSG_MIN_YEAR && h->year <= PSG_MAX_YEAR &&
+	       h->month >= 1 && h->month <= 12 && h->day >= 1 &&
+	       h->day <= 31 && h->hour >= 0 && h->hour <= 23 &&
+	       h->minute >= 0 && h->minute <= 59 && h->second >= 0 &&
+	       h->second <= 60 && h->subsecond >= 0 &&
+	       h->subsecond < PSG_TICKS_PER_SEC;
+}
+
 int64_t psg_header_start_ticks(const psg_header *h)
 {
+	/* Readers refuse dates outside these (limits.c); a header made by
+	   hand may still hold anything, and the sums below must not wrap. */
+	if (!psg__start_ok(h))
+		return INT64_MIN;
 	int64_t days = psg__days_from_civil(h->year, h->month, h->day);
 	int64_t secs = days * 86400 + h->hour * 3600 + h->minute * 60 +
 		       h->second;
@@ -222,6 +236,15 @@ int64_t psg_sample_time(const psg_channel *c, int64_t t0, int64_t idx)
 {
 	/* idx * period / spr in 128-bit-safe form: split idx to avoid
 	   overflow for week-long recordings at kHz rates. */
-	int64_t q = idx / c->spr, r = idx % c->spr;
-	return t0 + q * c->period + (r * c->period + c->spr / 2) / c->spr;
+	int64_t q = idx / c->spr, r = idx % c->spr, a, b, t;
+	/* Saturates rather than wraps: readers keep times within the
+	   limits (limits.c), but callers may ask about any index. */
+	if (__builtin_mul_overflow(q, c->period, &a) ||
+	    __builtin_mul_overflow(r, c->period, &b) ||
+	    __builtin_add_overflow(b, c->spr / 2, &b) ||
+	    __builtin_add_overflow(t0, a, &t) ||
+	    __builtin_add_overflow(t, b / c->spr, &t))
+		return (double)t0 + (double)idx * (double)c->period /
+		       (double)c->spr < 0 ? INT64_MIN : INT64_MAX;
+	return t;
 }

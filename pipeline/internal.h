@@ -27,7 +27,14 @@ struct psg_reader {
 	char err[512];
 	int nwarn;
 	char **warn;
+	int64_t max_duration;  /* limits.c: psg_max_duration() at open */
+	int64_t *next_time;   /* per channel: where its last block ended */
 };
+
+/* limits.c: the header and each record within the documented limits
+   (docs/stream.md), for every backend; PSG_OK or a status with r->err. */
+int psg__check_header(psg_reader *r);
+int psg__check_record(psg_reader *r, const psg_record *rec);
 
 /* Formats a message into r->err and returns status. */
 int psg__fail(psg_reader *r, int status, const char *fmt, ...)
@@ -70,6 +77,10 @@ void psg__hasher_finish(psg_hasher *hs, char out[65]);
 int psg__write_all(int fd, const unsigned char *p, size_t n);
 int psg__buffered(int fd, unsigned char *buf, size_t *used, const void *p,
 		  size_t n);
+
+/* Whether the header's start date-time lies within the limits (years
+   PSG_MIN_YEAR..PSG_MAX_YEAR, months 1-12, ...). */
+int psg__start_ok(const psg_header *h);
 
 /* Date arithmetic: days since 1970-01-01 of a civil date. */
 int64_t psg__days_from_civil(int y, int m, int d);

@@ -29,6 +29,7 @@ void psg_reader_free(psg_reader *r)
 		free(r->warn[i]);
 	free(r->warn);
 	psg_header_free(r->h);
+	free(r->next_time);
 	free(r->path);
 	free(r);
 }
@@ -54,7 +55,10 @@ psg_reader *psg_reader_open_fd(int fd, int *status, char *msg, size_t msglen)
 			*status = PSG_ERR_NOMEM;
 		return NULL;
 	}
-	return finish_open(r, psg__open_stream(r, fd, 0), status, msg, msglen);
+	int st = psg__open_stream(r, fd, 0);
+	if (st == PSG_OK)
+		st = psg__check_header(r);
+	return finish_open(r, st, status, msg, msglen);
 }
 
 /* A stream file starts with the magic; anything else is taken for EDF. */
@@ -137,6 +141,8 @@ psg_reader *psg_reader_open(const char *path, const psg_open_opts *opts,
 		return NULL;
 	}
 	int st = open_file(r, path, opts ? opts : &none);
+	if (st == PSG_OK)
+		st = psg__check_header(r);
 	if (!(r->path = strdup(path)) && st == PSG_OK)
 		st = psg__fail(r, PSG_ERR_NOMEM, "out of memory");
 	if (st != PSG_OK)
@@ -154,6 +160,9 @@ int psg_reader_next(psg_reader *r, psg_record *rec)
 	if (r->done)
 		return 0;
 	int st = r->ops->next(r, rec);
+	int bad;
+	if (st > 0 && (bad = psg__check_record(r, rec)))
+		st = bad;
 	if (st < 0)
 		name_file(r);
 	return st;

@@ -430,6 +430,14 @@ static int decode_end(psg_reader *r, stream *s, uint32_t len, psg_record *rec)
 				 "%llu (records lost)",
 				 (unsigned long long)rec->end.nrecords,
 				 (unsigned long long)s->nrecords);
+	/* "Nothing after END" (docs/stream.md): a record there is two
+	   streams run together or corruption, not something to drop. */
+	unsigned char more;
+	ssize_t k = read_exact(s, &more, 1);
+	if (k < 0)
+		return psg__fail(r, PSG_ERR_IO, "read: %s", strerror(errno));
+	if (k > 0)
+		return psg__fail(r, PSG_ERR_FORMAT, "data after the end record");
 	rec->kind = PSG_REC_END;
 	if (r->h->duration < 0)
 		r->h->duration = rec->end.duration;

@@ -250,6 +250,28 @@ static int read_text(hypnogram *hyp, int64_t epoch_len, FILE *f, char *msg,
 	return st;
 }
 
+/* Every stage within the recording's limits (docs/stream.md): a line
+   that spans centuries would have psg-synth write without end. */
+static int check_runs(const hypnogram *hyp, const char *path, char *msg,
+		      size_t n)
+{
+	int64_t max = psg_max_duration();
+	for (size_t i = 0; i < hyp->n; i++) {
+		const run *x = &hyp->r[i];
+		if (x->onset < 0 || x->dur < 0 || x->onset > max ||
+		    x->dur > max - x->onset) {
+			psg__set_msg(msg, n, "%s: a stage at %.7g s lasting "
+				     "%.7g s lies outside 0 to %g days (the "
+				     "limit, PSG_MAX_DAYS)", path,
+				     (double)x->onset / PSG_TICKS_PER_SEC,
+				     (double)x->dur / PSG_TICKS_PER_SEC,
+				     (double)max / PSG_TICKS_PER_SEC / 86400);
+			return PSG_ERR_LIMIT;
+		}
+	}
+	return PSG_OK;
+}
+
 static int hyp_read(hypnogram *hyp, int64_t epoch_len, const char *path,
 		    char *msg, size_t n)
 {
@@ -273,7 +295,7 @@ static int hyp_read(hypnogram *hyp, int64_t epoch_len, const char *path,
 		psg__set_msg(msg, n, "%s: no sleep stages found", path);
 		st = PSG_ERR_FORMAT;
 	}
-	return st;
+	return st ? st : check_runs(hyp, path, msg, n);
 }
 
 int synth_hyp_read(psg_synth *s, const char *path, char *msg, size_t n)

@@ -364,8 +364,7 @@ static paths find_nights(const opts *o)
 	}
 	if (o->list)
 		read_list(&p, o->list);
-	if (p.n)   /* qsort(NULL, 0...) is undefined */
-		qsort(p.v, p.n, sizeof *p.v, by_name);
+	sort_n(p.v, p.n, sizeof *p.v, by_name);
 	size_t k = 0;
 	for (size_t i = 0; i < p.n; i++) {
 		struct stat st;
@@ -399,7 +398,7 @@ static int *order_columns(table *t)
 		return perm;
 	}
 	memcpy(c, t->col, sizeof *c * (size_t)t->ncol);
-	qsort(c, (size_t)t->ncol, sizeof *c, by_rank);
+	sort_n(c, (size_t)t->ncol, sizeof *c, by_rank);
 	for (int i = 0; i < t->ncol; i++)
 		for (int j = 0; j < t->ncol; j++)
 			if (c[i].link == t->col[j].link)

@@ -750,7 +750,7 @@ static void jaw_flush(state *S, double upto, psg_writer *w)
 	size_t k = 0;
 	if (!S->njaw)
 		return;
-	qsort(S->jaw, S->njaw, sizeof *S->jaw, cmp_jaw);
+	sort_n(S->jaw, S->njaw, sizeof *S->jaw, cmp_jaw);
 	for (size_t i = 0; i < S->njaw; i++) {
 		jawev *e = &S->jaw[i];
 		if (!e->kind)
@@ -1049,7 +1049,7 @@ static void beat_done(emgch *c)
 	if (c->nhist >= 5) {
 		float r[NBEAT];
 		memcpy(r, c->res, sizeof r);
-		qsort(r, (size_t)c->nhist, sizeof *r, cmp_float);
+		sort_n(r, (size_t)c->nhist, sizeof *r, cmp_float);
 		if (res > 3 * r[c->nhist / 2])
 			return;
 	}
@@ -1063,7 +1063,7 @@ static void beat_done(emgch *c)
 	for (int i = 0; i < c->tlen; i++) {
 		for (int k = 0; k < c->nhist; k++)
 			v[k] = c->hist[(size_t)k * c->tlen + i];
-		qsort(v, (size_t)c->nhist, sizeof *v, cmp_float);
+		sort_n(v, (size_t)c->nhist, sizeof *v, cmp_float);
 		c->med[i] = v[c->nhist / 2];
 	}
 }
@@ -1304,8 +1304,7 @@ static void merge_bilateral(state *S)
 {
 	const opts *o = S->o;
 	size_t j = 0;
-	if (S->nlm)   /* qsort wants a buffer, even for none */
-		qsort(S->lm, S->nlm, sizeof *S->lm, cmp_held);
+	sort_n(S->lm, S->nlm, sizeof *S->lm, cmp_held);
 	for (size_t i = 0; i < S->nlm; i++) {
 		held *a = j ? &S->lm[j - 1] : NULL, *b = &S->lm[i];
 		if (a && a->kind == K_LM && b->kind == K_LM && a->ch != b->ch &&
@@ -1329,7 +1328,7 @@ static void arousal_links(state *S)
 	if (S->ar_type < 0)
 		return;
 	if (S->nar)
-		qsort(S->ar, S->nar, sizeof *S->ar, cmp_ar);
+		sort_n(S->ar, S->nar, sizeof *S->ar, cmp_ar);
 	size_t k = 0;
 	for (size_t i = 0; i < S->nlm; i++) {
 		held *m = &S->lm[i];

@@ -655,7 +655,7 @@ static int store_samples(h5out *s, chan *c, const float *x, size_t n)
 		size_t k = s->sigchunk - c->nbuf;
 		if (k > n)
 			k = n;
-		memcpy(c->buf + c->nbuf, x, k * sizeof *x);
+		copy_n(c->buf + c->nbuf, x, k * sizeof *x);
 		c->nbuf += k, x += k, n -= k;
 		if (c->nbuf == s->sigchunk && flush_signal(c))
 			return -1;
@@ -977,7 +977,7 @@ static hid_t epoch_memtype(epochs *ep, int m)
 		h5fail("build an epoch row type");
 		return H5I_INVALID_HID;
 	}
-	memcpy(ep->cached, ep->uniq, (size_t)m * sizeof *ep->uniq);
+	copy_n(ep->cached, ep->uniq, (size_t)m * sizeof *ep->uniq);
 	ep->ncached = m;
 	return ep->mem;
 }

@@ -167,8 +167,7 @@ static void load_annotations(const char *path, const psg_header *rec,
 		die(exit_code(st), "%s", msg);
 	print_warnings(in, path);
 	const psg_header *h = psg_reader_header(in);
-	int64_t shift = psg_header_start_ticks(h) -
-			psg_header_start_ticks(rec);
+	int64_t shift = clock_shift(h, rec, path);
 	while ((st = psg_reader_next(in, &r)) > 0)
 		if (r.kind == PSG_REC_EVENT)
 			add_ann(l, r.event.onset + shift, r.event.duration,
@@ -311,12 +310,11 @@ int main(int argc, char **argv)
 	psg_reader *in = psg_reader_open(path, &o.open, &st, msg, sizeof msg);
 	if (!in)
 		die(exit_code(st), "%s", msg);
-	print_warnings(in, path);
+	int warned = print_warnings_from(in, path, 0);
 	psg_header *h = derive_header(psg_reader_header(in), argc, argv);
 	for (int i = 0; i < o.nann; i++)
 		load_annotations(o.ann[i], h, &m.anns);
-	if (m.anns.n)   /* qsort(NULL, 0) is undefined */
-		qsort(m.anns.a, m.anns.n, sizeof *m.anns.a, by_onset);
+	sort_n(m.anns.a, m.anns.n, sizeof *m.anns.a, by_onset);
 	for (int i = 0; i < o.naudio; i++)
 		open_audio(o.audio[i], &m.au[i], h, o.audio_offset);
 	m.naudio = o.naudio;
@@ -324,6 +322,7 @@ int main(int argc, char **argv)
 	if (!(m.w = psg_writer_open_fd(1, h, &st)))
 		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
 	pump(in, &m);
+	print_warnings_from(in, path, warned);
 	for (int i = 0; i < m.naudio; i++) {
 		sf_close(m.au[i].sf);
 		free(m.au[i].inter);

@@ -337,8 +337,11 @@ static void read_tsv(FILE *f, const char *path, char *head,
 			die(EXIT_IO, "%s:%ld: %d fields, fewer than the header's",
 			    path, ln, n);
 		double v = strtod(fld[on], &end);
-		if (end == fld[on] || *end || !(fabs(v) <= 1e9))
+		if (end == fld[on] || *end || isnan(v))
 			die(EXIT_IO, "%s:%ld: bad onset '%s'", path, ln, fld[on]);
+		if (fabs(v) * PSG_TICKS_PER_SEC > (double)psg_max_duration())
+			die(EXIT_IO, "%s:%ld: onset '%s' is beyond the longest "
+			    "recording (PSG_MAX_DAYS)", path, ln, fld[on]);
 		double d = dur < 0 ? -1 : strtod(fld[dur], &end);
 		if (dur >= 0 && (end == fld[dur] || *end || !(fabs(d) <= 1e9)))
 			die(EXIT_IO, "%s:%ld: bad duration '%s'", path, ln,
@@ -418,8 +421,7 @@ static void read_reference(const char *path, const char *pattern,
 	if (!in)
 		die(EXIT_IO, "%s (nor a TSV with an onset column)", msg);
 	print_warnings(in, path);
-	int64_t shift = psg_header_start_ticks(psg_reader_header(in)) -
-			psg_header_start_ticks(sh);
+	int64_t shift = clock_shift(psg_reader_header(in), sh, path);
 	while ((st = psg_reader_next(in, &r)) > 0)
 		if (r.kind == PSG_REC_EVENT && selected(pattern, r.event.label))
 			add_onset(l, r.event.onset + shift, r.event.duration);
@@ -452,7 +454,7 @@ static int cmp_pair(const void *a, const void *b)
 static void sort_i64(int64_t *t, size_t n)
 {
 	if (n)
-		qsort(t, n, sizeof *t, cmp_i64);
+		sort_n(t, n, sizeof *t, cmp_i64);
 }
 
 typedef struct span {
@@ -559,7 +561,7 @@ static void match_events(evscore *e, int64_t tol, double min_iou)
 	pair *p = min_iou > 0 ? overlap_pairs(&e->det, &e->ref, min_iou, &np) :
 		  onset_pairs(&e->det, &e->ref, tol, &np);
 	if (np)
-		qsort(p, np, sizeof *p, cmp_pair);
+		sort_n(p, np, sizeof *p, cmp_pair);
 	int64_t *err = malloc((nd + 1) * sizeof *err);
 	e->match = malloc((nd + 1) * sizeof *e->match);
 	if (!(e->used = calloc(nr + 1, 1)) || !e->match || !err)

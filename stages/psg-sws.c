@@ -722,7 +722,7 @@ static void raw_push(det *d, const float *x, int n)
 			d->raw = p, d->raw_cap = cap;
 		}
 	}
-	memcpy(d->raw + d->raw_n, x, (size_t)n * sizeof *x);
+	copy_n(d->raw + d->raw_n, x, (size_t)n * sizeof *x);
 	d->raw_n += (size_t)n;
 }
 
@@ -976,7 +976,7 @@ static int cmp_held(const void *a, const void *b)
 static double two_means(double *v, size_t n)
 {
 	double s = 0, s2 = 0, a = 0, a2 = 0, best = INFINITY, cut = v[0];
-	qsort(v, n, sizeof *v, cmp_double);
+	sort_n(v, n, sizeof *v, cmp_double);
 	for (size_t i = 0; i < n; i++)
 		s += v[i], s2 += v[i] * v[i];
 	for (size_t i = 1; i < n; i++) {
@@ -1119,7 +1119,7 @@ static void decide(det *d, psg_writer *w)
 	double *x = malloc((d->nnight + 1) * sizeof *x);
 	if (!x)
 		die(EXIT_IO, "out of memory");
-	qsort(d->night, d->nnight, sizeof *d->night, cmp_held);
+	sort_n(d->night, d->nnight, sizeof *d->night, cmp_held);
 	for (size_t i = 0; i < d->nnight; i++)
 		x[i] = o->absolute ? sqrt(d->night[i].frac) : smoothed(d, i);
 	double thr = night_threshold(d, x);
@@ -1128,7 +1128,7 @@ static void decide(det *d, psg_writer *w)
 		thr = sqrt(o->cover);
 	d->threshold = thr * thr;
 	if (d->nwk)
-		qsort(d->wk, d->nwk, sizeof *d->wk, cmp_wake);
+		sort_n(d->wk, d->nwk, sizeof *d->wk, cmp_wake);
 	for (size_t i = 0; i < d->nnight; i++) {
 		const held *e = &d->night[i];
 		double p = n3_score(o, x[i], thr, o->absolute ? NAN : e->dshare);

@@ -524,8 +524,8 @@ static void arousal_step(det *d, int64_t t_end)
 		close_candidate(d);
 	} else if (d->nh >= d->nbase) {
 		double v[MAX_BASE];
-		memcpy(v, d->hist, (size_t)d->nbase * sizeof *v);
-		qsort(v, (size_t)d->nbase, sizeof *v, cmp_double);
+		copy_n(v, d->hist, (size_t)d->nbase * sizeof *v);
+		sort_n(v, (size_t)d->nbase, sizeof *v, cmp_double);
 		double med = d->nbase % 2 ? v[d->nbase / 2] :
 			     (v[d->nbase / 2 - 1] + v[d->nbase / 2]) / 2;
 		if (r - med >= rise) {
@@ -641,7 +641,7 @@ static psg_header *declare(det *d, const psg_header *in, int argc,
 /* Percentile p (0-100) of v[0..n), sorted in place (linear, as numpy). */
 static double percentile(double *v, size_t n, double p)
 {
-	qsort(v, n, sizeof *v, cmp_double);
+	sort_n(v, n, sizeof *v, cmp_double);
 	double k = p / 100 * (double)(n - 1);
 	size_t i = (size_t)k;
 	return i + 1 < n ? v[i] + (k - (double)i) * (v[i + 1] - v[i]) : v[n - 1];

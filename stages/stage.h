@@ -100,6 +100,23 @@ static void bad_option(int c, char **argv)
 	    argv[optind - 1], stage_name);
 }
 
+/* qsort and memcpy want valid pointers even for nothing (C11 7.1.4):
+   an empty table may still be NULL. */
+__attribute__((unused))
+static void sort_n(void *v, size_t n, size_t size,
+		   int (*cmp)(const void *, const void *))
+{
+	if (n)
+		qsort(v, n, size, cmp);
+}
+
+__attribute__((unused))
+static void copy_n(void *dst, const void *src, size_t bytes)
+{
+	if (bytes)
+		memcpy(dst, src, bytes);
+}
+
 /* Seconds as text ("30", "0.5") to ticks; dies with a usage error. */
 __attribute__((unused))
 static int64_t opt_seconds(const char *opt, const char *arg, double min)
@@ -154,12 +171,41 @@ static int contains_ci(const char *s, const char *sub)
 	return 0;
 }
 
-/* Prints the reader's warnings, prefixed with the program's name. */
+/* Prints the reader's warnings from the from-th on, prefixed with the
+   program's name; returns how many there are now (a reader may find more
+   oddities while it reads: call again at the end with that count). */
+__attribute__((unused))
+static int print_warnings_from(const psg_reader *r, const char *path,
+			       int from)
+{
+	int n = psg_reader_nwarnings(r);
+	for (int i = from; i < n; i++)
+		warn("%s: %s", path, psg_reader_warning(r, i));
+	return n;
+}
+
 __attribute__((unused))
 static void print_warnings(const psg_reader *r, const char *path)
 {
-	for (int i = 0; i < psg_reader_nwarnings(r); i++)
-		warn("%s: %s", path, psg_reader_warning(r, i));
+	print_warnings_from(r, path, 0);
+}
+
+/* Ticks to add to times of `path` (header from) to put them on the clock
+   of the recording (header to).  Dies when the two start further apart
+   than the longest recording: the annotations would all land outside it
+   (a wrong date, or the wrong file). */
+__attribute__((unused))
+static int64_t clock_shift(const psg_header *from, const psg_header *to,
+			   const char *path)
+{
+	int64_t a = psg_header_start_ticks(from), b = psg_header_start_ticks(to);
+	int64_t max = psg_max_duration();
+	if (a == INT64_MIN || b == INT64_MIN || a - b > max || b - a > max)
+		die(EXIT_IO, "%s starts %.0f days from the recording's start, "
+		    "beyond the limit of %.0f days (PSG_MAX_DAYS)", path,
+		    ((double)a - (double)b) / PSG_TICKS_PER_SEC / 86400,
+		    (double)max / PSG_TICKS_PER_SEC / 86400);
+	return a - b;
 }
 
 /* Stages write a binary stream; a terminal would only show garbage. */

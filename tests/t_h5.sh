@@ -112,10 +112,18 @@ else
 	pycheck "--compress 0" 0 "$TMP/ok/raw.h5" 120 30 1 0 "$MK" \
 		"$BIN/psg-h5 -o $TMP/ok/raw.h5 --signals --compress 0" \
 		"$DOCS" "$PSG_H"
-	# A stray epoch index far ahead (HDF5 would take minutes to cut
-	# it off by shrinking: the table is copied instead) and one whose end
-	# is past the largest tick (dropped at once) change nothing.
+	# A stray epoch index far ahead but within the longest recording
+	# (30 days: HDF5 would take minutes to cut it off by shrinking: the
+	# table is copied instead) changes nothing; one beyond that limit is
+	# refused by the stream reader (docs/stream.md, Limits).
 	for k in 1000000000 4611686018427387904; do
+		"$MK" --stray-epoch $k >"$TMP/in/stray.psg"
+		h5run "$TMP/in/stray.psg" -o "$TMP/ok/stray.h5"
+		check "stray epoch $k beyond the limits: exit 2" \
+			test "$rc" -eq 2
+		check "... with one message" one_error
+	done
+	for k in 86000; do
 		"$MK" --stray-epoch $k >"$TMP/in/stray.psg"
 		h5run "$TMP/in/stray.psg" -o "$TMP/ok/stray.h5"
 		check "stray epoch $k: exit 0" test "$rc" -eq 0
