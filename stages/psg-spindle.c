@@ -119,6 +119,7 @@ typedef struct spin {
 	float *ys, *yb, *yt;
 	int64_t t0, next;           /* input segment */
 	int64_t k;                  /* filtered samples out in the segment */
+	int64_t k0;                 /* the segment's first sample here */
 	int64_t nstep;              /* steps begun in the segment */
 	int64_t nwin;               /* windows computed */
 	int64_t nfinal;             /* windows z-scored */
@@ -499,10 +500,11 @@ static void new_window(det *d, int64_t i)
 	}
 }
 
-/* The step boundary after step j: 0.1 s steps, rounded to samples. */
+/* The step boundary after step j: 0.1 s steps from the segment's first
+   sample, rounded to samples. */
 static int64_t step_end(const spin *s, int64_t j)
 {
-	return (int64_t)llround((double)(j + 1) * 0.1 * s->rate);
+	return s->k0 + (int64_t)llround((double)(j + 1) * 0.1 * s->rate);
 }
 
 static void sp_sample(det *d, float ys, float yb, float yt)
@@ -590,7 +592,7 @@ static void sp_block(det *d, const psg_block *b)
 		if (s->next || s->t0)
 			sp_end_segment(d);
 		s->t0 = b->t0;
-		s->k = b->offset;
+		s->k = s->k0 = b->offset;
 	}
 	s->next = b->offset + b->n;
 	if (psg_filter_push(s->fs, b->x, b->n) ||
@@ -662,9 +664,10 @@ static void kc_sample(det *d, float y)
 		c->pos = fmaxf(c->pos, y);
 	c->prev = y;
 	c->k++;
-	float *q = &c->sq[c->nsq++ % c->cap];
-	c->sum += (double)y * y - (c->nsq > c->cap ? *q : 0);
-	*q = y * y;
+	float *q = &c->sq[c->nsq++ % c->cap], y2 = y * y;
+	/* the same float leaves the sum as entered it: no drift */
+	c->sum += (double)y2 - (c->nsq > c->cap ? *q : 0);
+	*q = y2;
 }
 
 static void kc_drain(det *d)

@@ -134,6 +134,35 @@ psg-read "$TMP/clean5.edf" | psg-wake | psg-spindle --no-kcomplex \
 	| psg-dump --no-samples | grep '"spindle_basis"' >"$TMP/b1"
 check "after psg-wake: spindle_basis 1" grep -q 'value=1$' "$TMP/b1"
 
+# Bounded memory: the peak RSS of a 4-h night is that of a half-hour one
+# (2 EEG channels, to keep the test fast).
+case ${PSG_WRAP:-}${PSG_VALGRIND:+valgrind}$PSG_BUILD in
+*san*|*valgrind*) skip "memory growth (sanitizer or valgrind run)" ;;
+*)
+	for h in 0.5 4; do
+		psg-synth -H $h -n 2 -p healthy -s 1 -o "$TMP/m$h.edf" >/dev/null
+	done
+	kb=$("$PY" - "$TMP" <<'EOF'
+import os, subprocess, sys
+d = sys.argv[1]
+def peak_kb(h):
+    src = subprocess.Popen(["psg-read", "%s/m%s.edf" % (d, h)],
+                           stdout=subprocess.PIPE)
+    p = subprocess.Popen(["psg-spindle"], stdin=src.stdout,
+                         stdout=subprocess.DEVNULL)
+    src.stdout.close()
+    _, status, ru = os.wait4(p.pid, 0)
+    src.wait()
+    return ru.ru_maxrss if status == 0 else -1
+print(peak_kb("0.5"), peak_kb("4"))
+EOF
+)
+	set -- $kb
+	check "peak memory flat: 0.5 h ${1:-?} KiB, 4 h ${2:-?} KiB (< 2 MiB more)" \
+		test "${1:--1}" -gt 0 -a "${2:--1}" -gt 0 -a $((${2:-0} - ${1:-0})) -lt 2048
+	;;
+esac
+
 # An EDF+D night: the detector restarts at each gap.
 psg-synth -H 0.5 -p clean -s 2 --gaps 2 -o "$TMP/d.edf" >/dev/null
 check "an EDF+D night with 2 gaps runs" \
