@@ -104,13 +104,13 @@ for s in $(seq 1 17); do
 	6|7|8|9|10) f="$L/site 'B'/o'n $s.edf" ;;    # via a linked folder
 	*) f="$L/loose/night $s.edf" ;;              # each one a link
 	esac
-	psg-synth -H 0.25 -p plm -s "$s" -o "$f" >/dev/null
+	psg-synth -H 0.17 -p plm -s "$s" -o "$f" >/dev/null
 done
 ln -s "$L/site 'B'" "$D/site 'B'"
 for s in $(seq 11 17); do ln -s "$L/loose/night $s.edf" "$D/link $s.edf"; done
 head -c 300000 "$D/n1.edf" >"$D/broken one.edf"          # truncated
 printf 'not an EDF at all\n' >"$D/broken two.edf"
-psg-synth -H 0.25 -s 18 -o "$D/no eeg.edf" >/dev/null
+psg-synth -H 0.17 -s 18 -o "$D/no eeg.edf" >/dev/null
 # Its six EEG channels relabelled (EDF labels: 16 bytes each from 256).
 for i in 0 1 2 3 4 5; do
 	printf '%-16s' "Temp $i" | dd of="$D/no eeg.edf" bs=1 \
@@ -133,7 +133,7 @@ O="$TMP/out dir 'x'"
 t0=$(date +%s)
 "$W/psg-batch" "$D" -o "$O" -j 2 2>"$TMP/lab.err"
 rc=$? t1=$(date +%s)
-echo "# 20 nights of 15 min: $((t1 - t0)) s"
+echo "# 20 nights of 10 min: $((t1 - t0)) s"
 runs=$(sed 's|.*/||' "$CALLS" | sort | uniq -c | awk '$1 != 1' | head -n 3)
 check "each of the 20 nights ran exactly once ($(wc -l <"$CALLS") runs;${runs:- no repeats})" \
 	sh -c "test -z '$runs' && test $(wc -l <"$CALLS") -eq 20"
