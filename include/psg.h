@@ -35,7 +35,7 @@ extern "C" {
 
 #define PSG_VERSION "0.1.0"
 #define PSG_STREAM_MAJOR 1   /* incompatible changes */
-#define PSG_STREAM_MINOR 1   /* compatible additions (1.1: ARRAY) */
+#define PSG_STREAM_MINOR 2   /* compatible additions (1.1: ARRAY, 1.2: roles) */
 #define PSG_TICKS_PER_SEC INT64_C(10000000)
 
 /* ---- status codes ------------------------------------------------------ */
@@ -100,6 +100,13 @@ typedef struct psg_evtype {           /* an event table */
 	char unit[PSG_MAX_FIELDS][PSG_UNIT_LEN];
 } psg_evtype;
 
+/* A channel a stage used, and for what (stream 1.2): psg-wake's "eeg". */
+typedef struct psg_role {
+	char stage[PSG_KIND_LEN];         /* "wake", "sws", "emg" */
+	char role[PSG_KIND_LEN];          /* PSG_ROLE_* */
+	int channel;                      /* index into the channel table */
+} psg_role;
+
 typedef struct psg_header {
 	char software[PSG_LABEL_LEN];     /* who wrote the stream */
 	char file_type[PSG_KIND_LEN];     /* "EDF", "EDF+C", "EDF+D", "BDF+C"... */
@@ -129,6 +136,8 @@ typedef struct psg_header {
 	psg_evtype *evtypes;
 	int nhistory;
 	char **history;                   /* command line of each stage */
+	int nroles;
+	psg_role *roles;                  /* the channels each stage used */
 } psg_header;
 
 psg_header *psg_header_new(void);
@@ -142,6 +151,8 @@ int psg_header_add_feature(psg_header *h, const char *name, const char *unit,
 int psg_header_add_evtype(psg_header *h, const char *name, int nfields,
 			  const char *const *fields, const char *const *units);
 int psg_header_add_history(psg_header *h, int argc, char *const *argv);
+int psg_header_add_role(psg_header *h, const char *stage, const char *role,
+			int channel);
 /* Index of a named item, or PSG_ERR_NOTFOUND. */
 int psg_header_find_channel(const psg_header *h, const char *label);
 int psg_header_find_feature(const psg_header *h, const char *name);
@@ -164,6 +175,34 @@ const char *psg_guess_kind(const char *label, const char *transducer,
    the first item that matched nothing. */
 int psg_select_channels(const psg_header *h, const char *spec, int *idx,
 			int max, char *bad, size_t badlen);
+
+/* ---- channel roles (pipeline/roles.c: the one table of vendor label
+   spellings, used by every detector and psg-night) ---- */
+#define PSG_ROLE_EEG "eeg"
+#define PSG_ROLE_EOG "eog"
+#define PSG_ROLE_CHIN "chin"
+#define PSG_ROLE_LEG "leg"
+#define PSG_ROLE_MASSETER "masseter"
+#define PSG_ROLE_ECG "ecg"
+/* The role a label names (PSG_ROLE_*), case-insensitively, or NULL. */
+const char *psg_label_role(const char *label);
+/* The channel is in µV and its label names the role (for EEG: psg-read
+   guessed kind EEG and the label names no other role). */
+int psg_channel_has_role(const psg_channel *c, const char *role);
+/* Channels in µV that can take a role, in header order: up to max
+   indices into idx; returns the count. */
+int psg_role_channels(const psg_header *h, const char *role, int *idx,
+		      int max);
+/* The channel for a role that takes one: the first referenced derivation
+   ("1-2", "E1-M2") of that role, else its first channel; -1 none. */
+int psg_role_first(const psg_header *h, const char *role);
+/* The EEG channel whose electrode begins with the earliest of pref[0..n)
+   ("C4" matches "EEG C4-M1"; a one-letter prefix needs a digit or z
+   after it), a referenced derivation before the bare electrode; else an
+   EEG channel named without an electrode ("EEG(sec)"); -1 none. */
+int psg_role_eeg(const psg_header *h, const char *const *pref, size_t n);
+/* "'a', 'b', 'c'": every label, for messages (ends in "..." if cut). */
+void psg_channel_list(const psg_header *h, char *buf, size_t n);
 
 /* ---- records ----------------------------------------------------------- */
 

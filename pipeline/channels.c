@@ -61,6 +61,11 @@ const char *psg_guess_kind(const char *label, const char *transducer,
 		    !isalpha((unsigned char)label[n]))
 			return PSG_KIND_EEG;
 	}
+	/* Spellings with no kind word in them: Nox's chin "1-2". */
+	const char *role = label ? psg_label_role(label) : NULL;
+	if (role && strcmp(role, PSG_ROLE_EEG))
+		return !strcmp(role, PSG_ROLE_EOG) ? PSG_KIND_EOG :
+		       !strcmp(role, PSG_ROLE_ECG) ? PSG_KIND_ECG : PSG_KIND_EMG;
 	(void)unit;
 	return PSG_KIND_OTHER;
 }
@@ -95,6 +100,12 @@ static int match_item(const psg_header *h, const char *item, char *used)
 	int found = 0;
 	for (int i = 0; i < h->nchannels; i++)
 		if (!strcmp(h->channels[i].label, item))
+			used[i] = 1, found++;
+	if (found)
+		return found;
+	/* Vendors differ in case ("CHIN1-CHIN2", "Chin1-Chin2"). */
+	for (int i = 0; i < h->nchannels; i++)
+		if (!strcasecmp(h->channels[i].label, item))
 			used[i] = 1, found++;
 	if (found)
 		return found;

@@ -25,6 +25,7 @@ void psg_header_free(psg_header *h)
 	for (int i = 0; i < h->nhistory; i++)
 		free(h->history[i]);
 	free(h->history);
+	free(h->roles);
 	free(h->channels);
 	free(h->features);
 	free(h->evtypes);
@@ -54,6 +55,8 @@ int psg_header_copy(psg_header *dst, const psg_header *src)
 				  sizeof *src->features, &ok);
 	dst->evtypes = dup_array(src->evtypes, src->nevtypes,
 				 sizeof *src->evtypes, &ok);
+	dst->roles = dup_array(src->roles, src->nroles, sizeof *src->roles,
+			       &ok);
 	dst->history = calloc(src->nhistory + 1, sizeof *dst->history);
 	dst->nhistory = 0;
 	if (!dst->history)
@@ -247,4 +250,18 @@ int64_t psg_sample_time(const psg_channel *c, int64_t t0, int64_t idx)
 		return (double)t0 + (double)idx * (double)c->period /
 		       (double)c->spr < 0 ? INT64_MIN : INT64_MAX;
 	return t;
+}
+
+int psg_header_add_role(psg_header *h, const char *stage, const char *role,
+			int channel)
+{
+	if (channel < 0 || channel >= h->nchannels)
+		return PSG_ERR_ARG;
+	int i = grow((void **)&h->roles, &h->nroles, sizeof *h->roles);
+	if (i < 0)
+		return i;
+	psg__strlcpy(h->roles[i].stage, stage, sizeof h->roles[i].stage);
+	psg__strlcpy(h->roles[i].role, role, sizeof h->roles[i].role);
+	h->roles[i].channel = channel;
+	return i;
 }

@@ -234,6 +234,17 @@ static int parse_lists(cursor *c, psg_header *h)
 						     fp, up) < 0)
 			c->bad = 1;
 	}
+	/* 1.2: the roles, absent from a 1.0/1.1 header. */
+	n = c->bad || !c->n ? 0 : get_count(c, 1u << 16);
+	for (int i = 0; i < n && !c->bad; i++) {
+		psg_role r;
+		getstr(c, r.stage, sizeof r.stage);
+		getstr(c, r.role, sizeof r.role);
+		r.channel = (int)get32(c);
+		if (!c->bad && psg_header_add_role(h, r.stage, r.role,
+						   r.channel) < 0)
+			c->bad = 1;
+	}
 	return c->bad;
 }
 

@@ -166,6 +166,13 @@ static void put_header(psg_writer *w, const psg_header *h)
 			putstr(w, t->unit[k]);
 		}
 	}
+	/* 1.2: appended, so a 1.1 reader ignores it. */
+	put32(w, (uint32_t)h->nroles);
+	for (int i = 0; i < h->nroles; i++) {
+		putstr(w, h->roles[i].stage);
+		putstr(w, h->roles[i].role);
+		put32(w, (uint32_t)h->roles[i].channel);
+	}
 }
 
 /* A pipe of 64 KiB (Linux's default) makes the two stages switch 16

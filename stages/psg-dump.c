@@ -102,6 +102,12 @@ static void dump_header(const psg_header *h)
 		qstr(h->features[i].desc);
 		putchar('\n');
 	}
+	for (int i = 0; i < h->nroles; i++) {
+		printf("role %s %s %d ", h->roles[i].stage, h->roles[i].role,
+		       h->roles[i].channel);
+		qstr(h->channels[h->roles[i].channel].label);
+		putchar('\n');
+	}
 	for (int i = 0; i < h->nevtypes; i++) {
 		printf("evtype %d name=", i);
 		qstr(h->evtypes[i].name);

@@ -416,42 +416,11 @@ static void parse_args(int argc, char **argv, opts *o)
 
 /* ---- channels ---- */
 
-static int has(const char *label, const char *word)
+/* The label table's name of a role (pipeline/roles.c). */
+static const char *role_name(int role)
 {
-	size_t n = strlen(word);
-	for (const char *p = label; *p; p++)
-		if (!strncasecmp(p, word, n))
-			return 1;
-	return 0;
-}
-
-/* A whole token (between non-alphanumerics) equal to word. */
-static int token(const char *label, const char *word)
-{
-	size_t n = strlen(word);
-	for (const char *p = label; *p; p++)
-		if ((p == label || !isalnum((unsigned char)p[-1])) &&
-		    !strncasecmp(p, word, n) && !isalnum((unsigned char)p[n]))
-			return 1;
-	return 0;
-}
-
-/* The role of a channel from its label, or -1.  "LAT"/"RAT" are the left
-   and right anterior tibialis of many montages. */
-static int guess_role(const psg_channel *c)
-{
-	const char *l = c->label;
-	if (strcmp(c->unit, "uV"))
-		return -1;
-	if (has(l, "leg") || has(l, "tib") || has(l, "jambe") ||
-	    token(l, "LAT") || token(l, "RAT"))
-		return R_LEG;
-	if (has(l, "masset"))
-		return R_JAW;
-	if (has(l, "chin") || has(l, "subm") || has(l, "mental") ||
-	    !strcasecmp(l, "EMG"))
-		return R_CHIN;
-	return -1;
+	return role == R_LEG ? PSG_ROLE_LEG :
+	       role == R_CHIN ? PSG_ROLE_CHIN : PSG_ROLE_MASSETER;
 }
 
 /* The amplitude of one digital step, uV (0 when the source has none). */
@@ -496,31 +465,31 @@ static void pick_role(state *S, const psg_header *h, const char *sel, int role)
 		char bad[PSG_LABEL_LEN];
 		n = psg_select_channels(h, sel, idx, MAXCH, bad, sizeof bad);
 		if (n <= 0)
-			die(EXIT_UNSUITABLE, "no channel '%s'", n < 0 ? bad : sel);
+			die_no_channel(h, n < 0 ? bad : sel);
 		for (int i = 0; i < n; i++)
 			add_channel(S, idx[i], role);
 		return;
 	}
-	int chins = 0;
-	for (int i = 0; i < h->nchannels; i++)
-		if (guess_role(&h->channels[i]) == role &&
-		    (role != R_CHIN || chins++ == 0))   /* one chin derivation */
+	if (role == R_CHIN) {                   /* one chin derivation */
+		int i = psg_role_first(h, PSG_ROLE_CHIN);
+		if (i >= 0)
 			add_channel(S, i, role);
+		return;
+	}
+	int idx[MAXCH + 1];
+	int n = psg_role_channels(h, role_name(role), idx, MAXCH + 1);
+	for (int i = 0; i < n; i++)
+		add_channel(S, idx[i], role);
 }
 
 static int pick_ecg(const psg_header *h, const char *sel)
 {
 	if (sel && !strcmp(sel, "none"))
 		return -1;
-	if (sel) {
-		int i = psg_header_find_channel(h, sel);
-		if (i < 0)
-			die(EXIT_UNSUITABLE, "no ECG channel '%s'", sel);
-		return i;
-	}
+	if (sel)
+		return named_channel(h, sel);
 	for (int i = 0; i < h->nchannels; i++)
-		if (!strcmp(h->channels[i].kind, PSG_KIND_ECG) &&
-		    !strcmp(h->channels[i].unit, "uV") &&
+		if (psg_channel_has_role(&h->channels[i], PSG_ROLE_ECG) &&
 		    psg_channel_rate(&h->channels[i]) >= 100)
 			return i;
 	return -1;
@@ -1643,6 +1612,9 @@ int main(int argc, char **argv)
 	const psg_header *hin = psg_reader_header(in);
 	psg_header *h = declare(&S, hin, argc, argv);
 	setup(&S, h, &o);
+	for (int i = 0; i < S.nch; i++)
+		add_role(h, role_name(S.c[i].role), S.c[i].ch);
+	add_role(h, PSG_ROLE_ECG, S.ecg);
 	S.ann_type = psg_header_find_evtype(h, "annotations");
 	S.ar_type = psg_header_find_evtype(h, "arousals");
 	S.f_wake = psg_header_find_feature(h, "wake");

@@ -22,7 +22,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#define SCHEMA_VERSION "1.0"
+#define SCHEMA_VERSION "1.1"   /* 1.1: /channels roles */
 #define TICKS 1e7                 /* PSG_TICKS_PER_SEC as a double */
 #define BATCH 1024                /* table rows buffered before a write */
 #define BATCH_TEXT (8u << 20)     /* ...or this many bytes of labels */
@@ -692,6 +692,7 @@ typedef struct chan_row {
 	double period_s, phys_min, phys_max;
 	int32_t dig_min, dig_max;
 	int64_t n_samples, n_segments;
+	char *roles;        /* "wake:eeg sws:eeg": who used it, for what */
 } chan_row;
 
 static const column chan_cols[] = {
@@ -709,7 +710,25 @@ static const column chan_cols[] = {
 	{"dig_min", C_I32, offsetof(chan_row, dig_min)},
 	{"dig_max", C_I32, offsetof(chan_row, dig_max)},
 	{"n_samples", C_I64, offsetof(chan_row, n_samples)},
-	{"n_segments", C_I64, offsetof(chan_row, n_segments)}};
+	{"n_segments", C_I64, offsetof(chan_row, n_segments)},
+	{"roles", C_STR, offsetof(chan_row, roles)}};    /* schema 1.1 */
+
+/* The roles of channel i as "stage:role stage:role" ("" if none). */
+static int role_text(const psg_header *h, int i, char **out)
+{
+	size_t n = 1;
+	for (int k = 0; k < h->nroles; k++)
+		n += strlen(h->roles[k].stage) + strlen(h->roles[k].role) + 2;
+	char *t = calloc(n, 1);
+	if (!t)
+		return oom();
+	for (int k = 0; k < h->nroles; k++)
+		if (h->roles[k].channel == i)
+			sprintf(t + strlen(t), "%s%s:%s", *t ? " " : "",
+				h->roles[k].stage, h->roles[k].role);
+	*out = t;
+	return 0;
+}
 
 static int fill_chan_row(h5out *s, int i, chan_row *r)
 {
@@ -727,7 +746,7 @@ static int fill_chan_row(h5out *s, int i, chan_row *r)
 	r->dig_min = c->dig_min, r->dig_max = c->dig_max;
 	r->n_samples = s->ch[i].n_samples;
 	r->n_segments = s->ch[i].n_segments;
-	return 0;
+	return role_text(s->h, i, &r->roles);
 }
 
 /* /channels is written whole at the end, when the counts are known; it has
@@ -753,6 +772,7 @@ static int write_channels(h5out *s)
 		free(rows[i].unit);
 		free(rows[i].transducer);
 		free(rows[i].prefilter);
+		free(rows[i].roles);
 	}
 	free(rows);
 	table_close(&t);
@@ -1464,7 +1484,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: psg-h5 -o OUT.h5 [--signals] [--compress N]\n"
 	      "Reads a psgpipe stream on standard input and stores it as "
-	      "HDF5\n(schema 1.0, docs/hdf5.md): header, channels, segments, "
+	      "HDF5\n(schema 1.1, docs/hdf5.md): header, channels, segments, "
 	      "epochs,\nevents and summaries; samples too with --signals.\n\n"
 	      "  -o, --output OUT.h5  the file to write (required); it "
 	      "appears only\n                       when the stream ended "

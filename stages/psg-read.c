@@ -51,9 +51,12 @@ static void usage(FILE *f)
 	      "index, comma-separated\n"
 	      "                          (e.g. 'EEG*,EMG Leg*,3'; default all)\n"
 	      "  -a, --annotations FILE  merge the annotations of an EDF+ "
-	      "file (e.g. a hypnogram);\n"
-	      "                          times are aligned by start date-time; "
-	      "repeatable\n"
+	      "file (e.g. a hypnogram),\n"
+	      "                          aligned by start date-time, or a text "
+	      "hypnogram as psg-score\n"
+	      "                          reads it (DREAMS, a stage per epoch, "
+	      "TSV) from the start;\n"
+	      "                          repeatable\n"
 	      "      --audio FILE[:LABEL]  add a WAV/FLAC/... file as channel(s) "
 	      "(libsndfile); repeatable\n"
 	      "      --audio-offset SEC  start of the audio after the "
@@ -154,17 +157,43 @@ static void add_ann(annlist *l, int64_t onset, int64_t dur, const char *t)
 	l->a[l->n++] = (ann){onset, dur, (char *)t};
 }
 
-/* Reads every annotation of path, shifted onto the recording's clock. */
+/* A text hypnogram (DREAMS, a stage per epoch, a TSV: the parser
+   psg-score uses, psg_hypnogram_read) as "Sleep stage X" annotations.
+   Text has no clock: its first epoch is the recording's start. */
+static int load_text_hypnogram(const char *path, const psg_header *rec,
+			       annlist *l, char *msg, size_t n)
+{
+	psg_stage_run *runs;
+	size_t nruns;
+	int st = psg_hypnogram_read(path, rec->epoch_len, &runs, &nruns, msg,
+				    n);
+	if (st)
+		return st;
+	for (size_t i = 0; i < nruns; i++) {
+		char t[32];
+		snprintf(t, sizeof t, "Sleep stage %s",
+			 psg_stage_name(runs[i].stage));
+		add_ann(l, runs[i].onset, runs[i].duration, t);
+	}
+	free(runs);
+	return 0;
+}
+
+/* Reads every annotation of path, shifted onto the recording's clock;
+   a file that is no EDF+/BDF+ may be a text hypnogram. */
 static void load_annotations(const char *path, const psg_header *rec,
 			     annlist *l)
 {
 	psg_open_opts oo = {.no_samples = 1};
 	psg_record r;
 	int st;
-	char msg[512];
+	char msg[512], hmsg[512];
 	psg_reader *in = psg_reader_open(path, &oo, &st, msg, sizeof msg);
+	if (!in && st != PSG_ERR_IO &&
+	    !load_text_hypnogram(path, rec, l, hmsg, sizeof hmsg))
+		return;
 	if (!in)
-		die(exit_code(st), "%s", msg);
+		die(exit_code(st), "%s (nor a text hypnogram)", msg);
 	print_warnings(in, path);
 	const psg_header *h = psg_reader_header(in);
 	int64_t shift = clock_shift(h, rec, path);

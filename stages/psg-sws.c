@@ -350,9 +350,10 @@ static int pick_channel(const psg_header *h, const opts *o)
 	/* Frontal first (AASM measures slow waves frontally), then central. */
 	static const char *const pref[] = {"Fpz", "Fz", "F4", "F3", "Fp2",
 		"Fp1", "F", "Cz", "C4", "C3", "C"};
-	int i = eeg_by_electrode(h, pref, sizeof pref / sizeof *pref);
+	int i = psg_role_eeg(h, pref, sizeof pref / sizeof *pref);
 	if (i < 0)
-		die(EXIT_UNSUITABLE, "no frontal or central EEG channel (use -c)");
+		die(EXIT_UNSUITABLE, "no EEG channel: no frontal or central "
+		    "EEG by label (use -c)");
 	return i;
 }
 
@@ -387,22 +388,33 @@ static int same_rate(const psg_channel *a, const psg_channel *b)
    channels of one rate (E1-M2 and E2-M2: their difference is the
    horizontal EOG, and the frontal EEG both pick up cancels).  One
    monopolar EOG is not used: it carries the frontal slow waves. */
+static int usable_eog(const psg_channel *c)
+{
+	return psg_channel_has_role(c, PSG_ROLE_EOG) &&
+	       !contains_ci(c->label, "vert") &&
+	       !contains_ci(c->label, "veog") && psg_channel_rate(c) >= 10;
+}
+
+/* Referenced derivations (E1-M2, E2-M1) are taken before bare
+   electrodes: a Nox export lists E1, E1-M2, E2, E2-M1, and E1 with
+   E1-M2 is one eye twice. */
 static int auto_eog(const psg_header *h, int *ch)
 {
 	int n = 0;
-	for (int i = 0; i < h->nchannels; i++) {
-		const psg_channel *c = &h->channels[i];
-		if (strcmp(c->kind, PSG_KIND_EOG) ||
-		    contains_ci(c->label, "vert") ||
-		    contains_ci(c->label, "veog") || psg_channel_rate(c) < 10)
-			continue;
-		if (horizontal(c->label)) {
+	for (int i = 0; i < h->nchannels; i++)
+		if (usable_eog(&h->channels[i]) &&
+		    horizontal(h->channels[i].label)) {
 			ch[0] = i;
 			return 1;
 		}
-		if (n < 2 && (n == 0 || same_rate(&h->channels[ch[0]], c)))
-			ch[n++] = i;
-	}
+	for (int deriv = 1; deriv >= 0 && n < 2; deriv--)
+		for (int i = 0; i < h->nchannels && n < 2; i++) {
+			const psg_channel *c = &h->channels[i];
+			if (usable_eog(c) &&
+			    (strchr(c->label, '-') != NULL) == deriv &&
+			    (n == 0 || same_rate(&h->channels[ch[0]], c)))
+				ch[n++] = i;
+		}
 	return n == 2 ? 2 : 0;
 }
 
@@ -430,9 +442,7 @@ static int pick_eog(const psg_header *h, const opts *o, int eeg, int *ch)
 		*second++ = 0;
 	int n = 0;
 	for (const char *l = buf; l && n < 2; l = n == 1 ? second : NULL) {
-		ch[n] = psg_header_find_channel(h, l);
-		if (ch[n] < 0)
-			die(EXIT_UNSUITABLE, "no EOG channel '%s'", l);
+		ch[n] = named_channel(h, l);
 		if (ch[n++] == eeg)
 			die(EXIT_USAGE, "--eog: '%s' is the EEG channel", l);
 	}
@@ -1224,6 +1234,9 @@ int main(int argc, char **argv)
 		die(EXIT_IO, "out of memory");
 	psg_header *h = declare(&d, hin, argc, argv);
 	d.h = h;
+	add_role(h, PSG_ROLE_EEG, d.ch);
+	for (int j = 0; j < d.neog; j++)
+		add_role(h, PSG_ROLE_EOG, d.eog[j].ch);
 	psg_writer *w = open_stdout_stream(h);
 	while ((st = psg_reader_next(in, &rec)) > 0) {
 		if (rec.kind == PSG_REC_END) {

@@ -184,10 +184,10 @@ static void usage(FILE *f)
 	      "  -c, --channel LABEL    EEG (default: first central, else "
 	      "occipital/parietal,\n"
 	      "                         else frontal)\n"
-	      "      --eog LABEL|none   EOG channel (default: first of kind "
-	      "EOG)\n"
-	      "      --emg LABEL|none   chin EMG (default: first EMG not a "
-	      "leg/arm/masseter)\n"
+	      "      --eog LABEL|none   EOG channel (default: by label, a "
+	      "derivation first)\n"
+	      "      --emg LABEL|none   chin EMG (default: by label, a "
+	      "derivation first)\n"
 	      "      --beta-theta DEC   too short to adapt: wake at "
 	      "log10(beta/theta) above this\n"
 	      "                         (-0.35)\n"
@@ -325,29 +325,19 @@ static int pick_eeg(const psg_header *h, const char *spec)
 	static const char *const pref[] = {"C4", "C3", "Cz", "C", "O2", "O1",
 		"Oz", "O", "Pz", "P", "Fz", "F4", "F3", "Fpz", "Fp2", "Fp1",
 		"F"};
-	int i = eeg_by_electrode(h, pref, sizeof pref / sizeof *pref);
+	int i = psg_role_eeg(h, pref, sizeof pref / sizeof *pref);
 	if (i < 0)
-		die(EXIT_UNSUITABLE, "no central, occipital, parietal or frontal "
-		    "EEG channel (name one with -c)");
+		die(EXIT_UNSUITABLE, "no EEG channel: no central, occipital, "
+		    "parietal or frontal EEG by label (name one with -c)");
 	return i;
 }
 
-static int pick_aux(const psg_header *h, const char *spec, const char *kind)
+/* The EOG or chin EMG (role), by the label table unless named. */
+static int pick_aux(const psg_header *h, const char *spec, const char *role)
 {
 	if (spec)
 		return strcasecmp(spec, "none") ? named_channel(h, spec) : -1;
-	for (int i = 0; i < h->nchannels; i++) {
-		const char *l = h->channels[i].label;
-		if (strcmp(h->channels[i].kind, kind))
-			continue;
-		if (!strcmp(kind, PSG_KIND_EMG) &&
-		    (contains_ci(l, "leg") || contains_ci(l, "tib") ||
-		     contains_ci(l, "arm") || contains_ci(l, "masseter") ||
-		     contains_ci(l, "LAT") || contains_ci(l, "RAT")))
-			continue;
-		return i;
-	}
-	return -1;
+	return psg_role_first(h, role);
 }
 
 /* ---- per-epoch spectra ---- */
@@ -906,9 +896,12 @@ int main(int argc, char **argv)
 	const psg_header *hin = psg_reader_header(in);
 	d.o = &o;
 	int eeg = pick_eeg(hin, o.channel);
-	int eog = pick_aux(hin, o.eog, PSG_KIND_EOG);
-	int emg = pick_aux(hin, o.emg, PSG_KIND_EMG);
+	int eog = pick_aux(hin, o.eog, PSG_ROLE_EOG);
+	int emg = pick_aux(hin, o.emg, PSG_ROLE_CHIN);
 	psg_header *h = declare(&d, hin, argc, argv);
+	add_role(h, PSG_ROLE_EEG, eeg);
+	add_role(h, PSG_ROLE_EOG, eog != eeg ? eog : -1);
+	add_role(h, PSG_ROLE_CHIN, emg != eeg ? emg : -1);
 	d.h = h;
 	setup_feed(&d.f[F_EEG], eeg, h, F_EEG);
 	for (int k = F_EOG; k < NFEED; k++) {

@@ -57,6 +57,16 @@ static void die(int code, const char *fmt, ...)
 	exit(code);
 }
 
+/* A channel option that matches nothing: a usage error, with the labels
+   the recording has. */
+__attribute__((noreturn, unused))
+static void die_no_channel(const psg_header *h, const char *spec)
+{
+	char list[2048];
+	psg_channel_list(h, list, sizeof list);
+	die(EXIT_USAGE, "no channel '%s'; the channels are %s", spec, list);
+}
+
 __attribute__((format(printf, 1, 2), unused))
 static void warn(const char *fmt, ...)
 {
@@ -319,8 +329,9 @@ static psg_reader *open_detector_input(int optional, int argc, char **argv)
 	return in;
 }
 
-/* A channel named by exact label, else by selection (glob or index), or
-   dies with EXIT_UNSUITABLE. */
+/* A channel named by exact label, else by selection (glob, index, or the
+   label in another case), or dies with EXIT_USAGE listing the labels
+   there are: a name that matches nothing is a mistake in the command. */
 __attribute__((unused))
 static int named_channel(const psg_header *h, const char *spec)
 {
@@ -332,7 +343,7 @@ static int named_channel(const psg_header *h, const char *spec)
 			i = idx[0];
 	}
 	if (i < 0)
-		die(EXIT_UNSUITABLE, "no channel '%s'", spec);
+		die_no_channel(h, spec);
 	return i;
 }
 
@@ -343,25 +354,15 @@ static const char *electrode(const char *label)
 	return strncasecmp(label, "EEG ", 4) ? label : label + 4;
 }
 
-/* The first EEG channel whose electrode (the label without "EEG ")
-   starts with the earliest of pref[0..n): "F4" matches "F4-M1"; a
-   one-letter prefix needs a digit or z after it ("C" matches "C3-A2" and
-   "Cz", not "Chin").  -1 if none. */
+/* Records in the output header that this stage uses channel ch as role
+   (stage_name without "psg-"); -1 (no channel) records nothing. */
 __attribute__((unused))
-static int eeg_by_electrode(const psg_header *h, const char *const *pref,
-			    size_t n)
+static void add_role(psg_header *h, const char *role, int ch)
 {
-	for (size_t p = 0; p < n; p++)
-		for (int i = 0; i < h->nchannels; i++) {
-			const char *e = electrode(h->channels[i].label);
-			size_t k = strlen(pref[p]);
-			if (!strcmp(h->channels[i].kind, PSG_KIND_EEG) &&
-			    !strncasecmp(e, pref[p], k) &&
-			    (k > 1 || isdigit((unsigned char)e[1]) ||
-			     e[1] == 'z' || e[1] == 'Z'))
-				return i;
-		}
-	return -1;
+	const char *stage = strncmp(stage_name, "psg-", 4) ? stage_name :
+			    stage_name + 4;
+	if (ch >= 0 && psg_header_add_role(h, stage, role, ch) < 0)
+		die(EXIT_IO, "out of memory");
 }
 
 /* Room for one more element in a doubling array p of *cap elements

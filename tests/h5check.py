@@ -153,7 +153,7 @@ def check_root(f, a):
     version = re.search(r'#define PSG_VERSION "([^"]*)"',
                         open(a.psg_h).read()).group(1)
     want = {
-        "schema_version": "1.0", "software": "psgpipe " + version,
+        "schema_version": "1.1", "software": "psgpipe " + version,
         "psgpipe_version": version, "source_file": "synthetic/night.edf",
         "source_sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e464"
                          "9b934ca495991b7852b855",
@@ -183,11 +183,12 @@ def check_channels(f, a):
     dt = t.dtype
     types = [dt.fields[n][0] for n in dt.names]
     want_types = ["<i4"] + ["O"] * 5 + ["<f8", "<i8", "<f8", "<f8", "<f8",
-                                          "<i4", "<i4", "<i8", "<i8"]
+                                          "<i4", "<i4", "<i8", "<i8", "O"]
     same("/channels column types", [x.str if x.kind != "O" else "O"
                                     for x in types], want_types)
     report(all(is_vlen_utf8(dt.fields[n][0]) for n in
-               ("label", "kind", "unit", "transducer", "prefilter")),
+               ("label", "kind", "unit", "transducer", "prefilter",
+                "roles")),
            "/channels strings are variable-length UTF-8")
     rows = []
     for i, (label, kind, unit, spr, per, _) in enumerate(CHANNELS):
@@ -195,7 +196,7 @@ def check_channels(f, a):
         rows.append((i, label, kind, unit, "transducer %d" % i,
                      "HP:0.%dHz" % i, spr * 1e7 / (per * SEC), spr,
                      per * SEC / 1e7, -500.0 - i, 500.0 + i, -32768 + i,
-                     32767 - i, sum(x[2] for x in r), len(r)))
+                     32767 - i, sum(x[2] for x in r), len(r), ""))
     got = [tuple(x.decode() if isinstance(x, bytes) else x.item()
                  for x in row) for row in t[:]]
     same("/channels rows", got, rows)

@@ -94,6 +94,71 @@ cp "$C/night1.edf" "$TMP/dup/a/n.edf"; cp "$C/night1.edf" "$TMP/dup/b/n.edf"
 expect_exit 3 "two recordings of the same name are refused" \
 	psg-batch "$TMP/dup" -o "$TMP/x"
 
+# ---- a lab's directory: 20 nights, spaces, quotes, symbolic links ----
+# Every good night must run exactly once (a psg-night wrapper logs each
+# call); the bad ones are listed with their reasons.
+L="$TMP/lab store"                  # the real files, one level away
+D="$TMP/the cohort"                 # what the batch is given
+mkdir -p "$L/site 'B'" "$L/loose" "$D"
+for s in $(seq 1 17); do
+	case $s in
+	1|2|3|4|5) f="$D/n$s.edf" ;;                 # plain files
+	6|7|8|9|10) f="$L/site 'B'/o'n $s.edf" ;;    # via a linked folder
+	*) f="$L/loose/night $s.edf" ;;              # each one a link
+	esac
+	psg-synth -H 0.17 -p plm -s "$s" -o "$f" >/dev/null
+done
+ln -s "$L/site 'B'" "$D/site 'B'"
+for s in $(seq 11 17); do ln -s "$L/loose/night $s.edf" "$D/link $s.edf"; done
+head -c 300000 "$D/n1.edf" >"$D/broken one.edf"          # truncated
+printf 'not an EDF at all\n' >"$D/broken two.edf"
+psg-synth -H 0.17 -s 18 -o "$D/no eeg.edf" >/dev/null
+# Its six EEG channels relabelled (EDF labels: 16 bytes each from 256).
+for i in 0 1 2 3 4 5; do
+	printf '%-16s' "Temp $i" | dd of="$D/no eeg.edf" bs=1 \
+		seek=$((256 + 16 * i)) conv=notrunc 2>/dev/null
+done
+W="$TMP/wrapped bin"
+mkdir "$W"
+cp "$PSG_BUILD/bin/psg-batch" "$PSG_BUILD/bin/psg-collect" "$W/"
+# The wrapper logs the output (after -o), which names the night.
+{
+	echo '#!/bin/sh'
+	echo 'for a; do [ "${o:-}" = 1 ] && printf "%s\n" "$a"; o=; [ "$a" = -o ] && o=1; done >>"$CALLS"'
+	echo 'exec "$PSG_BUILD/bin/psg-night" "$@"'
+} >"$W/psg-night"
+chmod +x "$W/psg-night"
+CALLS=$TMP/calls
+export CALLS
+: >"$CALLS"
+O="$TMP/out dir 'x'"
+t0=$(date +%s)
+"$W/psg-batch" "$D" -o "$O" -j 2 2>"$TMP/lab.err"
+rc=$? t1=$(date +%s)
+echo "# 20 nights of 10 min: $((t1 - t0)) s"
+runs=$(sed 's|.*/||' "$CALLS" | sort | uniq -c | awk '$1 != 1' | head -n 3)
+check "each of the 20 nights ran exactly once ($(wc -l <"$CALLS") runs;${runs:- no repeats})" \
+	sh -c "test -z '$runs' && test $(wc -l <"$CALLS") -eq 20"
+check "17 good nights, in folders with spaces, quotes and links: ok" \
+	test "$(grep -c '^ok	' "$O/batch.log")" -eq 17
+check "...every one has its result" test "$(ls "$O" | grep -c '\.h5$')" -eq 18
+check "the truncated recording is FAILED with psg-read's reason" \
+	grep -q "^FAILED	broken one	.*exit 2: psg-read: .*truncated" "$O/batch.log"
+check "the file that is no EDF is FAILED with psg-read's reason" \
+	grep -q "^FAILED	broken two	.*exit 2: psg-read: " "$O/batch.log"
+check "the night without EEG is FAILED: exit 3 naming the EEG role" \
+	grep -q "^FAILED	no eeg	.*exit 3: psg-night: .*EEG" "$O/batch.log"
+check "psg-batch exits 3+3 for the three bad nights ($rc)" test "$rc" -eq 6
+check "the cohort table has the 17 good nights" \
+	test "$($PY -c 'import h5py, sys
+print(len(h5py.File(sys.argv[1])["cohort"]["night"]))' "$O/cohort.h5")" -eq 17
+: >"$CALLS"
+"$W/psg-batch" "$D" -o "$O" -j 2 2>/dev/null
+check "a rerun runs only the 3 failed nights again ($(wc -l <"$CALLS"))" \
+	test "$(wc -l <"$CALLS")" -eq 3
+grep -v '^ok	' "$O/batch.log" | sed 's/^/# /'
+rm -rf "$L" "$D" "$O"
+
 # ---- a real Slurm on this machine ----
 SL="$ROOT/tests/tools/slurm-local"
 if ! "$SL" available 2>"$TMP/why"; then
@@ -119,6 +184,24 @@ else
 		env "$env" psg-batch --slurm -- "$C" -o "$TMP/sout" 2>/dev/null
 		check "Slurm: a rerun submits only the failed night" \
 			test "$(ls "$TMP/sout/logs" | grep -c '^slurm-')" -eq 6
+		# A busy slurmctld (squeue times out, prints nothing) must not
+		# end the wait: the first 3 squeue calls fail here.
+		mkdir "$TMP/busy"
+		real=$(command -v squeue)
+		{
+			echo '#!/bin/sh'
+			echo "n=\$(cat '$TMP/busy/n' 2>/dev/null || echo 0)"
+			echo "echo \$((n + 1)) >'$TMP/busy/n'"
+			echo '[ "$n" -ge 3 ] || { echo "squeue: error: Socket timed out" >&2; exit 1; }'
+			echo "exec '$real' \"\$@\""
+		} >"$TMP/busy/squeue"
+		chmod +x "$TMP/busy/squeue"
+		env "$env" PATH="$TMP/busy:$PATH" psg-batch --slurm -- "$C" \
+			-o "$TMP/bout" 2>/dev/null
+		rc=$?
+		check "Slurm: squeue not answering at first does not end the wait ($rc, 4 ok)" \
+			sh -c "test $rc -eq 4 && \
+			test '$(col "$TMP/bout/batch.log" ok)' = 'night1 night2 night3 night4 '"
 		pids=$(cat "$TMP"/slurm/*.pid)
 		"$SL" stop "$TMP/slurm"
 		sleep 1

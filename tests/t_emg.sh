@@ -106,7 +106,7 @@ check "with a hypnogram the indices are per hour of sleep (basis $basis = 2)" \
 # Pass-through: everything but psg-emg's own results is unchanged.
 psg-read "$TMP/clean.edf" | psg-dump >"$TMP/in.txt"
 psg-read "$TMP/clean.edf" | psg-emg 2>>"$TMP/all.log" | psg-dump |
-	grep -v '^event "emg_bursts"\|^event "plm_series"\|^summary\|^evtype [12] \|^history "psg-emg' \
+	grep -v '^event "emg_bursts"\|^event "plm_series"\|^summary\|^evtype [12] \|^history "psg-emg\|^role emg ' \
 	>"$TMP/through.txt"
 grep -v '^history\|^end' "$TMP/in.txt" >"$TMP/a.txt"
 grep -v '^history\|^end' "$TMP/through.txt" >"$TMP/b.txt"
@@ -145,7 +145,7 @@ expect_exit 1 "psg-emg --on 2 --off 3 exits 1" \
 expect_exit 1 "psg-emg --mains 55 exits 1" sh -c "psg-emg --mains 55 </dev/null"
 expect_exit 3 "psg-emg without an EMG channel exits 3" \
 	sh -c "psg-read -c 'F4*,ECG*' '$TMP/clean.edf' | psg-emg"
-expect_exit 3 "psg-emg --chin with no such channel exits 3" \
+expect_exit 1 "psg-emg --chin with no such channel is a usage error (exit 1)" \
 	sh -c "psg-read '$TMP/clean.edf' | psg-emg --chin nothing"
 psg-read "$TMP/clean.edf" | head -c 300000 >"$TMP/trunc.psg"
 expect_exit 2 "psg-emg on a truncated stream exits 2" \

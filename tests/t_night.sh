@@ -37,7 +37,21 @@ check "SWS percent is of sleep time with psg-wake's calls ($swsm / $tst min = $s
 	awk -v a="$swsm" -v b="$tst" -v p="$swsp" -v k="$(fig "$TMP/mixed.h5" sws_basis)" \
 	'BEGIN { exit !(k == 1 && a > 0 && (100 * a / b - p) ^ 2 < 1e-18) }'
 summary=$(grep -c . "$TMP/mixed.out")
-check "the summary is short ($summary lines)" test "$summary" -le 8
+check "the channel map and summary are short ($summary lines)" test "$summary" -le 12
+check "the channel map comes first: wake's EEG is C4-M1, sws's F4-M1" \
+	sh -c "head -n 1 '$TMP/mixed.out' | grep -q ': channels\$' && \
+	grep -q '^  wake  eeg=C4-M1 eog=E1-M2 chin=Chin1-Chin2\$' '$TMP/mixed.out' && \
+	grep -q '^  sws   eeg=F4-M1 eog=E1-M2,E2-M2\$' '$TMP/mixed.out' && \
+	grep -q '^  emg   leg=Leg L,Leg R chin=Chin1-Chin2 masseter=Masseter R ecg=ECG II\$' '$TMP/mixed.out'"
+roles=$($PY -c 'import h5py, sys
+t = h5py.File(sys.argv[1])["channels"]
+print(";".join("%s=%s" % (l.decode(), r.decode()) for l, r in
+      zip(t["label"], t["roles"]) if r))' "$TMP/mixed.h5")
+check "/channels roles stores every choice ($roles)" test "$roles" = \
+	"F4-M1=sws:eeg;C4-M1=wake:eeg;E1-M2=wake:eog sws:eog;E2-M2=sws:eog;Chin1-Chin2=wake:chin emg:chin;Leg L=emg:leg;Leg R=emg:leg;ECG II=emg:ecg;Masseter R=emg:masseter"
+check "the history records each stage's options (psg-read's input)" $PY -c 'import h5py, sys
+h = h5py.File(sys.argv[1]).attrs["history"]
+sys.exit(not (h[0].endswith("mixed.edf") and "--optional" not in " ".join(h)))' "$TMP/mixed.h5"
 
 # An imported hypnogram gives REM: the atonia index.
 psg-synth -H 2 -p healthy -s 4 -o "$TMP/rem.edf" >/dev/null
@@ -50,28 +64,87 @@ noai=$(fig "$TMP/mixed.h5" atonia_index)
 check "...and without one it is NaN ($noai)" test "$noai" = NaN
 
 # Overrides reach the stages.
-psg-night "$TMP/mixed.edf" -q -o "$TMP/o.h5" --epoch 20 --emg-leg none \
+psg-night "$TMP/mixed.edf" -q -o "$TMP/o.h5" --epoch 20 --legs none \
 	--sws '--absolute' 2>"$TMP/o.err"
 ep=$($PY -c 'import h5py, sys; print(h5py.File(sys.argv[1]).attrs["epoch_length_s"])' "$TMP/o.h5")
 check "--epoch 20 gives 20-s epochs ($ep)" test "$ep" = 20.0
-check "--emg-leg none: the LM index is NaN, not measured" \
+check "--legs none (psg-emg's name): the LM index is NaN, not measured" \
 	test "$(fig "$TMP/o.h5" lm_index)" = NaN
 check "--sws '--absolute' reaches psg-sws" \
 	test "$(fig "$TMP/o.h5" sws_adaptive)" = 0
 
 if have_shared && [ -f "$SHARED/dreams/excerpt1_eeg_hyp.edf" ]; then
+	expect_exit 3 "an EEG-only DREAMS excerpt: every detector is wanted, exit 3" \
+		psg-night "$SHARED/dreams/excerpt1_eeg_hyp.edf" --epoch 20 \
+		-o "$TMP/d1.h5"
+	check "...naming the missing role and psg-emg, no output" sh -c \
+		"grep -q '^psg-night: .*no EMG (leg, chin or masseter) channel for psg-emg' \
+		'$TMP/stderr' && test ! -e '$TMP/d1.h5'"
 	psg-night "$SHARED/dreams/excerpt1_eeg_hyp.edf" --epoch 20 \
+		--detectors wake,sws --hypnogram "$SHARED/dreams/Hypnogram_excerpt1.txt" \
 		-o "$TMP/d1.h5" >"$TMP/d1.out" 2>"$TMP/d1.err"
-	check "an EEG-only DREAMS excerpt: wake and SWS, EMG skipped" \
+	check "--detectors wake,sws: wake and SWS, nothing on stderr" \
 		sh -c "test -s '$TMP/d1.h5' && grep -q '^  SWS: ' '$TMP/d1.out' && \
-		! grep -q '^  legs: ' '$TMP/d1.out'"
-	check "...with one warning naming psg-emg" \
-		sh -c "test \$(wc -l <'$TMP/d1.err') -eq 1 && \
-		grep -q '^psg-emg: warning: no usable EMG' '$TMP/d1.err'"
+		! grep -q '^  legs: ' '$TMP/d1.out' && test ! -s '$TMP/d1.err'"
+	nst=$($PY -c 'import h5py, sys
+a = h5py.File(sys.argv[1])["events/annotations"]
+print(sum(l.decode().startswith("Sleep stage") for l in a["label"]))' "$TMP/d1.h5")
+	check "--hypnogram takes DREAMS text as psg-score does ($nst stage runs)" \
+		test "$nst" -gt 10
 else
-	skip "../shared/data/dreams missing"
-	skip "../shared/data/dreams missing"
+	for i in 1 2 3 4; do skip "../shared/data/dreams missing"; done
 fi
+if have_shared && [ -d "$SHARED/nox" ]; then
+	nox=$(ls "$SHARED"/nox/*.edf | head -n 1)
+	psg-night "$nox" -o "$TMP/nox.h5" --detectors wake,sws,emg \
+		>"$TMP/nox.out" 2>/dev/null
+	check "a real Nox recording: C4-M1 and F4-M1 rather than C4, F4; chin 1-2" \
+		sh -c "grep -q '^  wake  eeg=C4-M1 .*chin=1-2\$' '$TMP/nox.out' && \
+		grep -q '^  sws   eeg=F4-M1 eog=E1-M2,E2-M1\$' '$TMP/nox.out' && \
+		grep -q '^  emg   chin=1-2 ' '$TMP/nox.out'"
+else
+	skip "../shared/data/nox missing"
+fi
+
+# Exit codes that mean what they say.
+cp "$TMP/mixed.edf" "$TMP/noeeg.edf"
+for i in 0 1 2 3 4 5; do   # the six EEG labels (16 bytes each from 256)
+	printf '%-16s' "Temp $i" | dd of="$TMP/noeeg.edf" bs=1 \
+		seek=$((256 + 16 * i)) conv=notrunc 2>/dev/null
+done
+expect_exit 3 "a recording without EEG exits 3" \
+	psg-night "$TMP/noeeg.edf" -o "$TMP/noeeg.h5"
+check "...naming the EEG role of psg-wake and psg-sws, and no output" sh -c \
+	"grep -q '^psg-night: .*no EEG channel for psg-wake' '$TMP/stderr' && \
+	grep -q '^psg-night: .*no EEG channel for psg-sws' '$TMP/stderr' && \
+	test ! -e '$TMP/noeeg.h5'"
+expect_exit 0 "...and --detectors emg runs what it can" \
+	psg-night -q "$TMP/noeeg.edf" --detectors emg -o "$TMP/noeeg.h5"
+for opt in --chin --eeg --legs --ecg --eog --masseter; do
+	expect_exit 1 "$opt naming no channel is a usage error" \
+		psg-night "$TMP/mixed.edf" $opt Chn -o "$TMP/typo.h5"
+	check "...listing the labels there are, no output" sh -c \
+		"grep -q \"no channel 'Chn'; the channels are 'F4-M1', 'C4-M1'\" \
+		'$TMP/stderr' && test ! -e '$TMP/typo.h5'"
+done
+# Where SIGPIPE is ignored (inherited from a parent), a stage ends on a
+# broken pipe with its own write error: not taken for the cause.
+expect_exit 0 "SIGPIPE ignored: the night still runs" sh -c \
+	"trap '' PIPE; psg-night -q '$TMP/mixed.edf' -o '$TMP/pipe.h5'"
+expect_exit 1 "SIGPIPE ignored: a bad --chin is still exit 1, psg-wake's" sh -c \
+	"trap '' PIPE; psg-night -q '$TMP/mixed.edf' --chin Chn -o '$TMP/pipe.h5'"
+expect_exit 0 "labels match whatever their case (--chin chin1-chin2)" \
+	psg-night -q "$TMP/mixed.edf" --chin chin1-chin2 -o "$TMP/case.h5"
+cp "$TMP/mixed.edf" "$TMP/same.edf"
+ln -s same.edf "$TMP/link.edf"
+sum0=$(cksum <"$TMP/same.edf")
+expect_exit 1 "the output may not be the input (-o IN)" \
+	psg-night "$TMP/same.edf" -o "$TMP/same.edf"
+expect_exit 1 "...nor the input under another name (a symbolic link)" \
+	psg-night "$TMP/same.edf" -o "$TMP/link.edf"
+expect_exit 1 "...nor the hypnogram" psg-night "$TMP/rem.edf" \
+	--hypnogram "$TMP/rem.hypnogram.edf" -o "$TMP/rem.hypnogram.edf"
+check "...and the input is untouched" test "$(cksum <"$TMP/same.edf")" = "$sum0"
 
 # Bad input: one message from the stage that failed, one from psg-night.
 head -c 300000 "$TMP/mixed.edf" >"$TMP/cut.edf"

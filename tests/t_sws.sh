@@ -143,7 +143,7 @@ check "a generated night without N3 has no SWS epoch ($nsws)" test "$nsws" -eq 0
 expect_exit 1 "psg-sws --floor 2 exits 1" sh -c "psg-sws --floor 2 <'$TMP/n.psg'"
 expect_exit 3 "psg-sws without a frontal or central EEG exits 3" \
 	sh -c "psg-read -c 'ECG*' '$TMP/n.edf' | psg-sws"
-expect_exit 3 "psg-sws --eog with a missing channel exits 3" \
+expect_exit 1 "psg-sws --eog with a missing channel is a usage error (exit 1)" \
 	sh -c "psg-sws --eog 'E1-M2,NOPE' <'$TMP/n.psg'"
 expect_exit 1 "psg-sws --eog-ratio 0 exits 1" \
 	sh -c "psg-sws --eog-ratio 0 <'$TMP/n.psg'"

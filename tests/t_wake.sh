@@ -99,7 +99,7 @@ grep -q '^ok' "$TMP/out" || flunk "the Python checks did not run"
 # (a short 4-channel night, so that the text dump stays small).
 psg-synth -H 0.3 -p healthy -s 2 -n 4 -o "$TMP/short.edf" >/dev/null
 psg-read "$TMP/short.edf" >"$TMP/short.psg"
-keep() { grep -v '^history\|^end \|^feature\|^evtype\|^epoch [0-9]* wake=\|^event "a[wr][ao]\|^summary'; }
+keep() { grep -v '^history\|^end \|^feature\|^evtype\|^epoch [0-9]* wake=\|^event "a[wr][ao]\|^summary\|^role wake '; }
 psg-dump "$TMP/short.psg" | keep >"$TMP/in.txt"
 psg-wake <"$TMP/short.psg" | psg-dump | keep >"$TMP/through.txt"
 check "every incoming record passes through unchanged" \

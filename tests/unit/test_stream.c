@@ -30,6 +30,8 @@ static psg_header *make_header(void)
 	psg_header_add_feature(h, "swa", "uV^2", "0.5-4 Hz power");
 	char *argv[] = {"psg-test", "--x"};
 	psg_header_add_history(h, 2, argv);
+	psg_header_add_role(h, "wake", "eeg", 0);
+	psg_header_add_role(h, "emg", "leg", 1);
 	h->subsecond = 3945312;
 	strcpy(h->patient, "X F 20-JAN-1998 Née_Ö");
 	return h;
@@ -97,6 +99,9 @@ static void test_roundtrip(void)
 	   "features round-trip");
 	OK(g->nhistory == 1 && !strcmp(g->history[0], "psg-test --x"),
 	   "history round-trips");
+	OK(g->nroles == 2 && !strcmp(g->roles[1].stage, "emg") &&
+	   !strcmp(g->roles[1].role, "leg") && g->roles[1].channel == 1,
+	   "channel roles round-trip (stream 1.2)");
 	psg_record rec;
 	int kinds[9] = {0}, n = 0, same = 1;
 	while ((st = psg_reader_next(r, &rec)) > 0 && n < 9) {
