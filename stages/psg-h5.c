@@ -22,7 +22,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#define SCHEMA_VERSION "1.0"
+#define SCHEMA_VERSION "1.1"
 #define TICKS 1e7                 /* PSG_TICKS_PER_SEC as a double */
 #define BATCH 1024                /* table rows buffered before a write */
 #define BATCH_TEXT (8u << 20)     /* ...or this many bytes of labels */
@@ -1463,7 +1463,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: psg-h5 -o OUT.h5 [--signals] [--compress N]\n"
 	      "Reads a psgpipe stream on standard input and stores it as "
-	      "HDF5\n(schema 1.0, docs/hdf5.md): header, channels, segments, "
+	      "HDF5\n(schema 1.1, docs/hdf5.md): header, channels, segments, "
 	      "epochs,\nevents and summaries; samples too with --signals.\n\n"
 	      "  -o, --output OUT.h5  the file to write (required); it "
 	      "appears only\n                       when the stream ended "
