@@ -32,8 +32,10 @@
  *  - the resting level (baseline) is the 20th percentile of the envelope's
  *    0.5-s means in a centred window of 300 s (legs) or 60 s (chin and
  *    masseter, whose tone changes with the sleep stage).  A low percentile
- *    stays at rest while up to 80 % of the window is active, so a 3-min
- *    spasm does not raise it.
+ *    stays at rest while up to 80 % of the window is active; on the legs
+ *    the rest does not rise while a burst lasts, for up to 10 min (--hold:
+ *    nocturnal leg cramps last seconds to 10 minutes, Allen & Kirby 2012,
+ *    Am Fam Physician 86:350), so a 5-min spasm is one.
  *
  * Bursts (WASM 2016, Ferri et al., Sleep Med 26:86; AASM Manual v2.6):
  *  - legs: onset where the envelope rises 8 uV above rest; offset at the
@@ -120,6 +122,7 @@ typedef struct opts {
 	double rmma_min, rmma_max, rmma_tonic, rmma_gap;
 	int rmma_bursts;
 	double pct, leg_win, chin_win;
+	double hold;                /* s: leg rest held during a burst */
 	double arousal_gap;
 	int optional;               /* --optional: pass unusable input through */
 } opts;
@@ -272,6 +275,10 @@ static void usage(FILE *f)
 	      "      --baseline-pct P   resting level percentile (default 20)\n"
 	      "      --leg-window SEC   its centred window for legs (default 300)\n"
 	      "      --chin-window SEC  for chin and masseter (default 60)\n"
+	      "      --hold SEC         leg rest does not rise during a burst "
+	      "for up to SEC\n"
+	      "                         (default 600: nocturnal cramps last "
+	      "up to 10 min)\n"
 	      "Bursts (WASM 2016, AASM v2.6, Lavigne 1996):\n"
 	      "      --on UV            leg onset above rest (default 8)\n"
 	      "      --off UV           leg offset within rest + UV (default 2)\n"
@@ -344,7 +351,7 @@ static void defaults(opts *o)
 	o->rmma_min = 0.25, o->rmma_max = 2, o->rmma_tonic = 10;
 	o->rmma_gap = 2;
 	o->rmma_bursts = 3;
-	o->pct = 20, o->leg_win = 300, o->chin_win = 60;
+	o->pct = 20, o->leg_win = 300, o->chin_win = 60, o->hold = 600;
 	o->arousal_gap = 0.5;
 }
 
@@ -353,12 +360,14 @@ static void parse_args(int argc, char **argv, opts *o)
 	enum { O_LEGS = 256, O_CHIN, O_JAW, O_ECG, O_BAND, O_MAINS, O_SMOOTH,
 	       O_PCT, O_LWIN, O_CWIN, O_ON, O_OFF, O_OFFT, O_CR, O_CM, O_MINB,
 	       O_TW, O_LMMAX, O_BIL, O_IMI, O_SER, O_RMMA, O_RGAP, O_RB,
-	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC, O_COFF, O_OPTIONAL };
+	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC, O_COFF, O_OPTIONAL,
+	       O_HOLD };
 	static const struct option lo[] = {{"legs", 1, 0, O_LEGS},
 		{"chin", 1, 0, O_CHIN}, {"masseter", 1, 0, O_JAW},
 		{"ecg", 1, 0, O_ECG}, {"band", 1, 0, O_BAND},
 		{"mains", 1, 0, O_MAINS}, {"smooth", 1, 0, O_SMOOTH},
 		{"baseline-pct", 1, 0, O_PCT}, {"leg-window", 1, 0, O_LWIN},
+		{"hold", 1, 0, O_HOLD},
 		{"chin-window", 1, 0, O_CWIN}, {"on", 1, 0, O_ON},
 		{"off", 1, 0, O_OFF}, {"off-time", 1, 0, O_OFFT},
 		{"chin-off-time", 1, 0, O_COFFT}, {"trace", 1, 0, O_TRACE},
@@ -393,6 +402,8 @@ static void parse_args(int argc, char **argv, opts *o)
 			break;
 		case O_LWIN: o->leg_win = opt_num("--leg-window", optarg, 10,
 						  3600); break;
+		case O_HOLD: o->hold = opt_num("--hold", optarg, 0, 86400);
+			break;
 		case O_CWIN: o->chin_win = opt_num("--chin-window", optarg, 10,
 						   3600); break;
 		case O_ON: o->on_uv = opt_num("--on", optarg, 0.1, 1e4); break;
@@ -946,6 +957,13 @@ static void detect(state *S, emgch *c, double t, double e, double b,
 		   psg_writer *w)
 {
 	const opts *o = S->o;
+	/* A leg's rest does not rise while a burst lasts (up to --hold): a
+	   contraction longer than 80 % of the window would become its own
+	   rest and end early, a 5-min cramp coming out as two spasms and LMs
+	   between.  The chin's and masseter's rest follows their tone, which
+	   changes with the sleep stage (REM to N2 is 4x), so it is not held. */
+	if (c->in && c->role == R_LEG && !isnan(b) && t - c->on < o->hold)
+		b = fmin(b, c->b_on);
 	if (S->trace)
 		fprintf(S->trace, "%d\t%.3f\t%.3f\t%.3f\n", c->ch, t, e, b);
 	if (c->role != R_LEG && floor(t) != floor(c->now)) {
