@@ -514,7 +514,7 @@ static void add_channel(state *S, int ch, int role)
 	   Hz): a channel must carry its top, rate >= 2 x top (Nyquist), which
 	   for 10-100 Hz is also the AASM's minimal EMG rate of 200 Hz.  A
 	   50-Hz chin holds 10-20 Hz only, and its envelope bursts are not
-	   the muscle's (DREAMS excerpt 3: 179 twitches an hour). */
+	   the muscle's (DREAMS excerpt 3's chin: 170 twitches an hour). */
 	double rate = psg_channel_rate(pc);
 	if (rate < 2 * S->o->band_hi) {
 		warn("%s EMG '%s' at %g Hz cannot carry the %g-%g Hz band the "
@@ -588,11 +588,20 @@ static int pick_ecg(const psg_header *h, const char *sel)
 			die(EXIT_UNSUITABLE, "no ECG channel '%s'", sel);
 		return ecg_usable(&h->channels[i]) ? i : -1;
 	}
-	for (int i = 0; i < h->nchannels; i++)
-		if (!strcmp(h->channels[i].kind, PSG_KIND_ECG) &&
-		    !strcmp(h->channels[i].unit, "uV"))
-			return ecg_usable(&h->channels[i]) ? i : -1;
-	warn("no ECG channel: ECG bleed is not removed");
+	int slow = -1;
+	for (int i = 0; i < h->nchannels; i++) {
+		const psg_channel *c = &h->channels[i];
+		if (strcmp(c->kind, PSG_KIND_ECG) || strcmp(c->unit, "uV"))
+			continue;
+		if (psg_channel_rate(c) >= ECG_MIN_RATE)
+			return i;
+		if (slow < 0)
+			slow = i;
+	}
+	if (slow >= 0)
+		ecg_usable(&h->channels[slow]);   /* says why it is not used */
+	else
+		warn("no ECG channel: ECG bleed is not removed");
 	return -1;
 }
 
