@@ -7,9 +7,14 @@
  * Channels.  Roles are guessed from labels: legs ("Leg L", "Right Leg",
  * "LAT", "RAT", "Tib"...), chin ("Chin1-Chin2", "EMG submental",
  * "EMG"), masseter ("Masseter R"); --legs, --chin and --masseter override
- * ("none" drops a role).  Only voltage channels (uV) are used, and none
+ * ("none" drops a role).  Only voltage channels (uV) are used; none
  * whose digital step exceeds a quarter of the onset rise (2 uV): its
- * quantisation would be scored as bursts.
+ * quantisation would be scored as bursts; and none sampled below twice
+ * the band's top (Nyquist: 200 Hz for 10-100 Hz, which is also the AASM
+ * Manual's minimal EMG rate): the amplitude rules are of the whole band.
+ * Each refusal is a warning naming the channel, its rate and the band;
+ * the other roles go on.  The ECG must be 100 Hz or more (R peaks timed
+ * to a tenth of a QRS), or the bleed stays, with a warning saying why.
  *
  * Conditioning (each an option):
  *  - zero-phase FIR band-pass 10-100 Hz (WASM 2016 recommends 10 Hz high-
@@ -27,8 +32,10 @@
  *  - the resting level (baseline) is the 20th percentile of the envelope's
  *    0.5-s means in a centred window of 300 s (legs) or 60 s (chin and
  *    masseter, whose tone changes with the sleep stage).  A low percentile
- *    stays at rest while up to 80 % of the window is active, so a 3-min
- *    spasm does not raise it.
+ *    stays at rest while up to 80 % of the window is active; on the legs
+ *    the rest does not rise while a burst lasts, for up to 10 min (--hold:
+ *    nocturnal leg cramps last seconds to 10 minutes, Allen & Kirby 2012,
+ *    Am Fam Physician 86:350), so a 5-min spasm is one.
  *
  * Bursts (WASM 2016, Ferri et al., Sleep Med 26:86; AASM Manual v2.6):
  *  - legs: onset where the envelope rises 8 uV above rest; offset at the
@@ -67,14 +74,18 @@
  * EMG in REM (hypnogram annotations), each minus the minimum of the 60
  * around it; AI = share <= 1 uV / (1 - share in 1-2 uV).
  *
- * Output: events `emg_bursts` (twitches, spasms, chin bursts and RMMA as
- * they are found, chin and masseter ones once no channel can still merge
- * them; LMs at the end of the stream, when series, arousals and sleep are
- * known) and `plm_series`; summaries (docs/hdf5.md).  Every input record
- * passes through untouched.
+ * Output: events `emg_bursts` (twitches, chin bursts and RMMA as they
+ * are found, chin and masseter ones once no channel can still merge them,
+ * or with psg-wake's `wake` epochs, which it decides at its END, at the
+ * end with their sleep state; LMs and spasms at the end of the stream,
+ * when series, arousals, sleep and the other legs are known), one per
+ * movement however many legs show it; `emg_channels` (each channel's
+ * burst of an event on several) and `plm_series`; summaries
+ * (docs/hdf5.md).  Every input record passes through untouched.
  * Memory: per channel the filter and 150 s of envelope (100 Hz); LMs,
  * spasms, arousals and stage annotations are held until END (tens per
- * hour, 48 bytes each), as are psg-wake's calls (1 byte per epoch).
+ * hour, 40 bytes each), as are psg-wake's calls (1 byte per epoch) and,
+ * with them, the other events (hundreds per hour, 80 bytes each).
  */
 #include "stage.h"
 #include "tmpout.h"
@@ -89,6 +100,7 @@
 #define NPEND 64                /* chin bursts of one bruxism episode */
 #define MINI 61                 /* atonia: a mini-epoch and 30 s each side */
 #define NOTCH_TR 5               /* Hz: a narrower notch rings for ~1 s */
+#define ECG_MIN_RATE 100         /* Hz: R peaks timed to a tenth of a QRS */
 
 
 enum role { R_LEG, R_CHIN, R_JAW };
@@ -110,6 +122,7 @@ typedef struct opts {
 	double rmma_min, rmma_max, rmma_tonic, rmma_gap;
 	int rmma_bursts;
 	double pct, leg_win, chin_win;
+	double hold;                /* s: leg rest held during a burst */
 	double arousal_gap;
 	int optional;               /* --optional: pass unusable input through */
 } opts;
@@ -124,13 +137,27 @@ typedef struct burst {          /* a finished burst */
 	int ch;
 } burst;
 
-typedef struct held {           /* a leg burst kept for series (48 B) */
+typedef struct held {           /* a leg burst kept for series (40 B) */
 	double on, off;
 	float peak, mean, base;
 	int16_t ch;
 	int8_t kind, bilateral, arousal, sleep;
+	int16_t nch;                /* channels it was seen on */
 	int32_t series;
 } held;
+
+typedef struct part {           /* one channel's burst of a held event */
+	size_t owner;               /* the event: index into lm */
+	double on, off;
+	float peak, mean, base;
+	int ch;
+} part;
+
+typedef struct row {            /* an emg_bursts row */
+	burst b;
+	int kind, bilateral, bursts, channels;
+	double series, arousal;
+} row;
 
 typedef struct emgch {
 	int ch, role;
@@ -202,6 +229,11 @@ typedef struct state {
 	/* held until END */
 	held *lm;
 	size_t nlm, lmcap;
+	part *part;                 /* of the LMs and spasms on several legs */
+	size_t npart, partcap;
+	row *rows;                  /* rows waiting for psg-wake's calls */
+	size_t nrows, rowcap;
+	int64_t nid;                /* emg_bursts rows written */
 	double (*ar)[2];
 	size_t nar, arcap;
 	stagerun *runs;
@@ -216,6 +248,7 @@ typedef struct state {
 	int64_t cur_sec, last_eval;
 	double cur_sum;
 	long cur_n, rem_s, ai_le1, ai_1to2, rem_bursts;
+	int ch_type;                /* emg_channels */
 	/* counts */
 	long n_twitch, n_spasm, n_rmma;
 	jawev *jaw;
@@ -242,6 +275,10 @@ static void usage(FILE *f)
 	      "      --baseline-pct P   resting level percentile (default 20)\n"
 	      "      --leg-window SEC   its centred window for legs (default 300)\n"
 	      "      --chin-window SEC  for chin and masseter (default 60)\n"
+	      "      --hold SEC         leg rest does not rise during a burst "
+	      "for up to SEC\n"
+	      "                         (default 600: nocturnal cramps last "
+	      "up to 10 min)\n"
 	      "Bursts (WASM 2016, AASM v2.6, Lavigne 1996):\n"
 	      "      --on UV            leg onset above rest (default 8)\n"
 	      "      --off UV           leg offset within rest + UV (default 2)\n"
@@ -272,8 +309,9 @@ static void usage(FILE *f)
 	      "      --optional         no suitable channel: pass the stream "
 	      "through, exit 0\n"
 	      "  -h, --help             this help\n\n"
-	      "Events: emg_bursts (kind twitch, lm, spasm, rmma, burst), "
-	      "plm_series.\nExit: 0 ok, 1 usage, 2 bad stream, 3 no EMG "
+	      "Events: emg_bursts (kind twitch, lm, spasm, rmma, burst; one "
+	      "per movement,\nhowever many legs), emg_channels (the legs of "
+	      "one on several), plm_series.\nExit: 0 ok, 1 usage, 2 bad stream, 3 no EMG "
 	      "channel.\n", f);
 }
 
@@ -313,7 +351,7 @@ static void defaults(opts *o)
 	o->rmma_min = 0.25, o->rmma_max = 2, o->rmma_tonic = 10;
 	o->rmma_gap = 2;
 	o->rmma_bursts = 3;
-	o->pct = 20, o->leg_win = 300, o->chin_win = 60;
+	o->pct = 20, o->leg_win = 300, o->chin_win = 60, o->hold = 600;
 	o->arousal_gap = 0.5;
 }
 
@@ -322,12 +360,14 @@ static void parse_args(int argc, char **argv, opts *o)
 	enum { O_LEGS = 256, O_CHIN, O_JAW, O_ECG, O_BAND, O_MAINS, O_SMOOTH,
 	       O_PCT, O_LWIN, O_CWIN, O_ON, O_OFF, O_OFFT, O_CR, O_CM, O_MINB,
 	       O_TW, O_LMMAX, O_BIL, O_IMI, O_SER, O_RMMA, O_RGAP, O_RB,
-	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC, O_COFF, O_OPTIONAL };
+	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC, O_COFF, O_OPTIONAL,
+	       O_HOLD };
 	static const struct option lo[] = {{"legs", 1, 0, O_LEGS},
 		{"chin", 1, 0, O_CHIN}, {"masseter", 1, 0, O_JAW},
 		{"ecg", 1, 0, O_ECG}, {"band", 1, 0, O_BAND},
 		{"mains", 1, 0, O_MAINS}, {"smooth", 1, 0, O_SMOOTH},
 		{"baseline-pct", 1, 0, O_PCT}, {"leg-window", 1, 0, O_LWIN},
+		{"hold", 1, 0, O_HOLD},
 		{"chin-window", 1, 0, O_CWIN}, {"on", 1, 0, O_ON},
 		{"off", 1, 0, O_OFF}, {"off-time", 1, 0, O_OFFT},
 		{"chin-off-time", 1, 0, O_COFFT}, {"trace", 1, 0, O_TRACE},
@@ -362,6 +402,8 @@ static void parse_args(int argc, char **argv, opts *o)
 			break;
 		case O_LWIN: o->leg_win = opt_num("--leg-window", optarg, 10,
 						  3600); break;
+		case O_HOLD: o->hold = opt_num("--hold", optarg, 0, 86400);
+			break;
 		case O_CWIN: o->chin_win = opt_num("--chin-window", optarg, 10,
 						   3600); break;
 		case O_ON: o->on_uv = opt_num("--on", optarg, 0.1, 1e4); break;
@@ -437,6 +479,19 @@ static void add_channel(state *S, int ch, int role)
 	for (int i = 0; i < S->nch; i++)
 		if (S->c[i].ch == ch)
 			return;
+	/* The amplitude rules are of the whole band (WASM's 8 uV of 10-100
+	   Hz): a channel must carry its top, rate >= 2 x top (Nyquist), which
+	   for 10-100 Hz is also the AASM's minimal EMG rate of 200 Hz.  A
+	   50-Hz chin holds 10-20 Hz only, and its envelope bursts are not
+	   the muscle's (DREAMS excerpt 3's chin: 170 twitches an hour). */
+	double rate = psg_channel_rate(pc);
+	if (rate < 2 * S->o->band_hi) {
+		warn("%s EMG '%s' at %g Hz cannot carry the %g-%g Hz band the "
+		     "EMG rules need (%g Hz or more): left out",
+		     role_name(role), pc->label, rate, S->o->band_lo,
+		     S->o->band_hi, 2 * S->o->band_hi);
+		return;
+	}
 	/* A step coarser than a quarter of the onset rise (2 uV for WASM's
 	   8) turns quantisation into bursts: such a channel cannot be scored
 	   (the Nox A1 export stores legs in 31-uV steps). */
@@ -482,16 +537,43 @@ static void pick_role(state *S, const psg_header *h, const char *sel, int role)
 		add_channel(S, idx[i], role);
 }
 
+/* Whether an ECG can time the R peaks the bleed template is aligned on:
+   the QRS's 5-25 Hz band, and a sample every tenth of a QRS (100 ms),
+   so ECG_MIN_RATE; the AASM's minimal ECG rate is 200 Hz. */
+static int ecg_usable(const psg_channel *c)
+{
+	double rate = psg_channel_rate(c);
+	if (rate >= ECG_MIN_RATE)
+		return 1;
+	warn("ECG '%s' at %g Hz is too slow to time R peaks (5-25 Hz, %d Hz "
+	     "or more): ECG bleed is not removed", c->label, rate,
+	     ECG_MIN_RATE);
+	return 0;
+}
+
+/* The ECG channel, or -1 (with a warning saying why). */
 static int pick_ecg(const psg_header *h, const char *sel)
 {
 	if (sel && !strcmp(sel, "none"))
 		return -1;
-	if (sel)
-		return named_channel(h, sel);
-	for (int i = 0; i < h->nchannels; i++)
-		if (psg_channel_has_role(&h->channels[i], PSG_ROLE_ECG) &&
-		    psg_channel_rate(&h->channels[i]) >= 100)
+	if (sel) {
+		int i = named_channel(h, sel);
+		return ecg_usable(&h->channels[i]) ? i : -1;
+	}
+	int slow = -1;
+	for (int i = 0; i < h->nchannels; i++) {
+		const psg_channel *c = &h->channels[i];
+		if (!psg_channel_has_role(c, PSG_ROLE_ECG))
+			continue;
+		if (psg_channel_rate(c) >= ECG_MIN_RATE)
 			return i;
+		if (slow < 0)
+			slow = i;
+	}
+	if (slow >= 0)
+		ecg_usable(&h->channels[slow]);   /* says why it is not used */
+	else
+		warn("no ECG channel: ECG bleed is not removed");
 	return -1;
 }
 
@@ -593,18 +675,25 @@ static double pctl_get(const pctl *p, double pct)
 
 /* ---- events ---- */
 
-static void emit(state *S, psg_writer *w, int ch, int kind, const burst *b,
-		 int bilateral, double series, double arousal, int bursts,
-		 double sleep)
+static void write_event(psg_writer *w, psg_event *e)
 {
-	double v[9] = {kind, b->peak, b->mean, b->base, bilateral, series,
-		       arousal, bursts, sleep};
-	psg_event e = {.type = S->ev_type, .channel = ch,
+	if (psg_write_event(w, e))
+		die(EXIT_IO, "%s", psg_writer_errmsg(w));
+}
+
+/* Writes one emg_bursts row; its id is its number, from 1. */
+static int64_t emit(state *S, psg_writer *w, const row *r, double sleep)
+{
+	const burst *b = &r->b;
+	double v[11] = {r->kind, b->peak, b->mean, b->base, r->bilateral,
+		       r->series, r->arousal, r->bursts, sleep,
+		       (double)++S->nid, r->channels};
+	psg_event e = {.type = S->ev_type, .channel = b->ch,
 		.onset = llround(b->on * PSG_TICKS_PER_SEC),
 		.duration = llround((b->off - b->on) * PSG_TICKS_PER_SEC),
-		.label = kind_name[kind], .nvalues = 9, .values = v};
-	if (psg_write_event(w, &e))
-		die(EXIT_IO, "%s", psg_writer_errmsg(w));
+		.label = kind_name[r->kind], .nvalues = 11, .values = v};
+	write_event(w, &e);
+	return S->nid;
 }
 
 /* 1 sleep, 0 wake, -1 not known at t (psg-wake's calls, else the
@@ -634,6 +723,35 @@ static double sleep_field(const state *S, double t)
 	return s < 0 ? NAN : s;
 }
 
+/* A row found while streaming.  psg-wake decides its calls at END, so
+   with its `wake` epochs in the stream the row waits for them: its
+   sleep state would be unknown now. */
+static void report(state *S, psg_writer *w, const row *r)
+{
+	if (S->f_wake < 0) {
+		emit(S, w, r, sleep_field(S, r->b.on));
+		return;
+	}
+	S->rows = grow(S->rows, &S->rowcap, S->nrows, sizeof *S->rows);
+	S->rows[S->nrows++] = *r;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	double x = ((const row *)a)->b.on, y = ((const row *)b)->b.on;
+	return (x > y) - (x < y);
+}
+
+static void report_held(state *S, psg_writer *w)
+{
+	if (!S->nrows)
+		return;
+	qsort(S->rows, S->nrows, sizeof *S->rows, cmp_row);
+	for (size_t i = 0; i < S->nrows; i++)
+		emit(S, w, &S->rows[i], sleep_field(S, S->rows[i].b.on));
+	S->nrows = 0;
+}
+
 static int rem_at(const state *S, double t)
 {
 	for (size_t i = S->nruns; i-- > 0;)
@@ -646,7 +764,7 @@ static void hold(state *S, const burst *b, int kind)
 {
 	S->lm = grow(S->lm, &S->lmcap, S->nlm, sizeof *S->lm);
 	S->lm[S->nlm++] = (held){b->on, b->off, (float)b->peak, (float)b->mean,
-		(float)b->base, (int16_t)b->ch, (int8_t)kind, 0, -1, -1, 0};
+		(float)b->base, (int16_t)b->ch, (int8_t)kind, 0, -1, -1, 1, 0};
 }
 
 /* ---- chin and masseter events wait until no channel can change them ---- */
@@ -675,8 +793,8 @@ static void jaw_emit(state *S, const jawev *e, psg_writer *w)
 	S->n_rmma += e->kind == K_RMMA;
 	if (e->kind != K_RMMA && rem_at(S, e->b.on))
 		S->rem_bursts++;
-	emit(S, w, e->b.ch, e->kind, &e->b, 0, 0, NAN, e->bursts,
-	     sleep_field(S, e->b.on));
+	row r = {e->b, e->kind, 0, e->bursts, 1, 0, NAN};
+	report(S, w, &r);
 }
 
 static int cmp_jaw(const void *a, const void *b)
@@ -794,15 +912,10 @@ static void burst_done(state *S, emgch *c, burst *b, psg_writer *w)
 	if (c->role == R_LEG) {
 		if (d < o->twitch_max) {
 			S->n_twitch++;
-			emit(S, w, b->ch, K_TWITCH, b, 0, 0, NAN, 1,
-			     sleep_field(S, b->on));
-		} else if (d <= o->lm_max) {
-			hold(S, b, K_LM);
-		} else {   /* reported now, kept as a series breaker */
-			S->n_spasm++, S->spasm_s += d, S->spasm_amp += b->mean * d;
-			emit(S, w, b->ch, K_SPASM, b, 0, 0, NAN, 1,
-			     sleep_field(S, b->on));
-			hold(S, b, K_SPASM);
+			row r = {*b, K_TWITCH, 0, 1, 1, 0, NAN};
+			report(S, w, &r);
+		} else {   /* at END: series, and one event for several legs */
+			hold(S, b, d <= o->lm_max ? K_LM : K_SPASM);
 		}
 		return;
 	}
@@ -825,6 +938,13 @@ static void detect(state *S, emgch *c, double t, double e, double b,
 		   psg_writer *w)
 {
 	const opts *o = S->o;
+	/* A leg's rest does not rise while a burst lasts (up to --hold): a
+	   contraction longer than 80 % of the window would become its own
+	   rest and end early, a 5-min cramp coming out as two spasms and LMs
+	   between.  The chin's and masseter's rest follows their tone, which
+	   changes with the sleep stage (REM to N2 is 4x), so it is not held. */
+	if (c->in && c->role == R_LEG && !isnan(b) && t - c->on < o->hold)
+		b = fmin(b, c->b_on);
 	if (S->trace)
 		fprintf(S->trace, "%d\t%.3f\t%.3f\t%.3f\n", c->ch, t, e, b);
 	if (c->role != R_LEG && floor(t) != floor(c->now)) {
@@ -1267,29 +1387,101 @@ static int cmp_ar(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* LMs of different legs that overlap or lie < bilat_gap apart become
-   one bilateral LM of at most bilat_max (WASM 2016). */
-static void merge_bilateral(state *S)
+static void add_part(state *S, size_t owner, const held *h)
+{
+	S->part = grow(S->part, &S->partcap, S->npart, sizeof *S->part);
+	S->part[S->npart++] = (part){owner, h->on, h->off, h->peak, h->mean,
+				     h->base, h->ch};
+}
+
+/* Whether the event lm[k] was seen on channel ch. */
+static int seen_on(const state *S, size_t k, int ch)
+{
+	if (S->lm[k].nch == 1)
+		return S->lm[k].ch == ch;
+	for (size_t i = S->npart; i-- > 0;)
+		if (S->part[i].owner == k && S->part[i].ch == ch)
+			return 1;
+	return 0;
+}
+
+/* The burst b joins the event lm[k], which keeps each channel's own
+   burst as a part. */
+static void join(state *S, size_t k, const held *b)
+{
+	held *a = &S->lm[k];
+	int new_ch = !seen_on(S, k, b->ch);
+	if (a->nch == 1)
+		add_part(S, k, a);
+	add_part(S, k, b);
+	double da = a->off - a->on, db = b->off - b->on;
+	a->mean = (float)((a->mean * da + b->mean * db) / (da + db));
+	a->peak = fmaxf(a->peak, b->peak);
+	a->base = (a->base + b->base) / 2;
+	a->off = fmax(a->off, b->off);
+	a->nch += new_ch;
+	a->bilateral = 1;
+}
+
+/* One movement seen on several legs is one event.  LMs of different legs
+   that overlap or lie < bilat_gap apart become one bilateral LM of at
+   most bilat_max (WASM 2016).  Spasms of different legs that overlap or
+   lie as close join the same way, whatever their length, when they start
+   less than lm_max (10 s) apart: a bilateral cramp or a whole-body
+   movement is one spasm, not one per leg, while a contraction that
+   starts later than an LM could last is one of its own.  No scoring rule
+   counts spasms; WASM's bilateral rule is the closest. */
+static void merge_legs(state *S)
 {
 	const opts *o = S->o;
-	size_t j = 0;
+	size_t j = 0, sp = SIZE_MAX;     /* sp: the last spasm kept */
 	sort_n(S->lm, S->nlm, sizeof *S->lm, cmp_held);
 	for (size_t i = 0; i < S->nlm; i++) {
 		held *a = j ? &S->lm[j - 1] : NULL, *b = &S->lm[i];
 		if (a && a->kind == K_LM && b->kind == K_LM && a->ch != b->ch &&
 		    b->on - a->off < o->bilat_gap &&
 		    fmax(a->off, b->off) - a->on <= o->bilat_max) {
-			double da = a->off - a->on, db = b->off - b->on;
-			a->mean = (float)((a->mean * da + b->mean * db) / (da + db));
-			a->peak = fmaxf(a->peak, b->peak);
-			a->base = (a->base + b->base) / 2;
-			a->off = fmax(a->off, b->off);
-			a->bilateral = 1;
+			join(S, j - 1, b);
 			continue;
 		}
+		if (b->kind == K_SPASM && sp != SIZE_MAX &&
+		    b->on - S->lm[sp].off < o->bilat_gap &&
+		    b->on - S->lm[sp].on < o->lm_max &&
+		    !seen_on(S, sp, b->ch)) {
+			join(S, sp, b);
+			continue;
+		}
+		if (b->kind == K_SPASM)
+			sp = j;
 		S->lm[j++] = *b;
 	}
 	S->nlm = j;
+}
+
+static int cmp_part(const void *a, const void *b)
+{
+	const part *x = a, *y = b;
+	if (x->owner != y->owner)
+		return (x->owner > y->owner) - (x->owner < y->owner);
+	return (x->on > y->on) - (x->on < y->on);
+}
+
+/* The parts of the event lm[k], written as emg_channels rows with the
+   event's id; *next walks the parts, sorted by owner. */
+static void emit_parts(state *S, psg_writer *w, size_t k, int64_t id,
+		       size_t *next)
+{
+	for (; *next < S->npart && S->part[*next].owner == k; ++*next) {
+		const part *p = &S->part[*next];
+		double v[4] = {(double)id, p->peak, p->mean, p->base};
+		psg_event e = {.type = S->ch_type, .channel = p->ch,
+			.onset = llround(p->on * PSG_TICKS_PER_SEC),
+			.duration = llround((p->off - p->on) *
+					    PSG_TICKS_PER_SEC),
+			.label = kind_name[S->lm[k].kind], .nvalues = 4,
+			.values = v};
+		write_event(w, &e);
+	}
 }
 
 static void arousal_links(state *S)
@@ -1331,8 +1523,7 @@ static void close_run(state *S, size_t a, size_t b, counts *n, psg_writer *w)
 		.duration = llround((S->lm[b - 1].off - S->lm[a].on) *
 				    PSG_TICKS_PER_SEC),
 		.label = "plm_series", .nvalues = 4, .values = v};
-	if (psg_write_event(w, &e))
-		die(EXIT_IO, "%s", psg_writer_errmsg(w));
+	write_event(w, &e);
 }
 
 /* PLM series (WASM 2016): runs of >= series_min candidate LMs whose
@@ -1355,26 +1546,40 @@ static void find_series(state *S, counts *n, psg_writer *w)
 	}
 }
 
+static void count_lm(const state *S, const held *m, counts *n)
+{
+	int in_sleep = m->sleep == 1 || (!S->nwake && !S->nruns);
+	n->lm++, n->lm_sleep += in_sleep;
+	n->plm += m->series > 0;
+	n->plms += m->series > 0 && in_sleep;
+	n->plms_ar += m->series > 0 && in_sleep && m->arousal == 1;
+}
+
+/* LMs and spasms, each once however many legs it was seen on. */
 static void night(state *S, counts *n, psg_writer *w)
 {
-	merge_bilateral(S);
+	size_t next = 0;
+	merge_legs(S);
 	arousal_links(S);
 	for (size_t i = 0; i < S->nlm; i++)
 		S->lm[i].sleep = (int8_t)sleep_at(S, S->lm[i].on);
 	find_series(S, n, w);
+	if (S->npart)
+		qsort(S->part, S->npart, sizeof *S->part, cmp_part);
 	for (size_t i = 0; i < S->nlm; i++) {
 		const held *m = &S->lm[i];
-		if (m->kind != K_LM)
-			continue;
-		int in_sleep = m->sleep == 1 || (!S->nwake && !S->nruns);
-		n->lm++, n->lm_sleep += in_sleep;
-		n->plm += m->series > 0;
-		n->plms += m->series > 0 && in_sleep;
-		n->plms_ar += m->series > 0 && in_sleep && m->arousal == 1;
-		burst b = {m->on, m->off, m->peak, m->mean, m->base, m->ch};
-		emit(S, w, m->ch, K_LM, &b, m->bilateral, m->series,
-		     S->ar_type < 0 ? NAN : m->arousal,
-		     1 + m->bilateral, m->sleep < 0 ? NAN : m->sleep);
+		double d = m->off - m->on;
+		if (m->kind == K_LM) {
+			count_lm(S, m, n);
+		} else {
+			S->n_spasm++, S->spasm_s += d;
+			S->spasm_amp += m->mean * d;
+		}
+		row r = {{m->on, m->off, m->peak, m->mean, m->base, m->ch},
+			 m->kind, m->bilateral, m->nch, m->nch, m->series,
+			 m->kind == K_LM && S->ar_type >= 0 ? m->arousal : NAN};
+		emit_parts(S, w, i, emit(S, w, &r, m->sleep < 0 ? NAN :
+					 m->sleep), &next);
 	}
 }
 
@@ -1456,14 +1661,18 @@ static psg_header *declare(state *S, const psg_header *in, int argc,
 			   char **argv)
 {
 	const char *f[] = {"kind", "peak", "mean", "baseline", "bilateral",
-			   "series", "arousal", "bursts", "sleep"};
-	const char *u[] = {"", "uV", "uV", "uV", "", "", "", "", ""};
+			   "series", "arousal", "bursts", "sleep", "id",
+			   "channels"};
+	const char *u[] = {"", "uV", "uV", "uV", "", "", "", "", "", "", ""};
 	const char *sf[] = {"id", "lms", "imi_mean", "arousals"};
 	const char *su[] = {"", "", "s", ""};
+	const char *cf[] = {"id", "peak", "mean", "baseline"};
+	const char *cu[] = {"", "uV", "uV", "uV"};
 	psg_header *h = derive_header(in, argc, argv);
-	S->ev_type = psg_header_add_evtype(h, "emg_bursts", 9, f, u);
+	S->ev_type = psg_header_add_evtype(h, "emg_bursts", 11, f, u);
 	S->sr_type = psg_header_add_evtype(h, "plm_series", 4, sf, su);
-	if (S->ev_type < 0 || S->sr_type < 0)
+	S->ch_type = psg_header_add_evtype(h, "emg_channels", 4, cf, cu);
+	if (S->ev_type < 0 || S->sr_type < 0 || S->ch_type < 0)
 		die(EXIT_UNSUITABLE, "the stream already has EMG results "
 		    "(psg-emg ran twice?)");
 	return h;
@@ -1543,8 +1752,9 @@ static void setup(state *S, const psg_header *hin, const opts *o)
 	pick_role(S, hin, o->jaw, R_JAW);
 	if (!S->nch)
 		die(EXIT_UNSUITABLE, "no usable EMG channel (legs, chin or "
-		    "masseter by label, in steps of at most %g uV); name them "
-		    "with --legs, --chin, --masseter", o->on_uv / 4);
+		    "masseter by label, at %g Hz or more, in steps of at most "
+		    "%g uV); name them with --legs, --chin, --masseter",
+		    2 * o->band_hi, o->on_uv / 4);
 	S->aton = -1;
 	for (int i = 0; i < S->nch; i++) {
 		channel_init(S, &S->c[i]);
@@ -1563,8 +1773,6 @@ static void setup(state *S, const psg_header *hin, const opts *o)
 		   R peaks can come 20 s after the EMG that needs them. */
 		S->ecg_wait = (psg_filter_fft_size(S->ecgf) +
 			       psg_filter_latency(S->ecgf)) / S->ecg_rate + 5;
-	} else if (!o->ecg) {
-		warn("no ECG channel: ECG bleed is not removed");
 	}
 	if (o->trace)
 		S->trace = open_trace(o->trace);
@@ -1596,6 +1804,7 @@ static void finish(state *S, const psg_end *end, psg_writer *w)
 		if (S->c[i].started)
 			emg_end_segment(S, &S->c[i], w);
 	jaw_flush(S, INFINITY, w);
+	report_held(S, w);
 	night(S, &n, w);
 	summaries(S, &n, (double)end->duration / PSG_TICKS_PER_SEC, w);
 }
@@ -1648,6 +1857,7 @@ int main(int argc, char **argv)
 	if (S.trace)
 		close_trace(S.trace, o.trace);
 	free(S.lm), free(S.ar), free(S.runs), free(S.wake), free(S.jaw);
+	free(S.part), free(S.rows);
 	psg_writer_free(w);
 	psg_header_free(h);
 	psg_reader_free(in);

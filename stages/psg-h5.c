@@ -22,7 +22,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#define SCHEMA_VERSION "1.1"   /* 1.1: /channels roles */
+#define SCHEMA_VERSION "1.1"   /* 1.1: /channels roles, emg_bursts id and
+				   channels, /events/emg_channels */
 #define TICKS 1e7                 /* PSG_TICKS_PER_SEC as a double */
 #define BATCH 1024                /* table rows buffered before a write */
 #define BATCH_TEXT (8u << 20)     /* ...or this many bytes of labels */

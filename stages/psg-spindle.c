@@ -291,8 +291,8 @@ static int pick(const psg_header *h, const char *spec, int central_first)
 	if (spec)
 		return named_channel(h, spec);
 	int i = central_first ?
-		eeg_by_electrode(h, central, sizeof central / sizeof *central) :
-		eeg_by_electrode(h, frontal, sizeof frontal / sizeof *frontal);
+		psg_role_eeg(h, central, sizeof central / sizeof *central) :
+		psg_role_eeg(h, frontal, sizeof frontal / sizeof *frontal);
 	if (i < 0)
 		die(EXIT_UNSUITABLE, "no central or frontal EEG channel (use "
 		    "-c)");
@@ -857,6 +857,8 @@ int main(int argc, char **argv)
 	d.f_wake = psg_header_find_feature(hin, "wake");
 	psg_header *h = declare(&d, hin, argc, argv);
 	d.h = h;
+	add_role(h, PSG_ROLE_EEG, d.sp.ch);
+	add_role(h, PSG_ROLE_EEG, d.kc.ch != d.sp.ch ? d.kc.ch : -1);
 	d.w = open_stdout_stream(h);
 	while ((st = psg_reader_next(in, &rec)) > 0) {
 		if (rec.kind == PSG_REC_END) {

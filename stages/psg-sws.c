@@ -892,6 +892,17 @@ static void setup_eog(det *d, const psg_header *h, const opts *o)
 {
 	int ch[2];
 	d->neog = pick_eog(h, o, d->ch, ch);
+	/* Compared in the wave band, the EOG must carry it (Nyquist). */
+	for (int j = 0; j < d->neog; j++) {
+		const psg_channel *c = &h->channels[ch[j]];
+		if (psg_channel_rate(c) < 2 * o->band_hi) {
+			warn("EOG '%s' at %g Hz cannot carry the %g-%g Hz wave "
+			     "band (%g Hz or more): no ocular rejection",
+			     c->label, psg_channel_rate(c), o->band_lo,
+			     o->band_hi, 2 * o->band_hi);
+			d->neog = 0;
+		}
+	}
 	d->maxlag = (double)h->channels[d->ch].period / PSG_TICKS_PER_SEC;
 	for (int j = 0; j < d->neog; j++) {
 		eog *e = &d->eog[j];
@@ -1211,6 +1222,13 @@ int main(int argc, char **argv)
 	const psg_channel *pc = &hin->channels[d.ch];
 	d.rate = psg_channel_rate(pc);
 	d.phys_lo = pc->phys_min, d.phys_hi = pc->phys_max;
+	/* The AASM's peaks are read in --amp-band (0.3-4 Hz): the EEG must
+	   carry it (Nyquist; its top is cut to rate / 2.5 for the filter's
+	   transition). */
+	if (d.rate < 2 * o.amp_hi)
+		die(EXIT_UNSUITABLE, "EEG '%s' at %g Hz cannot carry the %g-%g "
+		    "Hz slow waves are measured in (%g Hz or more)", pc->label,
+		    d.rate, o.amp_lo, o.amp_hi, 2 * o.amp_hi);
 	d.first_sws = -1;
 	d.f_wake = psg_header_find_feature(hin, "wake");
 	d.last_e = -1;

@@ -8,8 +8,13 @@
  *    wake is largest there, AASM Manual v2.6), else a frontal one; -c
  *    overrides.  The EOG is the first channel of kind EOG, the chin the
  *    first EMG whose label is not a leg, arm or masseter; --eog/--emg
- *    name them, "none" leaves them out.  A chin sampled below 40 Hz (an
- *    envelope, as in Sleep-EDF) is left out;
+ *    name them, "none" leaves them out.  Each must carry the part of its
+ *    band that is read against the night's own values, at twice its top
+ *    (Nyquist): the EEG 4-20 Hz (theta to the first 4 Hz of beta, so
+ *    40 Hz; DREAMS excerpt 3 at 50 Hz reads beta as 16-25 Hz), the EOG
+ *    1-4 Hz (8 Hz), the chin 10-20 Hz of its tone (40 Hz; a Sleep-EDF
+ *    chin at 1 Hz is an envelope).  A slower EOG or chin is left out with
+ *    a warning saying so, a slower EEG refused (exit 3);
  *  - per epoch, Welch spectra (4-s Hann windows, 50 % overlap; Welch 1967)
  *    give delta 0.5-4, theta 4-8, alpha 8-12, sigma 12-16 and beta 16-30 Hz
  *    (capped at Nyquist).  Wake has more beta and alpha and less theta,
@@ -861,18 +866,35 @@ static void summaries(const det *d, const result *r, psg_writer *w)
 			die(EXIT_IO, "%s", psg_writer_errmsg(w));
 }
 
+/* What each channel must carry, read against the night's own values
+   (so part of a band will do, but not none of it): the EEG theta to the
+   first 4 Hz of beta (16-20 Hz); the EOG its 1-4 Hz (--eog-low); the chin
+   the first 10 Hz of its 10-100 Hz tone (a Sleep-EDF chin at 1 Hz is an
+   envelope).  Nyquist: the rate must be twice the band's top. */
+static const struct need {
+	const char *role;
+	double lo, hi;
+} needs[NFEED] = {{"EEG", 4, 20}, {"EOG", 1, 4}, {"chin EMG", 10, 20}};
+
 static void setup_feed(feed *f, int ch, const psg_header *h, int which)
 {
 	int st;
+	const struct need *nd = &needs[which];
 	f->ch = ch;
 	f->epoch = -1;
 	f->t0 = f->next = -1;
 	f->rate = psg_channel_rate(&h->channels[ch]);
 	f->lo = h->channels[ch].phys_min;
 	f->hi = h->channels[ch].phys_max;
-	if (which == F_EMG && f->rate < 40) {
-		warn("chin '%s' at %g Hz is an envelope, not EMG: left out",
-		     h->channels[ch].label, f->rate);
+	if (f->rate < 2 * nd->hi) {
+		if (which == F_EEG)
+			die(EXIT_UNSUITABLE, "%s '%s' at %g Hz cannot carry the "
+			    "%g-%g Hz wake needs (%g Hz or more)", nd->role,
+			    h->channels[ch].label, f->rate, nd->lo, nd->hi,
+			    2 * nd->hi);
+		warn("%s '%s' at %g Hz cannot carry the %g-%g Hz wake needs "
+		     "(%g Hz or more): left out", nd->role,
+		     h->channels[ch].label, f->rate, nd->lo, nd->hi, 2 * nd->hi);
 		f->ch = -1;
 		return;
 	}

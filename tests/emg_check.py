@@ -114,8 +114,13 @@ def main():
     ev = f["events/emg_bursts"][:]
     hours = f.attrs["duration_s"] / 3600
     kinds = {1: "twitch", 2: "lm", 3: "spasm", 4: "rmma", 5: "burst"}
+    # An event on several legs lists them in emg_channels (by its id).
+    lists = {}
+    for p in f["events/emg_channels"][:]:
+        lists.setdefault(int(p["id"]), set()).add(p["channel"].decode())
     det = [dict(on=float(e["onset"]), off=float(e["onset"] + e["duration"]),
-                channel=e["channel"].decode(), kind=kinds[int(e["kind"])])
+                channel=e["channel"].decode(), kind=kinds[int(e["kind"])],
+                chans=lists.get(int(e["id"]), {e["channel"].decode()}))
            for e in ev]
     T = truth(a.tsv)
     legs = {r["channel"] for r in T if r["kind"] == "lm"} | \
@@ -172,11 +177,19 @@ def main():
             o["off"] - o["on"] >= r["off"] - r["on"] and
             (o["channel"] == r["channel"] or o["kind"] == "lmgm") and
             overlaps(o, r, 0.5) for o in busy)]
+        # A spasm on both legs is one truth row per leg with the same
+        # onset: one event, found when psg-emg lists both legs.
+        groups = {}
+        for r in tk:
+            g = groups.setdefault((r["on"], r["off"], r["kind"]),
+                                  dict(r, chans=set()))
+            g["chans"].add(r["channel"])
+        tk = list(groups.values())
         dk = [d for d in det if d["kind"] == k]
         hit = 0
         # One bruxism episode on chin and masseter is one, on either.
         same = (lambda d, r: True) if k == "rmma" else \
-            (lambda d, r: d["channel"] == r["channel"])
+            (lambda d, r: r["chans"] <= d["chans"])
         for r in tk:
             hit += any(same(d, r) and
                        abs(d["on"] - r["on"]) <= tol[k] for d in dk)
