@@ -13,8 +13,8 @@
 #   - write no output larger than 20 MiB (the inputs are small: a bigger
 #     output is runaway), and leave no temporary file (*.tmp.*).
 # Kinds: streams (*.psg, *.bin) go through psg-dump, psg-info, psg-h5,
-# psg-filter, psg-spectrum, psg-sws, psg-wake, psg-emg, psg-score -e and
-# psg-read (a stream file);
+# psg-filter, psg-spectrum, psg-sws, psg-wake, psg-spindle, psg-emg,
+# psg-score -e and psg-read (a stream file);
 # EDF/BDF files through psg-read (auto, edflib, native), psg-info,
 # psg-read -a (as annotations), psg-score -r and psg-synth --hypnogram;
 # text files through psg-synth --hypnogram, psg-score -r and psg-score -e.
@@ -78,7 +78,8 @@ stream_stages() {
 	f=$1 b=${1##*/}
 	for s in "psg-dump --no-samples" "psg-info --json" \
 	    "psg-filter -c 0 --highpass 0.5" "psg-spectrum" \
-	    "psg-sws --optional" "psg-wake" "psg-emg --optional"; do
+	    "psg-sws --optional" "psg-wake" "psg-spindle --optional" \
+	    "psg-emg --optional"; do
 		one "$b | $s" "$s < '$f'"
 	done
 	one "$b | psg-h5 --signals" "psg-h5 --signals -o out.h5 < '$f'"
