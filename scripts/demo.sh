@@ -27,7 +27,7 @@ echo
 echo "== psg-info $EDF"
 "$BIN/psg-info" "$EDF"
 echo
-echo "== psg-night: psg-read | psg-wake | psg-sws | psg-emg | psg-h5"
+echo "== psg-night: psg-read | psg-wake | psg-sws | psg-spindle | psg-emg | psg-h5"
 "$BIN/psg-night" --report "$EDF" --hypnogram "$OUT/night.hypnogram.edf" \
 	-o "$OUT/night.h5"
 echo
@@ -39,8 +39,10 @@ echo "== psg-sws against the generated truth (psg-score)"
 	"$BIN/psg-sws" | "$BIN/psg-score" -r "$OUT/night.hypnogram.edf"
 
 echo
-echo "== the bundled real excerpt (Sleep-EDF SC4001, with its hypnogram)"
-"$BIN/psg-night" --report "$ROOT/testdata/SC4001E0-excerpt.edf" \
+echo "== the bundled real excerpt (Sleep-EDF SC4001, with its hypnogram;"
+echo "   EEG only: its chin is a 1-Hz envelope and it has no leg EMG)"
+"$BIN/psg-night" --report --detectors wake,sws,spindle \
+	"$ROOT/testdata/SC4001E0-excerpt.edf" \
 	--hypnogram "$ROOT/testdata/SC4001EC-Hypnogram.edf" \
 	-o "$OUT/SC4001E0-excerpt.h5"
 

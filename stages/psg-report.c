@@ -792,6 +792,8 @@ int main(int argc, char **argv)
 	atexit(tmpout_discard);
 	if (o.cohort) {
 		cohort c = {o.nights, o.nnights, o.out};
+		for (int i = 0; i < o.nnights; i++)
+			tmpout_input(o.nights[i]);   /* never over a night */
 		write_atomic(o.out, cohort_page, &c);
 		return 0;
 	}

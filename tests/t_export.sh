@@ -22,7 +22,8 @@ $PY "$ROOT/tests/export_check.py" "$TMP/n.h5" "$TMP/n.dump" \
 	"$TMP/n.annot.edf" "$TMP/bids/sub-01" "$TMP/tsv" ||
 	failures=$((failures + 1))
 # The bundled real excerpt (Sleep-EDF, 5 min) with the expert hypnogram.
-psg-night -q "$ROOT/testdata/SC4001E0-excerpt.edf" -o "$TMP/sc.h5" \
+psg-night -q --detectors wake,sws,spindle \
+	"$ROOT/testdata/SC4001E0-excerpt.edf" -o "$TMP/sc.h5" \
 	--hypnogram "$ROOT/testdata/SC4001EC-Hypnogram.edf" 2>/dev/null
 psg-export "$TMP/sc.h5" --edf-annotations "$TMP/sc.annot.edf" \
 	--bids "$TMP/bids/sc" --tsv "$TMP/sctsv"

@@ -13,7 +13,8 @@ psg-report "$TMP/n.h5" -o "$TMP/n.html" 2>"$TMP/err"
 check "psg-report writes the page, nothing on stderr" \
 	test -s "$TMP/n.html" -a ! -s "$TMP/err"
 # The real excerpt's page through psg-night --report.
-psg-night -q -r "$ROOT/testdata/SC4001E0-excerpt.edf" -o "$TMP/sc.h5" \
+psg-night -q -r --detectors wake,sws,spindle \
+	"$ROOT/testdata/SC4001E0-excerpt.edf" -o "$TMP/sc.h5" \
 	--hypnogram "$ROOT/testdata/SC4001EC-Hypnogram.edf" 2>/dev/null
 check "psg-night --report writes sc.html beside sc.h5" \
 	sh -c "test -s '$TMP/sc.html' && grep -q '<svg' '$TMP/sc.html'"
@@ -47,7 +48,8 @@ fi
 mkdir -p "$TMP/co"
 cp "$ROOT/testdata/SC4001E0-excerpt.edf" "$TMP/co/a.edf"
 cp "$ROOT/testdata/SC4001E0-excerpt.edf" "$TMP/co/b.edf"
-psg-batch "$TMP/co" -o "$TMP/cout" -j 2 >/dev/null 2>&1
+psg-batch --night '--detectors wake,sws,spindle' "$TMP/co" -o "$TMP/cout" \
+	-j 2 >/dev/null 2>&1
 check "psg-batch writes a page per night and cohort.html" \
 	test -s "$TMP/cout/a.html" -a -s "$TMP/cout/b.html" -a \
 	-s "$TMP/cout/cohort.html"
@@ -56,6 +58,11 @@ check "the cohort page links each night's page ($links)" \
 	test "$links" = 'href="a.html" href="b.html" '
 rt=$(grep -c '<td class="v">5</td>' "$TMP/cout/cohort.html")
 check "...with its figures (recording_time 5 min in $rt rows)" test "$rt" -eq 2
+# A cohort page named as one of its nights is refused; the night stays.
+cp "$TMP/cout/b.h5" "$TMP/keep.h5"
+expect_exit 2 "--cohort -o one of its nights is refused" \
+	psg-report --cohort "$TMP/cout/a.h5" "$TMP/cout/b.h5" -o "$TMP/cout/b.h5"
+check "...and that night is unchanged" cmp -s "$TMP/cout/b.h5" "$TMP/keep.h5"
 
 # --version on every program and driver.
 bad=
