@@ -47,7 +47,7 @@ score() {
 
 f1() {   # TP DET REF -> F1
 	awk -v t="$1" -v d="$2" -v r="$3" 'BEGIN {
-		printf "%.3f", (d + r > 0) ? 2 * t / (d + r) : 0 }'
+		printf "%.3f", (d + r) ? 2 * t / (d + r) : 0 }'
 }
 
 for n in 1 2 3 4; do
@@ -112,7 +112,7 @@ for span in $SPAN 0-1e9; do
 			echo "$c"
 		done >"$TMP/$who"
 		awk -v who="$who" '{t += $1; d += $2; r += $3;
-			f[NR] = ($2 + $3 > 0) ? 2 * $1 / ($2 + $3) : 0}
+			f[NR] = ($2 + $3) ? 2 * $1 / ($2 + $3) : 0}
 		    END {fmt = "%-20s F1 per excerpt %.3f %.3f %.3f %.3f";
 			fmt = fmt "  pooled %.3f (TP %d, detected %d, ";
 			printf fmt "reference %d)\n", who, f[1], f[2], f[3],
