@@ -921,9 +921,6 @@ int main(int argc, char **argv)
 	int eog = pick_aux(hin, o.eog, PSG_ROLE_EOG);
 	int emg = pick_aux(hin, o.emg, PSG_ROLE_CHIN);
 	psg_header *h = declare(&d, hin, argc, argv);
-	add_role(h, PSG_ROLE_EEG, eeg);
-	add_role(h, PSG_ROLE_EOG, eog != eeg ? eog : -1);
-	add_role(h, PSG_ROLE_CHIN, emg != eeg ? emg : -1);
 	d.h = h;
 	setup_feed(&d.f[F_EEG], eeg, h, F_EEG);
 	for (int k = F_EOG; k < NFEED; k++) {
@@ -932,6 +929,10 @@ int main(int argc, char **argv)
 		if (ch >= 0 && ch != eeg)
 			setup_feed(&d.f[k], ch, h, k);
 	}
+	/* Only the channels kept: one too slow for its band has no role. */
+	add_role(h, PSG_ROLE_EEG, d.f[F_EEG].ch);
+	add_role(h, PSG_ROLE_EOG, d.f[F_EOG].ch);
+	add_role(h, PSG_ROLE_CHIN, d.f[F_EMG].ch);
 	double rate = d.f[F_EEG].rate;
 	d.n1 = (int)lround(rate);
 	d.n2 = 2 * d.n1;
