@@ -14,8 +14,8 @@ check "...with nothing on stderr" test ! -s "$TMP/mixed.err"
 hist=$($PY -c 'import h5py, sys
 print(" ".join(h.split()[0].split("/")[-1] for h in
       h5py.File(sys.argv[1]).attrs["history"]))' "$TMP/mixed.h5")
-check "...through psg-read, psg-wake, psg-sws, psg-emg, psg-h5 ($hist)" \
-	test "$hist" = "psg-read psg-wake psg-sws psg-emg psg-h5"
+check "...through psg-read, psg-wake, psg-sws, psg-spindle, psg-emg, psg-h5 ($hist)" \
+	test "$hist" = "psg-read psg-wake psg-sws psg-spindle psg-emg psg-h5"
 check "its summary for people names sleep, wake, SWS, legs and chin" \
 	sh -c "grep -q '^  sleep: ' '$TMP/mixed.out' && grep -q '^  wake: ' \
 	'$TMP/mixed.out' && grep -q '^  SWS: ' '$TMP/mixed.out' && \
@@ -40,15 +40,16 @@ summary=$(grep -c . "$TMP/mixed.out")
 check "the channel map and summary are short ($summary lines)" test "$summary" -le 12
 check "the channel map comes first: wake's EEG is C4-M1, sws's F4-M1" \
 	sh -c "head -n 1 '$TMP/mixed.out' | grep -q ': channels\$' && \
-	grep -q '^  wake  eeg=C4-M1 eog=E1-M2 chin=Chin1-Chin2\$' '$TMP/mixed.out' && \
-	grep -q '^  sws   eeg=F4-M1 eog=E1-M2,E2-M2\$' '$TMP/mixed.out' && \
-	grep -q '^  emg   leg=Leg L,Leg R chin=Chin1-Chin2 masseter=Masseter R ecg=ECG II\$' '$TMP/mixed.out'"
+	grep -q '^  wake    eeg=C4-M1 eog=E1-M2 chin=Chin1-Chin2\$' '$TMP/mixed.out' && \
+	grep -q '^  sws     eeg=F4-M1 eog=E1-M2,E2-M2\$' '$TMP/mixed.out' && \
+	grep -q '^  spindle eeg=C4-M1,F4-M1\$' '$TMP/mixed.out' && \
+	grep -q '^  emg     leg=Leg L,Leg R chin=Chin1-Chin2 masseter=Masseter R ecg=ECG II\$' '$TMP/mixed.out'"
 roles=$($PY -c 'import h5py, sys
 t = h5py.File(sys.argv[1])["channels"]
 print(";".join("%s=%s" % (l.decode(), r.decode()) for l, r in
       zip(t["label"], t["roles"]) if r))' "$TMP/mixed.h5")
 check "/channels roles stores every choice ($roles)" test "$roles" = \
-	"F4-M1=sws:eeg;C4-M1=wake:eeg;E1-M2=wake:eog sws:eog;E2-M2=sws:eog;Chin1-Chin2=wake:chin emg:chin;Leg L=emg:leg;Leg R=emg:leg;ECG II=emg:ecg;Masseter R=emg:masseter"
+	"F4-M1=sws:eeg spindle:eeg;C4-M1=wake:eeg spindle:eeg;E1-M2=wake:eog sws:eog;E2-M2=sws:eog;Chin1-Chin2=wake:chin emg:chin;Leg L=emg:leg;Leg R=emg:leg;ECG II=emg:ecg;Masseter R=emg:masseter"
 check "the history records each stage's options (psg-read's input)" $PY -c 'import h5py, sys
 h = h5py.File(sys.argv[1]).attrs["history"]
 sys.exit(not (h[0].endswith("mixed.edf") and "--optional" not in " ".join(h)))' "$TMP/mixed.h5"
@@ -99,9 +100,9 @@ if have_shared && [ -d "$SHARED/nox" ]; then
 	psg-night "$nox" -o "$TMP/nox.h5" --detectors wake,sws,emg \
 		>"$TMP/nox.out" 2>/dev/null
 	check "a real Nox recording: C4-M1 and F4-M1 rather than C4, F4; chin 1-2" \
-		sh -c "grep -q '^  wake  eeg=C4-M1 .*chin=1-2\$' '$TMP/nox.out' && \
-		grep -q '^  sws   eeg=F4-M1 eog=E1-M2,E2-M1\$' '$TMP/nox.out' && \
-		grep -q '^  emg   chin=1-2 ' '$TMP/nox.out'"
+		sh -c "grep -q '^  wake    eeg=C4-M1 .*chin=1-2\$' '$TMP/nox.out' && \
+		grep -q '^  sws     eeg=F4-M1 eog=E1-M2,E2-M1\$' '$TMP/nox.out' && \
+		grep -q '^  emg     chin=1-2 ' '$TMP/nox.out'"
 else
 	skip "../shared/data/nox missing"
 fi
@@ -145,6 +146,18 @@ expect_exit 1 "...nor the input under another name (a symbolic link)" \
 expect_exit 1 "...nor the hypnogram" psg-night "$TMP/rem.edf" \
 	--hypnogram "$TMP/rem.hypnogram.edf" -o "$TMP/rem.hypnogram.edf"
 check "...and the input is untouched" test "$(cksum <"$TMP/same.edf")" = "$sum0"
+expect_exit 1 "--detectors naming none is a usage error" \
+	psg-night --detectors , "$TMP/same.edf" -o "$TMP/none.h5"
+
+# A chin too slow for its band (Sleep-EDF's 1-Hz envelope) is left out,
+# and so it has no role in the file.
+psg-night -q --detectors wake "$ROOT/testdata/SC4001E0-excerpt.edf" \
+	-o "$TMP/sc.h5" 2>/dev/null
+check "a chin left out for its rate has no role" $PY -c 'import h5py, sys
+ch = h5py.File(sys.argv[1])["channels"][:]
+r = {c["label"].decode(): c["roles"].decode() for c in ch}
+sys.exit(not (r["EMG submental"] == "" and "wake:eeg" in r["EEG Pz-Oz"]))' \
+	"$TMP/sc.h5"
 
 # Bad input: one message from the stage that failed, one from psg-night.
 head -c 300000 "$TMP/mixed.edf" >"$TMP/cut.edf"
