@@ -79,7 +79,7 @@ if have_shared && [ -f "$SHARED/dreams/excerpt1_eeg_hyp.edf" ]; then
 		psg-night "$SHARED/dreams/excerpt1_eeg_hyp.edf" --epoch 20 \
 		-o "$TMP/d1.h5"
 	check "...naming the missing role and psg-emg, no output" sh -c \
-		"grep -q '^psg-night: .*no EMG (leg, chin or masseter) channel for psg-emg' \
+		"grep -q '^psg-night: .*no usable EMG (leg, chin or masseter) channel for psg-emg' \
 		'$TMP/stderr' && test ! -e '$TMP/d1.h5'"
 	psg-night "$SHARED/dreams/excerpt1_eeg_hyp.edf" --epoch 20 \
 		--detectors wake,sws --hypnogram "$SHARED/dreams/Hypnogram_excerpt1.txt" \
@@ -116,8 +116,8 @@ done
 expect_exit 3 "a recording without EEG exits 3" \
 	psg-night "$TMP/noeeg.edf" -o "$TMP/noeeg.h5"
 check "...naming the EEG role of psg-wake and psg-sws, and no output" sh -c \
-	"grep -q '^psg-night: .*no EEG channel for psg-wake' '$TMP/stderr' && \
-	grep -q '^psg-night: .*no EEG channel for psg-sws' '$TMP/stderr' && \
+	"grep -q '^psg-night: .*no usable EEG channel for psg-wake' '$TMP/stderr' && \
+	grep -q '^psg-night: .*no usable EEG channel for psg-sws' '$TMP/stderr' && \
 	test ! -e '$TMP/noeeg.h5'"
 expect_exit 0 "...and --detectors emg runs what it can" \
 	psg-night -q "$TMP/noeeg.edf" --detectors emg -o "$TMP/noeeg.h5"
