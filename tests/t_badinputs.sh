@@ -12,11 +12,11 @@
 #     on 2 or 3 print exactly one "psg-<verb>: ..." line besides warnings;
 #   - write no output larger than 20 MiB (the inputs are small: a bigger
 #     output is runaway), and leave no temporary file (*.tmp.*).
-# Kinds: streams (*.psg, *.bin) go through psg-dump, psg-info, psg-h5,
-# psg-filter, psg-spectrum, psg-sws, psg-wake, psg-spindle, psg-emg,
-# psg-score -e and psg-read (a stream file);
-# EDF/BDF files through psg-read (auto, edflib, native), psg-info,
-# psg-read -a (as annotations), psg-score -r and psg-synth --hypnogram;
+# Kinds: streams (*.psg, *.bin) go through psg-dump, psg-h5, psg-filter,
+# psg-spectrum, psg-sws, psg-wake, psg-spindle, psg-emg and psg-score -e
+# (psg-info and psg-read share psg-dump's reader); EDF/BDF files through
+# psg-read (auto, edflib, native), psg-read -a (as annotations), psg-score
+# -r and psg-synth --hypnogram;
 # text files through psg-synth --hypnogram, psg-score -r and psg-score -e.
 : "${ROOT:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$ROOT/tests/lib.sh"
@@ -47,8 +47,8 @@ one() {
 	why=
 	case $rc in
 	0) ;;
-	2|3) n=$(grep -acv ': warning: ' "$W/stderr")
-	     [ "$n" -eq 1 ] || why="$n message lines"
+	2|3) nl=$(grep -acv ': warning: ' "$W/stderr")
+	     [ "$nl" -eq 1 ] || why="$nl message lines"
 	     grep -av ": warning: " "$W/stderr" | grep -aq '^psg-[a-z0-9]*: .' ||
 		why="$why${why:+; }no 'psg-<verb>: ' message" ;;
 	124) why="timed out (60 s)" ;;
@@ -76,7 +76,7 @@ kind_of() {
 
 stream_stages() {
 	f=$1 b=${1##*/}
-	for s in "psg-dump --no-samples" "psg-info --json" \
+	for s in "psg-dump --no-samples" \
 	    "psg-filter -c 0 --highpass 0.5" "psg-spectrum" \
 	    "psg-sws --optional" "psg-wake" "psg-spindle --optional" \
 	    "psg-emg --optional"; do
@@ -84,7 +84,6 @@ stream_stages() {
 	done
 	one "$b | psg-h5 --signals" "psg-h5 --signals -o out.h5 < '$f'"
 	one "psg-score -e $b" "psg-score -e '$f' '$TMP/base.psg'"
-	one "psg-read $b" "psg-read '$f'"
 }
 
 edf_stages() {
@@ -92,7 +91,6 @@ edf_stages() {
 	for be in auto edflib native; do
 		one "psg-read --backend $be $b" "psg-read --backend $be '$f'"
 	done
-	one "psg-info $b" "psg-info '$f'"
 	one "psg-read -a $b" "psg-read -a '$f' '$BASE_EDF'"
 	one "psg-score -r $b" "psg-score -r '$f' '$TMP/base.psg'"
 	one "psg-synth --hypnogram $b" \
