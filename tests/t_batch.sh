@@ -19,7 +19,7 @@ col() { awk -F'\t' -v s="$2" '$1 == s { print $2 }' "$1" | sort | tr '\n' ' '; }
 # ---- local ----
 psg-batch "$C" -o "$TMP/out" -j 2 2>"$TMP/b.err"
 rc=$?
-check "a batch with one corrupt recording exits 3+1 ($rc)" test "$rc" -eq 4
+check "a batch with one corrupt recording exits 4 ($rc)" test "$rc" -eq 4
 check "...and says so on stderr" \
 	grep -q '^psg-batch: 1 of 5 nights failed' "$TMP/b.err"
 check "every good night is done (night1-4.h5)" sh -c \
@@ -148,7 +148,7 @@ check "the file that is no EDF is FAILED with psg-read's reason" \
 	grep -q "^FAILED	broken two	.*exit 2: psg-read: " "$O/batch.log"
 check "the night without EEG is FAILED: exit 3 naming the EEG role" \
 	grep -q "^FAILED	no eeg	.*exit 3: psg-night: .*EEG" "$O/batch.log"
-check "psg-batch exits 3+3 for the three bad nights ($rc)" test "$rc" -eq 6
+check "psg-batch exits 4 for the three bad nights ($rc)" test "$rc" -eq 4
 check "the cohort table has the 17 good nights" \
 	test "$($PY -c 'import h5py, sys
 print(len(h5py.File(sys.argv[1])["cohort"]["night"]))' "$O/cohort.h5")" -eq 17
@@ -174,7 +174,7 @@ else
 		env "$env" psg-batch --slurm --time=5 -- "$C" -o "$TMP/sout" \
 			2>"$TMP/s.err"
 		rc=$? t1=$(date +%s)
-		check "Slurm: the array exits 3+1 for the corrupt night ($rc, $((t1 - t0)) s)" \
+		check "Slurm: the array exits 4 for the corrupt night ($rc, $((t1 - t0)) s)" \
 			test "$rc" -eq 4
 		check "Slurm: one task per night ran (5 task logs)" \
 			test "$(ls "$TMP/sout/logs" | grep -c '^slurm-[0-9]*_[0-9]*\.out$')" -eq 5
