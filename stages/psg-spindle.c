@@ -757,12 +757,31 @@ static int in_stages(const det *d, double t, unsigned mask)
 	return 0;
 }
 
+static int cmp_seconds(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Minutes of the stages in mask.  Runs may overlap (a recording's own
+   staging and an imported hypnogram of the same night): each stretch
+   between run boundaries counts once, by the run that in_stages() would
+   judge an event there by, so the density's two sides agree. */
 static double stage_minutes(const det *d, unsigned mask, double dur)
 {
-	double s = 0;
+	size_t n = 2 * d->nruns;
+	double *b = malloc((n + 1) * sizeof *b), s = 0;
+	if (!b)
+		die(EXIT_IO, "out of memory");
 	for (size_t i = 0; i < d->nruns; i++)
-		if (d->runs[i].stage >= 0 && (mask >> d->runs[i].stage & 1))
-			s += fmax(0, fmin(d->runs[i].off, dur) - d->runs[i].on);
+		b[2 * i] = d->runs[i].on, b[2 * i + 1] = d->runs[i].off;
+	sort_n(b, n, sizeof *b, cmp_seconds);
+	for (size_t i = 0; i + 1 < n; i++) {
+		double hi = fmin(b[i + 1], dur);
+		if (hi > b[i] && in_stages(d, (b[i] + hi) / 2, mask))
+			s += hi - b[i];
+	}
+	free(b);
 	return s / 60;
 }
 

@@ -191,7 +191,16 @@ if [ -f "$D/excerpt1_eeg_hyp.edf" ]; then
 		>"$TMP/e2"
 	check "expert 2 vs expert 1 on excerpt 1 (DREAMS files): TP 32 of 43 and 52" \
 		grep -q 'detected 43  TP 32 FP 11 FN 20' "$TMP/e2"
+	# Its own staging plus the same staging imported again: N2+N3 time
+	# counts once, so the density does not change.
+	dens() { psg-dump | sed -n 's/^summary "spindle_density" .*value=//p'; }
+	a=$(psg-read -e 20 "$D/excerpt1_eeg_hyp.edf" | psg-spindle | dens)
+	b=$(psg-read -e 20 --annotations "$D/Hypnogram_excerpt1.txt" \
+		"$D/excerpt1_eeg_hyp.edf" | psg-spindle | dens)
+	check "a staging given twice counts its time once (density $a and $b)" \
+		test -n "$a" -a "$a" = "$b"
 else
+	skip "no DREAMS excerpts in $D"
 	skip "no DREAMS excerpts in $D"
 	skip "no DREAMS excerpts in $D"
 fi
