@@ -235,18 +235,6 @@ static void usage(FILE *f)
 	      "suitable EEG channel.\n", f);
 }
 
-static void range_arg(const char *opt, const char *arg, double *a,
-		      double *b)
-{
-	char *end;
-	*a = strtod(arg, &end);
-	if (*end != '-' || !(*a >= 0))
-		die(EXIT_USAGE, "%s wants LO-HI, not '%s'", opt, arg);
-	*b = strtod(end + 1, &end);
-	if (*end || !(*b > *a))
-		die(EXIT_USAGE, "%s wants LO-HI, not '%s'", opt, arg);
-}
-
 /* "LO:HI" (':' because the numbers may be negative). */
 static void pair_arg(const char *opt, const char *arg, double *a, double *b)
 {
@@ -290,11 +278,11 @@ static void parse_args(int argc, char **argv, opts *o)
 	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->channel = optarg; break;
-		case O_BAND: range_arg("--band", optarg, &o->band_lo,
+		case O_BAND: opt_range("--band", optarg, &o->band_lo,
 				       &o->band_hi); break;
-		case O_NEG: range_arg("--neg", optarg, &o->neg_min,
+		case O_NEG: opt_range("--neg", optarg, &o->neg_min,
 				      &o->neg_max); break;
-		case O_POS: range_arg("--pos", optarg, &o->pos_min,
+		case O_POS: opt_range("--pos", optarg, &o->pos_min,
 				      &o->pos_max); break;
 		case O_NP: pair_arg("--neg-peak", optarg, &o->neg_floor,
 				    &o->neg_peak); break;
@@ -307,7 +295,7 @@ static void parse_args(int argc, char **argv, opts *o)
 				die(EXIT_USAGE, "--cover: 0-1");
 			break;
 		case O_FLAT: o->flat_uv = any_number("--flat", optarg); break;
-		case O_AMP: range_arg("--amp-band", optarg, &o->amp_lo,
+		case O_AMP: opt_range("--amp-band", optarg, &o->amp_lo,
 				      &o->amp_hi); break;
 		case O_TR: o->transition = any_number("--transition", optarg);
 			if (o->transition <= 0)
