@@ -282,9 +282,9 @@ typedef struct psg_record {
 typedef struct psg_reader psg_reader;
 
 enum psg_edf_backend {
-	PSG_EDF_AUTO = 0,    /* edflib, else the native parser (EDF+D, quirks) */
+	PSG_EDF_AUTO = 0,    /* the native parser (the default) */
 	PSG_EDF_EDFLIB = 1,  /* edflib only */
-	PSG_EDF_NATIVE = 2   /* the native parser only */
+	PSG_EDF_NATIVE = 2   /* the native parser */
 };
 
 typedef struct psg_open_opts {

@@ -7,7 +7,7 @@
  *   1 stream      psg_reader_open_fd on the bytes (the stream decoder)
  *   2 edf_native  psg_reader_open, --backend native
  *   3 edf_edflib  psg_reader_open, --backend edflib
- *   4 edf_auto    psg_reader_open as psg-read does (edflib, then native)
+ *   4 edf_auto    psg_reader_open as psg-read does (the default reader)
  *   5 hypnogram   psg_hypnogram_read (EDF+ annotations, DREAMS text,
  *                 one stage per line, TSV)
  *
