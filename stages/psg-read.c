@@ -336,6 +336,11 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	refuse_terminal();
 	const char *path = argv[optind];
+	stdout_not_input(path);
+	for (int i = 0; i < o.nann; i++)
+		stdout_not_input(o.ann[i]);
+	for (int i = 0; i < o.naudio; i++)
+		stdout_not_input(o.audio[i]);
 	psg_reader *in = psg_reader_open(path, &o.open, &st, msg, sizeof msg);
 	if (!in)
 		die(exit_code(st), "%s", msg);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { EXIT_USAGE = 1, EXIT_IO = 2, EXIT_UNSUITABLE = 3 };
@@ -238,6 +239,25 @@ static psg_header *derive_header(const psg_header *in, int argc, char **argv)
 	return h;
 }
 
+/* Refuses (exit 2) a standard output that is the regular file `path`
+   ("-": standard input) is, by device and inode: `stage < s.psg >> s.psg`
+   appends to its own input, and reading what it wrote, never ends;
+   `psg-read x.edf >> x.edf` grows the recording.  A pipe, a terminal or
+   a device on stdout is always fine. */
+__attribute__((unused))
+static void stdout_not_input(const char *path)
+{
+	struct stat o, i;
+	int std = !strcmp(path, "-");
+	if (fstat(1, &o) || !S_ISREG(o.st_mode) ||
+	    (std ? fstat(0, &i) : stat(path, &i)) ||
+	    o.st_dev != i.st_dev || o.st_ino != i.st_ino)
+		return;
+	die(EXIT_IO, "standard output is %s%s%s; refusing to write into an "
+	    "input", std ? "standard input" : "the input '", std ? "" : path,
+	    std ? "" : "'");
+}
+
 /* The one optional input after the options: a file, or "-" for stdin. */
 __attribute__((unused))
 static const char *single_input(int argc, char **argv)
@@ -245,7 +265,9 @@ static const char *single_input(int argc, char **argv)
 	if (argc - optind > 1)
 		die(EXIT_USAGE, "one input at a time, not '%s' too",
 		    argv[optind + 1]);
-	return optind < argc ? argv[optind] : "-";
+	const char *path = optind < argc ? argv[optind] : "-";
+	stdout_not_input(path);
+	return path;
 }
 
 /* See g_optional. */
@@ -311,6 +333,7 @@ static psg_reader *open_stdin_stream(void)
 {
 	int st;
 	char msg[512];
+	stdout_not_input("-");
 	psg_reader *r = psg_reader_open_fd(0, &st, msg, sizeof msg);
 	if (!r)
 		die(exit_code(st), "standard input: %s", msg);

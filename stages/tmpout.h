@@ -26,6 +26,7 @@
 #define PSG_TMPOUT_H
 
 #include "psg.h"
+#include "stage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,6 +73,8 @@ __attribute__((unused))
 static void tmpout_input_fd(int fd)
 {
 	struct stat st;
+	if (fd == 0)
+		stdout_not_input("-");
 	if (!fstat(fd, &st))
 		tmpout_add_id(&st);
 }
@@ -80,6 +83,7 @@ __attribute__((unused))
 static void tmpout_input(const char *path)
 {
 	struct stat st;
+	stdout_not_input(path);
 	if (!strcmp(path, "-"))
 		tmpout_input_fd(0);
 	else if (!stat(path, &st))

@@ -139,12 +139,18 @@ expect_exit 0 "labels match whatever their case (--chin chin1-chin2)" \
 cp "$TMP/mixed.edf" "$TMP/same.edf"
 ln -s same.edf "$TMP/link.edf"
 sum0=$(cksum <"$TMP/same.edf")
-expect_exit 1 "the output may not be the input (-o IN)" \
+expect_exit 2 "the output may not be the input (-o IN)" \
 	psg-night "$TMP/same.edf" -o "$TMP/same.edf"
-expect_exit 1 "...nor the input under another name (a symbolic link)" \
+expect_exit 2 "...nor the input under another name (a symbolic link)" \
 	psg-night "$TMP/same.edf" -o "$TMP/link.edf"
-expect_exit 1 "...nor the hypnogram" psg-night "$TMP/rem.edf" \
+expect_exit 2 "...nor the hypnogram" psg-night "$TMP/rem.edf" \
 	--hypnogram "$TMP/rem.hypnogram.edf" -o "$TMP/rem.hypnogram.edf"
+psg-night "$TMP/same.edf" -o "$TMP/app.h5" >>"$TMP/link.edf" 2>"$TMP/app.err"
+rc=$?
+check "...nor standard output (>> IN through a link): exit 2, one message, nothing written (exit $rc)" \
+	sh -c "[ $rc -eq 2 ] && [ \$(wc -l <'$TMP/app.err') -eq 1 ] &&
+	grep -q '^psg-night: standard output is the input' '$TMP/app.err' &&
+	[ ! -e '$TMP/app.h5' ]"
 check "...and the input is untouched" test "$(cksum <"$TMP/same.edf")" = "$sum0"
 expect_exit 1 "--detectors naming none is a usage error" \
 	psg-night --detectors , "$TMP/same.edf" -o "$TMP/none.h5"

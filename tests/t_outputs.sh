@@ -10,6 +10,8 @@
 #     place, HDF5/EDF outputs refuse it; a symbolic link to a regular file
 #     stays a link and its target gets the new content; a dangling link is
 #     refused;
+#   - a standard output that is an input (`stage < S >> S`, through a
+#     link too) is refused with exit 2 by every stage and driver;
 #   - psg-score on a full stdout (/dev/full) exits 2;
 #   - psg-synth killed by SIGTERM/SIGINT leaves no temporary file.
 : "${ROOT:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -58,6 +60,32 @@ refused "psg-synth: a truth file that is the hypnogram" n.hypnogram.edf \
 	psg-synth --hypnogram n.hypnogram.edf -n 4 --truth n -o m.edf
 refused "psg-emg --trace S < S" s.bin sh -c 'psg-emg --trace s.bin < s.bin'
 check "no temporary file after the refusals" no_temps
+
+# Standard output appended to an input (`stage < S >> S`, or through a
+# link to it): every stage and driver refuses before writing anything.
+for s in "psg-dump --no-samples" "psg-info" "psg-filter -c 0 --highpass 0.5" \
+    psg-spectrum psg-sws psg-wake psg-spindle psg-emg "psg-h5 -o o.h5"; do
+	refused "$s < S >> S" s.bin sh -c "$s < s.bin >> s.bin"
+done
+refused "psg-dump S >> LINK-TO-S" s.bin sh -c 'psg-dump s.bin >> s.link'
+refused "psg-info S >> HARDLINK-OF-S" s.bin sh -c 'psg-info s.bin >> s.hard'
+refused "psg-read IN >> IN" n.edf sh -c 'psg-read n.edf >> n.edf'
+refused "psg-read -a H IN >> H" n.hypnogram.edf \
+	sh -c 'psg-read -a n.hypnogram.edf n.edf >> n.hypnogram.edf'
+refused "psg-score -r H S >> S" sws.bin \
+	sh -c 'psg-score -r n.hypnogram.edf sws.bin >> sws.bin'
+refused "psg-score -r H S >> H" n.hypnogram.edf \
+	sh -c 'psg-score -r n.hypnogram.edf sws.bin >> n.hypnogram.edf'
+refused "psg-synth --hypnogram H >> H" n.hypnogram.edf \
+	sh -c 'psg-synth --hypnogram n.hypnogram.edf -n 4 -o m.edf >> n.hypnogram.edf'
+refused "psg-collect A.h5 >> A.h5" a.h5 sh -c 'psg-collect a.h5 b.h5 >> a.h5'
+refused "psg-report A.h5 >> A.h5" a.h5 sh -c 'psg-report a.h5 -o a.html >> a.h5'
+refused "psg-export A.h5 >> A.h5" a.h5 \
+	sh -c 'psg-export a.h5 --bids ex >> a.h5'
+refused "psg-batch IN >> IN" n.edf sh -c 'psg-batch n.edf -o bd >> n.edf'
+refused "psg-night IN >> IN" n.edf sh -c 'psg-night n.edf -o x.h5 >> n.edf'
+check "the refusals wrote no output" \
+	sh -c '! ls o.h5 m.edf a.html ex_* x.h5 bd/*.h5 2>/dev/null | grep -q .'
 
 # A FIFO: text outputs write into it; HDF5 and EDF refuse it.
 mkfifo fifo
