@@ -479,6 +479,28 @@ enum psg_stage {
 /* "W", "N1", "N2", "N3", "R" or "?". */
 const char *psg_stage_name(int stage);
 
+/* Sleep statistics of a hypnogram, one stage per epoch (enum psg_stage,
+   or PSG_HYPNO_GAP for an epoch outside the recording: an EDF+D pause),
+   as pipeline/hypno.c defines them after YASA's sleep_statistics and
+   Luna's HYPNO.  Minutes; NaN where undefined (no sleep, no REM). */
+#define PSG_HYPNO_GAP (-2)
+typedef struct psg_sleep_stats {
+	double trt;               /* recorded time, gaps excluded */
+	double gap;               /* EDF+D pauses */
+	double unscored;          /* recorded, no stage */
+	double tst, spt, waso;
+	double se, sme;           /* % */
+	double sol, sol_persistent, rem_latency;
+	double stage_min[5];      /* by enum psg_stage */
+	double stage_pct[5];      /* of TST (W: NaN) */
+	int awakenings, stage_shifts;
+	int fragmentations;       /* shifts from N2, N3, R to N1 or W */
+	double fragmentation_index;  /* those per hour of TST */
+	int cycles;               /* NREM-REM cycles */
+} psg_sleep_stats;
+int psg_hypno_stats(const signed char *stage, size_t n, double epoch_min,
+		    psg_sleep_stats *s);
+
 /* A hypnogram as runs of stages.  Reads an EDF+ annotation file ("Sleep
    stage W/1/2/3/4/R/?", N1-N3), a DREAMS text file ("[Hypnogram]", one code
    per 5 s), a text file of one stage per epoch_len, or a TSV of "onset

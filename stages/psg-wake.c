@@ -319,32 +319,6 @@ static void parse_args(int argc, char **argv, opts *o)
 	no_operands(argc, argv);
 }
 
-/* ---- channels ---- */
-
-static int pick_eeg(const psg_header *h, const char *spec)
-{
-	if (spec)
-		return named_channel(h, spec);
-	/* Central first (AASM's wake and arousal derivations, and DREAMS's
-	   only channel), then occipital/parietal (alpha), then frontal. */
-	static const char *const pref[] = {"C4", "C3", "Cz", "C", "O2", "O1",
-		"Oz", "O", "Pz", "P", "Fz", "F4", "F3", "Fpz", "Fp2", "Fp1",
-		"F"};
-	int i = psg_role_eeg(h, pref, sizeof pref / sizeof *pref);
-	if (i < 0)
-		die(EXIT_UNSUITABLE, "no EEG channel: no central, occipital, "
-		    "parietal or frontal EEG by label (name one with -c)");
-	return i;
-}
-
-/* The EOG or chin EMG (role), by the label table unless named. */
-static int pick_aux(const psg_header *h, const char *spec, const char *role)
-{
-	if (spec)
-		return strcasecmp(spec, "none") ? named_channel(h, spec) : -1;
-	return psg_role_first(h, role);
-}
-
 /* ---- per-epoch spectra ---- */
 
 static double percentile(double *v, size_t n, double p);
@@ -357,11 +331,6 @@ static held *epoch_held(det *d, int64_t e)
 					       0, -1, NAN};
 	}
 	return &d->night[e];
-}
-
-static double band(const psg_welch *w, double lo, double hi, double rate)
-{
-	return psg_welch_band(w, lo, fmin(hi, rate / 2));
 }
 
 /* An EOG or chin at its rails for over 5 % of the epoch: the edges of
@@ -389,13 +358,13 @@ static void finish_epoch(det *d, int which)
 		e->unusable = !enough || sd < d->o->flat_uv ||
 			      f->nsat * 2 > f->n;
 		if (!e->unusable) {
-			double th = band(f->wel, 4, 8, f->rate);
-			double al = band(f->wel, 8, 12, f->rate);
-			double be = band(f->wel, 16, 30, f->rate);
+			double th = welch_band(f->wel, 4, 8, f->rate);
+			double al = welch_band(f->wel, 8, 12, f->rate);
+			double be = welch_band(f->wel, 16, 30, f->rate);
 			e->bt = (float)log10(be / th);
 			e->abt = (float)log10((al + be) / th);
 			e->lb = (float)log10(be);
-			e->ld = (float)log10(band(f->wel, d->o->eog_low, 4,
+			e->ld = (float)log10(welch_band(f->wel, d->o->eog_low, 4,
 						  f->rate));
 			/* AASM: wake when more than half the epoch shows it:
 			   the ratios that `share` of the windows reach. */
@@ -409,7 +378,7 @@ static void finish_epoch(det *d, int which)
 				e->unusable = 1;
 		}
 	} else if (which == F_EOG && enough && !clipped(f)) {
-		float v = (float)log10(band(f->wel, d->o->eog_low, 4,
+		float v = (float)log10(welch_band(f->wel, d->o->eog_low, 4,
 					       f->rate));
 		if (isfinite(v))
 			e->eog = v;
@@ -436,8 +405,8 @@ static void finish_epoch(det *d, int which)
 static void eeg_window(det *d, feed *f)
 {
 	int k = psg_welch_windows(f->wel);
-	double m[3] = {band(f->wel, 4, 8, f->rate), band(f->wel, 8, 12, f->rate),
-		       band(f->wel, 16, 30, f->rate)}, w[3];
+	double m[3] = {welch_band(f->wel, 4, 8, f->rate), welch_band(f->wel, 8, 12, f->rate),
+		       welch_band(f->wel, 16, 30, f->rate)}, w[3];
 	for (int j = 0; j < 3; j++) {
 		w[j] = k * m[j] - (k - 1) * f->prev[j];
 		f->prev[j] = m[j];
@@ -495,8 +464,8 @@ static void arousal_step(det *d, int64_t t_end)
 	int head = d->n2 - d->pos;  /* oldest sample at pos */
 	psg_welch_push(d->aw, d->ring + d->pos, head);
 	psg_welch_push(d->aw, d->ring, d->pos);
-	double x = (log10(band(d->aw, 8, 12, f->rate)) +
-		    log10(band(d->aw, 16, 30, f->rate))) / 2;
+	double x = (log10(welch_band(d->aw, 8, 12, f->rate)) +
+		    log10(welch_band(d->aw, 16, 30, f->rate))) / 2;
 	if (!isfinite(x)) {
 		restart_arousals(d);
 		return;
@@ -542,13 +511,6 @@ static void arousal_step(det *d, int64_t t_end)
 
 /* ---- the stream ---- */
 
-static int64_t epoch_of(const det *d, int64_t t)
-{
-	if (t < d->h->epoch_origin)
-		return -1;
-	return (t - d->h->epoch_origin) / d->h->epoch_len;
-}
-
 static void block(det *d, int which, const psg_block *b)
 {
 	feed *f = &d->f[which];
@@ -566,7 +528,7 @@ static void block(det *d, int which, const psg_block *b)
 	for (int32_t i = 0; i <= b->n; i++) {
 		int64_t t = i < b->n ? psg_sample_time(pc, b->t0, b->offset + i)
 				     : 0;
-		int64_t e = i < b->n ? epoch_of(d, t) : -2;
+		int64_t e = i < b->n ? grid_epoch(d->h, t) : -2;
 		if (i == b->n || e != f->epoch) {
 			if (f->epoch >= 0 && which == F_EOG)
 				psg_welch_push(f->wel, b->x + start, i - start);
@@ -589,7 +551,7 @@ static void block(det *d, int which, const psg_block *b)
 			if (psg_welch_windows(f->wel)) {
 				f->sec = grow(f->sec, &f->seccap, f->nsec,
 					      sizeof *f->sec);
-				f->sec[f->nsec++] = band(f->wel, 10, 100, f->rate);
+				f->sec[f->nsec++] = welch_band(f->wel, 10, 100, f->rate);
 				psg_welch_clear(f->wel);
 			}
 		}
@@ -814,9 +776,9 @@ static void decide(det *d, psg_writer *w, result *res)
 	int64_t base = (int64_t)llround(o->baseline * PSG_TICKS_PER_SEC);
 	for (size_t k = 0; k < d->ncand; k++) {
 		const cand *c = &d->cands[k];
-		int64_t a = epoch_of(d, c->onset - base);
-		int64_t s = epoch_of(d, c->onset);
-		int64_t b = epoch_of(d, c->onset + c->duration - 1);
+		int64_t a = grid_epoch(d->h, c->onset - base);
+		int64_t s = grid_epoch(d->h, c->onset);
+		int64_t b = grid_epoch(d->h, c->onset + c->duration - 1);
 		int ok = a >= 0 && onset >= 0 && a >= onset && b < n;
 		for (int64_t i = a; ok && i < s; i++)
 			ok = d->night[i].wake == 0;
@@ -917,7 +879,7 @@ int main(int argc, char **argv)
 	psg_reader *in = open_detector_input(o.optional, argc, argv);
 	const psg_header *hin = psg_reader_header(in);
 	d.o = &o;
-	int eeg = pick_eeg(hin, o.channel);
+	int eeg = pick_central_eeg(hin, o.channel);
 	int eog = pick_aux(hin, o.eog, PSG_ROLE_EOG);
 	int emg = pick_aux(hin, o.emg, PSG_ROLE_CHIN);
 	psg_header *h = declare(&d, hin, argc, argv);

@@ -370,6 +370,52 @@ static int named_channel(const psg_header *h, const char *spec)
 	return i;
 }
 
+/* The EEG for reading sleep and wake: the one named, else the first
+   central channel by label (the AASM's derivation for wake, arousals
+   and spindles, and DREAMS's only channel), then occipital or parietal
+   (alpha), then frontal; dies with EXIT_UNSUITABLE when there is none. */
+__attribute__((unused))
+static int pick_central_eeg(const psg_header *h, const char *spec)
+{
+	if (spec)
+		return named_channel(h, spec);
+	static const char *const pref[] = {"C4", "C3", "Cz", "C", "O2", "O1",
+		"Oz", "O", "Pz", "P", "Fz", "F4", "F3", "Fpz", "Fp2", "Fp1",
+		"F"};
+	int i = psg_role_eeg(h, pref, sizeof pref / sizeof *pref);
+	if (i < 0)
+		die(EXIT_UNSUITABLE, "no EEG channel: no central, occipital, "
+		    "parietal or frontal EEG by label (name one with -c)");
+	return i;
+}
+
+/* An EOG or chin EMG (role): the one named ("none": -1), else by the
+   label table. */
+__attribute__((unused))
+static int pick_aux(const psg_header *h, const char *spec, const char *role)
+{
+	if (spec)
+		return strcasecmp(spec, "none") ? named_channel(h, spec) : -1;
+	return psg_role_first(h, role);
+}
+
+/* The epoch on h's grid that time t (ticks) falls in; -1 before it. */
+__attribute__((unused))
+static int64_t grid_epoch(const psg_header *h, int64_t t)
+{
+	if (t < h->epoch_origin)
+		return -1;
+	return (t - h->epoch_origin) / h->epoch_len;
+}
+
+/* Welch power in [lo, hi) Hz, hi capped at Nyquist. */
+__attribute__((unused))
+static double welch_band(const psg_welch *w, double lo, double hi,
+			 double rate)
+{
+	return psg_welch_band(w, lo, fmin(hi, rate / 2));
+}
+
 /* The electrode part of a label: "EEG Fpz-Cz" -> "Fpz-Cz". */
 __attribute__((unused))
 static const char *electrode(const char *label)

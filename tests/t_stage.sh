@@ -1,0 +1,190 @@
+#!/bin/sh
+# psg-stage: five stages against psg-synth's truth (a healthy and an
+# insomnia night with the full montage, the healthy one from its EEG
+# alone, an EDF+D night with pauses), the sleep statistics in the summary
+# against an independent count from the epochs, imported hypnograms
+# winning, the DREAMS excerpts and Sleep-EDF's wake (skipped without
+# ../shared), and the errors.
+. "$ROOT/tests/lib.sh"
+if ! have_h5py; then skip "h5py missing"; finish; fi
+
+chain() {   # chain OUT.h5 psg-read-args...: the detectors and psg-stage
+	out=$1; shift
+	psg-read "$@" | psg-wake | psg-sws | psg-spindle | psg-stage \
+		2>"$out.err" | psg-h5 -o "$out"
+}
+psg-synth -H 4 -p healthy -s 11 -o "$TMP/h.edf" >/dev/null
+psg-synth -H 4 -p insomnia -s 12 -o "$TMP/i.edf" >/dev/null
+psg-synth -H 3 -p healthy -s 13 --gaps 2 -o "$TMP/g.edf" >/dev/null
+chain "$TMP/h.h5" "$TMP/h.edf"
+chain "$TMP/i.h5" "$TMP/i.edf"
+chain "$TMP/he.h5" -c C4-M1 "$TMP/h.edf"
+chain "$TMP/g.h5" "$TMP/g.edf"
+chain "$TMP/ha.h5" -a "$TMP/h.hypnogram.edf" "$TMP/h.edf"
+check "psg-stage runs in the chain on four generated nights" \
+	test -s "$TMP/h.h5" -a -s "$TMP/i.h5" -a -s "$TMP/he.h5" -a \
+	-s "$TMP/g.h5" -a -s "$TMP/ha.h5"
+
+$PY - "$TMP" >"$TMP/out" 2>&1 <<'PYEOF'
+import csv, sys
+import h5py
+import numpy as np
+d = sys.argv[1]
+ok = lambda c, m: print(("ok - " if c else "not ok - ") + m)
+CODE = {"W": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4}
+
+def truth(night):
+    rows = csv.DictReader(open("%s/%s.epochs.tsv" % (d, night)),
+                          delimiter="\t")
+    return [(CODE.get(r["stage"], -1), float(r["recorded"])) for r in rows]
+
+def agreement(ref, got):
+    cm = np.zeros((5, 5))
+    for a, b in zip(ref, got):
+        if a >= 0:
+            cm[a, b if b >= 0 else 1] += 1   # unscored: a miss
+    n = cm.sum()
+    po = np.trace(cm) / n
+    pe = (cm.sum(0) * cm.sum(1)).sum() / n / n
+    return po, (po - pe) / (1 - pe), cm
+
+for h5, night, acc_min, k_min, what in (
+        ("h", "h", 0.9, 0.85, "healthy, full montage"),
+        ("i", "i", 0.9, 0.85, "insomnia, full montage"),
+        ("g", "g", 0.9, 0.85, "healthy EDF+D with 2 pauses"),
+        ("he", "h", 0.8, 0.7, "healthy, C4-M1 alone (below the 0.9 target)")):
+    ep = h5py.File("%s/%s.h5" % (d, h5), "r")["epochs"][:]
+    t = truth(night)
+    ref = [s for s, rec in t if rec >= 0.5]
+    got = [-1 if np.isnan(ep["stage"][i]) else int(ep["stage"][i])
+           for i, (s, rec) in enumerate(t) if rec >= 0.5]
+    po, k, cm = agreement(ref, got)
+    print("# %s: accuracy %.3f kappa %.3f" % (what, po, k))
+    print("# " + str(cm.astype(int)).replace("\n", "\n# "))
+    ok(po >= acc_min and k >= k_min and len(ep) == len(t),
+       "%s: accuracy %.3f >= %g, kappa %.3f >= %g" % (what, po, acc_min,
+                                                       k, k_min))
+    if h5 == "h":
+        ok(all((cm[i, i] / cm[i].sum() >= 0.5) for i in (0, 2, 3, 4)),
+           "healthy: W, N2, N3 and R each mostly found (recall >= 0.5)")
+
+def stats(stage, rec, mins):
+    """The figures counted independently of pipeline/hypno.c."""
+    sleep = [i for i, s in enumerate(stage) if 1 <= s <= 4 and rec[i]]
+    first, last = sleep[0], sleep[-1]
+    recd = lambda a, b: sum(1 for i in range(a, b) if rec[i])
+    f = {"hyp_tst": len(sleep) * mins,
+         "hyp_trt": sum(rec) * mins,
+         "hyp_gap": (len(rec) - sum(rec)) * mins,
+         "hyp_sol": recd(0, first) * mins,
+         "hyp_spt": recd(first, last + 1) * mins,
+         "hyp_waso": sum(1 for i in range(first, last + 1)
+                         if rec[i] and stage[i] == 0) * mins}
+    for k, nm in ((1, "n1"), (2, "n2"), (3, "n3"), (4, "rem")):
+        f["hyp_%s_min" % nm] = sum(1 for i in sleep if stage[i] == k) * mins
+    rem = [i for i in sleep if stage[i] == 4]
+    f["hyp_rem_latency"] = recd(first, rem[0]) * mins if rem else np.nan
+    return f
+
+def same(a, b):
+    return (np.isnan(a) and np.isnan(b)) or abs(a - b) < 1e-6
+
+for h5, night, source in (("h", "h", 0), ("g", "g", 0), ("ha", "h", 1)):
+    f = h5py.File("%s/%s.h5" % (d, h5), "r")
+    s = {k: float(v) for k, v in f["summary"].attrs.items()}
+    ep = f["epochs"][:]
+    t = truth(night)
+    rec = [r >= 0.5 for _, r in t]
+    stage = [x for x, _ in t] if source else \
+        [-1 if np.isnan(v) else int(v) for v in ep["stage"]]
+    want = stats(stage, rec, 0.5)
+    bad = [k for k in want if not same(s[k], want[k])]
+    ok(s["hyp_source"] == source and not bad,
+       "%s: hyp_source %d, and %s as counted from the %s epochs%s" %
+       (h5, source, ", ".join(sorted(want)), "imported" if source else
+        "computed", "; differ: " + ", ".join("%s %g != %g" % (k, s[k],
+        want[k]) for k in bad) if bad else ""))
+    if h5 == "g":
+        ok(s["hyp_gap"] > 0 and s["hyp_trt"] + s["hyp_gap"] ==
+           len(t) * 0.5, "EDF+D: %g min of pauses counted apart from "
+           "TRT %g" % (s["hyp_gap"], s["hyp_trt"]))
+    if h5 == "h":
+        ok(s["hyp_cycles"] >= 2 and s["hyp_tst"] > 0 and
+           0 < s["hyp_se"] <= 100 and s["hyp_sme"] >= s["hyp_se"],
+           "healthy: %d NREM-REM cycles in 4 h, SE %.1f %% <= SME %.1f %%"
+           % (s["hyp_cycles"], s["hyp_se"], s["hyp_sme"]))
+PYEOF
+[ $? -eq 0 ] || echo "not ok - the Python checks stopped" >>"$TMP/out"
+cat "$TMP/out"
+check "the $(grep -c '^ok' "$TMP/out") generated-night checks above pass (10 expected)" \
+	sh -c "! grep -q '^not ok' '$TMP/out' && [ \$(grep -c '^ok' '$TMP/out') -eq 10 ]"
+
+# Real recordings: the DREAMS excerpts (R&K, 20-s epochs, no REM scored)
+# with the shipped defaults, in-sample (make validate has the
+# cross-validated figure), and Sleep-EDF's 5 minutes of wake.
+if have_shared; then
+	Dr=$SHARED/dreams
+	for i in 1 2 3 4; do
+		chain "$TMP/d$i.h5" -e 20 "$Dr/excerpt${i}_eeg_hyp.edf"
+	done
+	chain "$TMP/sc.h5" -a "$SHARED/sleep-edf/SC4001EC-Hypnogram.edf" \
+		"$SHARED/sleep-edf/SC4001E0_excerpt_5min_edfio_short_psg.edf"
+	$PY - "$TMP" "$Dr" >"$TMP/real" 2>&1 <<'PYEOF'
+import sys
+import h5py
+import numpy as np
+d, D = sys.argv[1:3]
+ok = lambda c, m: print(("ok - " if c else "not ok - ") + m)
+RK = {5: 0, 3: 1, 2: 2, 1: 3, 0: 3, 4: 4}
+cm = np.zeros((5, 5))
+for i in range(1, 5):
+    codes = [int(x) for x in open("%s/Hypnogram_excerpt%d.txt" %
+                                  (D, i)).read().split()[1:]]
+    ep = h5py.File("%s/d%d.h5" % (d, i), "r")["epochs"][:]
+    for e, s in enumerate(ep["stage"]):
+        k = (e * 20 + 10) // 5
+        if k < len(codes) and codes[k] in RK:
+            cm[RK[codes[k]], int(s) if s >= 0 else 1] += 1
+n = cm.sum(); po = np.trace(cm) / n
+pe = (cm.sum(0) * cm.sum(1)).sum() / n / n
+k = (po - pe) / (1 - pe)
+print("# " + str(cm.astype(int)).replace("\n", "\n# "))
+ok(po >= 0.8 and k >= 0.7, "DREAMS 1-4 pooled, shipped defaults "
+   "(in-sample): accuracy %.3f >= 0.8, kappa %.3f >= 0.7" % (po, k))
+ok(cm[:, 4].sum() == 0, "no R called where the experts scored none")
+sc = h5py.File("%s/sc.h5" % d, "r")
+st = sc["epochs"]["stage"]
+s = sc["summary"].attrs
+ok(len(st) == 10 and all(st == 0) and s["hyp_source"] == 1 and
+   s["hyp_trt"] == 5 and s["hyp_tst"] == 0,
+   "Sleep-EDF SC4001: its 10 epochs of wake called W; statistics of the "
+   "imported hypnogram over the 5 recorded minutes (TRT %g, TST %g)" %
+   (s["hyp_trt"], s["hyp_tst"]))
+PYEOF
+	[ $? -eq 0 ] || echo "not ok - the Python checks stopped" >>"$TMP/real"
+	cat "$TMP/real"
+	check "the $(grep -c '^ok' "$TMP/real") real-recording checks above pass (3 expected)" \
+		sh -c "! grep -q '^not ok' '$TMP/real' && [ \$(grep -c '^ok' '$TMP/real') -eq 3 ]"
+else
+	skip "../shared absent: no real recordings"
+fi
+
+# Errors and conventions.
+psg-read "$TMP/h.edf" >"$TMP/raw.psg"
+psg-stage <"$TMP/raw.psg" >"$TMP/once.psg" 2>"$TMP/once.err"
+check "without the detectors: warnings naming them, and a stream" \
+	grep -q "run psg-wake first" "$TMP/once.err"
+expect_exit 3 "twice in a chain: exit 3" sh -c \
+	"psg-stage <'$TMP/once.psg' >/dev/null"
+psg-read -c E1-M2 "$TMP/h.edf" >"$TMP/eog.psg"
+expect_exit 3 "no EEG: exit 3" sh -c "psg-stage <'$TMP/eog.psg' >/dev/null"
+psg-stage --optional <"$TMP/eog.psg" >"$TMP/pass.psg" 2>/dev/null
+check "--optional: no EEG passes the stream through, without stage columns" \
+	sh -c "psg-dump -H <'$TMP/pass.psg' | grep -q E1-M2 &&
+	       ! psg-dump -H <'$TMP/pass.psg' | grep -q stage_conf"
+expect_exit 1 "bad option value: exit 1" sh -c \
+	"psg-stage --n2-delta x <'$TMP/raw.psg' >/dev/null"
+expect_exit 1 "unknown channel: exit 1" sh -c \
+	"psg-stage -c nosuch <'$TMP/raw.psg' >/dev/null"
+check "--help on stdout, exit 0" sh -c "psg-stage --help | grep -q usage"
+finish
