@@ -94,6 +94,43 @@ if [ "$BENCH_FILTER" = 1 ]; then
 	done
 fi
 
+# The chain (issue 21): a generated 8-h, 16-channel night (EEG/EOG 256 Hz,
+# EMG 512 Hz; BENCH_CHAIN_HOURS).  The floor is reading it: psg-read
+# --no-hash > /dev/null.  Each detector is timed alone on the stream its
+# upstream stages wrote (read from a file, written to a file), so its line
+# is its own cost; then the whole chain as psg-night runs it.  Ratios are
+# to the floor measured in the same run.
+BENCH_CHAIN=${BENCH_CHAIN:-1}
+if [ "$BENCH_CHAIN" = 1 ]; then
+	for h in ${BENCH_CHAIN_HOURS:-8}; do
+		f=$DIR/synth${h}h.edf
+		[ -s "$f" ] || "$B/psg-synth" -H "$h" -s 1 -o "$f" >/dev/null
+		echo "== the chain, $h h, psg-synth's 16-channel montage ($(du -h "$f" | cut -f1))"
+		set -- $(measure "$TF $B/psg-read --no-hash $f")
+		floor=$1
+		line "psg-read --no-hash (floor)" "$1" "$2" "$floor" "$h" 3937
+		set -- $(measure "$TF $B/psg-read $f")
+		line "psg-read (default: SHA-256 on)" "$1" "$2" "$floor" "$h" 3937
+		set -- $(measure "$TF $B/psg-read --backend edflib $f")
+		line "psg-read --backend edflib" "$1" "$2" "$floor" "$h" 3937
+		"$B/psg-read" "$f" >"$DIR/s0.psg"
+		prev=$DIR/s0.psg
+		for st in wake sws spindle stage emg; do
+			[ -x "$B/psg-$st" ] || continue
+			set -- $(measure "$TF sh -c '$B/psg-$st < $prev > $DIR/s-$st.psg'")
+			line "psg-$st alone (stream file in, file out)" "$1" "$2" "$floor" "$h" 3937
+			[ "$prev" = "$DIR/s0.psg" ] || rm -f "$prev"
+			prev=$DIR/s-$st.psg
+		done
+		set -- $(measure "$TF $B/psg-h5 -o $DIR/chain.h5 < $prev")
+		line "psg-h5 alone" "$1" "$2" "$floor" "$h" 3937
+		rm -f "$prev" "$DIR/s0.psg" "$DIR/chain.h5"
+		set -- $(measure "$TF $B/psg-night $f -o $DIR/chain.h5")
+		line "psg-night (the whole chain)" "$1" "$2" "$floor" "$h" 3937
+		rm -f "$DIR/chain.h5"
+	done
+fi
+
 # The cohort (issue 8): psg-batch over BENCH_COHORT_NIGHTS generated 8-h,
 # 16-channel nights on every core; the floor is psg-read of the same nights
 # to /dev/null, as many at a time, in the same run.  Then psg-collect over
