@@ -204,11 +204,17 @@ else
 			test '$(col "$TMP/bout/batch.log" ok)' = 'night1 night2 night3 night4 '"
 		pids=$(cat "$TMP"/slurm/*.pid)
 		"$SL" stop "$TMP/slurm"
-		sleep 1
-		left=
-		for p in $pids; do   # a zombie (state Z) is dead, not yet reaped
-			[ -d "/proc/$p" ] && ! grep -q '^[0-9]* ([^)]*) Z' \
-				"/proc/$p/stat" 2>/dev/null && left="$left $p"
+		# A zombie (state Z) is dead, not yet reaped.  Under load a
+		# daemon can take seconds to exit: give it up to 10 s.
+		i=0
+		while :; do
+			left=
+			for p in $pids; do
+				[ -d "/proc/$p" ] && ! grep -q '^[0-9]* ([^)]*) Z' \
+					"/proc/$p/stat" 2>/dev/null && left="$left $p"
+			done
+			[ -n "$left" ] && [ $i -lt 20 ] || break
+			sleep 0.5; i=$((i + 1))
 		done
 		check "Slurm: the $(echo $pids | wc -w) daemons started are stopped" \
 			test -z "$left" -a -n "$pids"
