@@ -7,6 +7,11 @@
  * reference's with psg-read --epoch/--epoch-origin); each is compared with
  * the reference stage at its midpoint, and reference epochs scored "?"
  * are left out.  An unusable call (-1) counts as "not the target".
+ * Five stages: with psg-stage's `sleep_stage` column, the 5x6 confusion matrix
+ * of reference W, N1, N2, N3, R (R&K S3 and S4 are N3; movement time and
+ * "?" epochs are left out) against the calls (the sixth column: epochs
+ * psg-stage left unscored, counted as wrong), accuracy, Cohen's kappa
+ * over that matrix, and each stage's precision, recall and F1.
  *
  * Events (--events): the onsets of one event table of the stream against
  * reference events (a TSV with an onset column, or the annotations of an
@@ -44,6 +49,14 @@ typedef struct target {
 	int64_t ncall;
 	int64_t tp, fp, fn, tn, unusable, missing;
 } target;
+
+typedef struct stages {      /* psg-stage's five-stage calls */
+	int feat;                 /* `sleep_stage` in the stream, -1 absent */
+	signed char *call;        /* per epoch: 0-4, -1 unscored, -2 none */
+	int64_t ncall;
+	int64_t cm[5][6];         /* reference by call (5: unscored) */
+	int64_t missing;
+} stages;
 
 typedef struct opts {
 	const char *reference, *json, *input;
@@ -164,19 +177,29 @@ static void parse_args(int argc, char **argv, opts *o)
 	o->input = single_input(argc, argv);
 }
 
-static void store(target *t, int64_t epoch, double v)
+
+/* Room for epoch e in a table of per-epoch calls (*n of them, filled
+   with -2: none), or 0 for an epoch beyond any recording. */
+static int call_room(signed char **call, int64_t *n, int64_t e)
 {
-	if (epoch < 0 || epoch > (INT64_C(1) << 30))
-		return;
-	if (epoch >= t->ncall) {
-		int64_t n = epoch + 1 > 2 * t->ncall ? epoch + 1 : 2 * t->ncall;
-		signed char *p = realloc(t->call, (size_t)n);
+	if (e < 0 || e > (INT64_C(1) << 30))
+		return 0;
+	if (e >= *n) {
+		int64_t m = e + 1 > 2 * *n ? e + 1 : 2 * *n;
+		signed char *p = realloc(*call, (size_t)m);
 		if (!p)
 			die(EXIT_IO, "out of memory");
-		memset(p + t->ncall, -2, (size_t)(n - t->ncall));
-		t->call = p, t->ncall = n;
+		memset(p + *n, -2, (size_t)(m - *n));
+		*call = p, *n = m;
 	}
-	t->call[epoch] = isnan(v) ? -2 : v < 0 ? -1 : v >= 0.5;
+	return 1;
+}
+
+static void store_stage(stages *s, int64_t epoch, double v)
+{
+	if (call_room(&s->call, &s->ncall, epoch))
+		s->call[epoch] = isnan(v) ? -2 : v >= 0 && v <= 4 ?
+				 (signed char)v : -1;
 }
 
 /* The reference stage at time t (runs sorted by onset). */
@@ -186,6 +209,12 @@ static int stage_at(const psg_stage_run *r, size_t n, int64_t t)
 		if (t >= r[i].onset && t < r[i].onset + r[i].duration)
 			return r[i].stage;
 	return PSG_STAGE_UNKNOWN;
+}
+
+static void store(target *t, int64_t epoch, double v)
+{
+	if (call_room(&t->call, &t->ncall, epoch))
+		t->call[epoch] = isnan(v) ? -2 : v < 0 ? -1 : v >= 0.5;
 }
 
 static void tally(target *t, const psg_header *h, const psg_stage_run *r,
@@ -242,6 +271,75 @@ static void print_text(const target *t, const metrics *m)
 		printf("  (unusable %" PRId64 ", no call %" PRId64 ")",
 		       t->unusable, t->missing);
 	putchar('\n');
+}
+
+/* ---- five stages ---- */
+
+static void tally_stages(stages *s, const psg_header *h,
+			 const psg_stage_run *r, size_t nr, int64_t nepochs)
+{
+	for (int64_t e = 0; e < nepochs; e++) {
+		int st = stage_at(r, nr, h->epoch_origin + e * h->epoch_len +
+				  h->epoch_len / 2);
+		if (st < PSG_STAGE_W || st > PSG_STAGE_R)
+			continue;
+		int c = e < s->ncall ? s->call[e] : -2;
+		if (c == -2)
+			s->missing++;
+		else
+			s->cm[st][c < 0 ? 5 : c]++;
+	}
+}
+
+typedef struct stage_metrics {
+	int64_t n;
+	double accuracy, kappa;
+	double precision[5], recall[5], f1[5];
+} stage_metrics;
+
+/* Accuracy, Cohen's kappa over the 5x6 matrix (an unscored call agrees
+   with no reference stage), and each stage's precision, recall, F1. */
+static stage_metrics stage_compute(const stages *s)
+{
+	stage_metrics m = {0};
+	double row[5] = {0}, col[6] = {0}, agree = 0;
+	for (int i = 0; i < 5; i++)
+		for (int j = 0; j < 6; j++) {
+			row[i] += (double)s->cm[i][j], col[j] += (double)s->cm[i][j];
+			m.n += s->cm[i][j];
+		}
+	double n = (double)m.n, pe = 0;
+	for (int i = 0; i < 5; i++) {
+		double tp = (double)s->cm[i][i];
+		agree += tp;
+		pe += row[i] * col[i];
+		m.precision[i] = col[i] > 0 ? tp / col[i] : NAN;
+		m.recall[i] = row[i] > 0 ? tp / row[i] : NAN;
+		m.f1[i] = row[i] + col[i] > 0 ? 2 * tp / (row[i] + col[i]) : NAN;
+	}
+	m.accuracy = n > 0 ? agree / n : NAN;
+	pe = n > 0 ? pe / (n * n) : NAN;
+	m.kappa = pe < 1 ? (m.accuracy - pe) / (1 - pe) : NAN;
+	return m;
+}
+
+static const char *const stage_label[6] = {"W", "N1", "N2", "N3", "R", "?"};
+
+static void print_stages(const stages *s, const stage_metrics *m)
+{
+	printf("stages (stage): epochs %" PRId64 "  accuracy %.3f kappa %.3f",
+	       m->n, m->accuracy, m->kappa);
+	if (s->missing)
+		printf("  (no call %" PRId64 ")", s->missing);
+	printf("\n  reference \\ called    W    N1    N2    N3     R     ?"
+	       "   precision recall F1\n");
+	for (int i = 0; i < 5; i++) {
+		printf("  %-18s", stage_label[i]);
+		for (int j = 0; j < 6; j++)
+			printf(" %5" PRId64, s->cm[i][j]);
+		printf("   %.3f     %.3f  %.3f\n", m->precision[i],
+		       m->recall[i], m->f1[i]);
+	}
 }
 
 /* ---- events ---- */
@@ -696,8 +794,34 @@ static void write_events(FILE *f, const evscore *e, const char *table,
 	fprintf(f, "]}");
 }
 
+static void write_stages(FILE *f, const stages *s)
+{
+	stage_metrics m = stage_compute(s);
+	fprintf(f, ",\n\"stages\": {\"feature\": \"stage\", \"epochs\": %"
+		PRId64 ", \"no_call\": %" PRId64 ", ", m.n, s->missing);
+	jnum(f, "accuracy", m.accuracy, 1);
+	jnum(f, "kappa", m.kappa, 1);
+	fprintf(f, "\"labels\": [\"W\", \"N1\", \"N2\", \"N3\", \"R\", "
+		"\"unscored\"],\n  \"confusion\": [");
+	for (int i = 0; i < 5; i++) {
+		fprintf(f, "%s[", i ? ", " : "");
+		for (int j = 0; j < 6; j++)
+			fprintf(f, "%s%" PRId64, j ? ", " : "", s->cm[i][j]);
+		putc(']', f);
+	}
+	fprintf(f, "],\n  \"per_stage\": {");
+	for (int i = 0; i < 5; i++) {
+		fprintf(f, "%s\"%s\": {", i ? ", " : "", stage_label[i]);
+		jnum(f, "precision", m.precision[i], 1);
+		jnum(f, "recall", m.recall[i], 1);
+		jnum(f, "f1", m.f1[i], 0);
+		putc('}', f);
+	}
+	fprintf(f, "}}");
+}
+
 static void write_json(const opts *o, target *ts, int nt, const evscore *e,
-		       const char *table)
+		       const char *table, const stages *sg)
 {
 	const char *path = o->json;
 	char err[PATH_MAX + 256];
@@ -728,6 +852,8 @@ static void write_json(const opts *o, target *ts, int nt, const evscore *e,
 			"}", ts[i].unusable, ts[i].missing);
 	}
 	fprintf(f, "\n}");
+	if (sg->feat >= 0)
+		write_stages(f, sg);
 	if (o->events)
 		write_events(f, e, table, o);
 	fprintf(f, "}\n");
@@ -745,6 +871,7 @@ int main(int argc, char **argv)
 	static psg_stage_run *ref;
 	size_t nref = 0;
 	evscore ev = {.type = -1};
+	static stages sg = {.feat = -1};
 	psg_record rec;
 	char msg[512];
 	int st;
@@ -765,13 +892,14 @@ int main(int argc, char **argv)
 		if ((st = psg_hypnogram_read(o.reference, h->epoch_len, &ref,
 					     &nref, msg, sizeof msg)))
 			die(EXIT_IO, "%s", msg);
-		int any = 0;
+		int any = (sg.feat = psg_header_find_feature(h, "sleep_stage")) >= 0;
 		for (int i = 0; i < 2; i++)
 			any |= (ts[i].feat = psg_header_find_feature(h,
 						ts[i].feature)) >= 0;
 		if (!any)
-			die(EXIT_UNSUITABLE, "the stream has no 'sws' or 'wake' "
-			    "column to score (run psg-sws or psg-wake first)");
+			die(EXIT_UNSUITABLE, "the stream has no 'sws', 'wake' or "
+			    "'stage' column to score (run psg-sws, psg-wake or "
+			    "psg-stage first)");
 	}
 	if (o.events) {
 		if (o.detected)
@@ -790,12 +918,16 @@ int main(int argc, char **argv)
 	}
 	while ((st = psg_reader_next(in, &rec)) > 0) {
 		if (rec.kind == PSG_REC_EPOCH)
-			for (int k = 0; k < rec.epoch.n; k++)
+			for (int k = 0; k < rec.epoch.n; k++) {
+				int fk = (int)rec.epoch.feature[k];
 				for (int i = 0; i < 2; i++)
-					if ((int)rec.epoch.feature[k] ==
-					    ts[i].feat)
+					if (fk == ts[i].feat)
 						store(&ts[i], rec.epoch.epoch,
 						      rec.epoch.value[k]);
+				if (fk == sg.feat)
+					store_stage(&sg, rec.epoch.epoch,
+						    rec.epoch.value[k]);
+			}
 		if (rec.kind == PSG_REC_EVENT && rec.event.type == ev.type)
 			add_onset(&ev.det, rec.event.onset,
 				  rec.event.duration);
@@ -810,6 +942,11 @@ int main(int argc, char **argv)
 		metrics m = compute(&ts[i]);
 		print_text(&ts[i], &m);
 	}
+	if (sg.feat >= 0) {
+		tally_stages(&sg, h, ref, nref, nep);
+		stage_metrics m = stage_compute(&sg);
+		print_stages(&sg, &m);
+	}
 	const char *table = ev.type >= 0 ? h->evtypes[ev.type].name :
 			    o.detected;
 	if (o.events) {
@@ -822,9 +959,10 @@ int main(int argc, char **argv)
 		die(EXIT_IO, "standard output: cannot write: %s",
 		    strerror(errno));
 	if (o.json)
-		write_json(&o, ts, 2, &ev, table);
+		write_json(&o, ts, 2, &ev, table, &sg);
 	for (int i = 0; i < 2; i++)
 		free(ts[i].call);
+	free(sg.call);
 	free(ref);
 	free(ev.det.t);
 	free(ev.ref.t);

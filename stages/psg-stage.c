@@ -30,6 +30,8 @@
  *    times how far psg-wake's wake_score lies below -0.3 decades (N1 is
  *    drowsiness, its EEG nearer wake's: Ogilvie 2001).  N2 when the score
  *    reaches --n2-delta -0.25, else N1;
+ *  - `sleep_stage` per epoch: 0 W, 1 N1, 2 N2, 3 N3, 4 R, -1 unscored
+ *    (not `stage`: psg-export derives a text column of that name);
  *  - `stage_conf` (0-1, not a calibrated probability): W and N3 take
  *    psg-wake's and psg-sws's scores as logistic distances from their
  *    boundary; N2, N1 and R the logistic distance (scale 0.1 decade) of
@@ -644,7 +646,7 @@ static psg_header *declare(det *d, const psg_header *in, int argc,
 			   char **argv)
 {
 	psg_header *h = derive_header(in, argc, argv);
-	d->f_stage = psg_header_add_feature(h, "stage", "",
+	d->f_stage = psg_header_add_feature(h, "sleep_stage", "",
 		"computed stage: 0 W, 1 N1, 2 N2, 3 N3, 4 R, -1 unscored");
 	d->f_conf = psg_header_add_feature(h, "stage_conf", "",
 		"confidence 0-1 (not a calibrated probability)");

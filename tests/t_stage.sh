@@ -3,15 +3,16 @@
 # insomnia night with the full montage, the healthy one from its EEG
 # alone, an EDF+D night with pauses), the sleep statistics in the summary
 # against an independent count from the epochs, imported hypnograms
-# winning, the DREAMS excerpts and Sleep-EDF's wake (skipped without
-# ../shared), and the errors.
+# winning, psg-score's five-stage comparison against one counted here,
+# the DREAMS excerpts (R&K codes through psg-score too) and Sleep-EDF's
+# wake (skipped without ../shared), and the errors.
 . "$ROOT/tests/lib.sh"
 if ! have_h5py; then skip "h5py missing"; finish; fi
 
 chain() {   # chain OUT.h5 psg-read-args...: the detectors and psg-stage
 	out=$1; shift
 	psg-read "$@" | psg-wake | psg-sws | psg-spindle | psg-stage \
-		2>"$out.err" | psg-h5 -o "$out"
+		2>"$out.err" | tee "${out%.h5}.psg" | psg-h5 -o "$out"
 }
 psg-synth -H 4 -p healthy -s 11 -o "$TMP/h.edf" >/dev/null
 psg-synth -H 4 -p insomnia -s 12 -o "$TMP/i.edf" >/dev/null
@@ -56,7 +57,7 @@ for h5, night, acc_min, k_min, what in (
     ep = h5py.File("%s/%s.h5" % (d, h5), "r")["epochs"][:]
     t = truth(night)
     ref = [s for s, rec in t if rec >= 0.5]
-    got = [-1 if np.isnan(ep["stage"][i]) else int(ep["stage"][i])
+    got = [-1 if np.isnan(ep["sleep_stage"][i]) else int(ep["sleep_stage"][i])
            for i, (s, rec) in enumerate(t) if rec >= 0.5]
     po, k, cm = agreement(ref, got)
     print("# %s: accuracy %.3f kappa %.3f" % (what, po, k))
@@ -96,7 +97,7 @@ for h5, night, source in (("h", "h", 0), ("g", "g", 0), ("ha", "h", 1)):
     t = truth(night)
     rec = [r >= 0.5 for _, r in t]
     stage = [x for x, _ in t] if source else \
-        [-1 if np.isnan(v) else int(v) for v in ep["stage"]]
+        [-1 if np.isnan(v) else int(v) for v in ep["sleep_stage"]]
     want = stats(stage, rec, 0.5)
     bad = [k for k in want if not same(s[k], want[k])]
     ok(s["hyp_source"] == source and not bad,
@@ -119,6 +120,51 @@ cat "$TMP/out"
 check "the $(grep -c '^ok' "$TMP/out") generated-night checks above pass (10 expected)" \
 	sh -c "! grep -q '^not ok' '$TMP/out' && [ \$(grep -c '^ok' '$TMP/out') -eq 10 ]"
 
+# psg-score's five stages: its confusion matrix against one counted here
+# from the HDF5 epochs and the truth (a generated night), and against an
+# R&K text hypnogram (DREAMS: S3 and S4 are N3); movement time is left out.
+psg-score -r "$TMP/h.hypnogram.edf" --json "$TMP/h.json" "$TMP/h.psg" \
+	>"$TMP/h.score"
+sed 's/^/# /' "$TMP/h.score"
+printf '0\t60\tW\n60\t60\tMT\n120\t600\tN2\n' >"$TMP/mt.tsv"
+psg-score -r "$TMP/mt.tsv" --json "$TMP/mt.json" "$TMP/h.psg" >/dev/null
+$PY - "$TMP" >"$TMP/sc" 2>&1 <<'PYEOF'
+import csv, json, sys
+import h5py
+import numpy as np
+d = sys.argv[1]
+ok = lambda c, m: print(("ok - " if c else "not ok - ") + m)
+CODE = {"W": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4}
+ep = h5py.File(d + "/h.h5", "r")["epochs"]["sleep_stage"][:]
+ref = [CODE.get(r["stage"], -1) for r in
+       csv.DictReader(open(d + "/h.epochs.tsv"), delimiter="\t")]
+cm = np.zeros((5, 6), int)
+for r, s in zip(ref, ep):
+    if r >= 0:
+        cm[r, 5 if s < 0 else int(s)] += 1
+j = json.load(open(d + "/h.json"))["stages"]
+n = cm.sum()
+po = np.trace(cm[:, :5]) / n
+pe = (cm.sum(1) * cm.sum(0)[:5]).sum() / n / n
+f1 = {k: 2 * cm[i, i] / (cm[i].sum() + cm[:, i].sum())
+      for k, i in CODE.items() if cm[i].sum() + cm[:, i].sum()}
+ok(j["confusion"] == cm.tolist() and j["epochs"] == n,
+   "psg-score's 5x6 confusion matrix is the one counted from the epochs")
+ok(abs(j["accuracy"] - po) < 1e-5 and
+   abs(j["kappa"] - (po - pe) / (1 - pe)) < 1e-5 and
+   all(abs(j["per_stage"][k]["f1"] - v) < 1e-5 for k, v in f1.items()),
+   "accuracy %.3f, kappa %.3f and per-stage F1 as computed here" %
+   (po, (po - pe) / (1 - pe)))
+m = json.load(open(d + "/mt.json"))["stages"]
+ok(m["epochs"] == 22 and sum(m["confusion"][0]) == 2 and
+   sum(m["confusion"][2]) == 20,
+   "movement time is left out: 2 W + 20 N2 epochs of 24 scored")
+PYEOF
+[ $? -eq 0 ] || echo "not ok - the Python checks stopped" >>"$TMP/sc"
+cat "$TMP/sc"
+check "the $(grep -c '^ok' "$TMP/sc") psg-score checks above pass (3 expected)" \
+	sh -c "! grep -q '^not ok' '$TMP/sc' && [ \$(grep -c '^ok' '$TMP/sc') -eq 3 ]"
+
 # Real recordings: the DREAMS excerpts (R&K, 20-s epochs, no REM scored)
 # with the shipped defaults, in-sample (make validate has the
 # cross-validated figure), and Sleep-EDF's 5 minutes of wake.
@@ -126,11 +172,13 @@ if have_shared; then
 	Dr=$SHARED/dreams
 	for i in 1 2 3 4; do
 		chain "$TMP/d$i.h5" -e 20 "$Dr/excerpt${i}_eeg_hyp.edf"
+		psg-score -r "$Dr/Hypnogram_excerpt$i.txt" --json "$TMP/d$i.json" \
+			"$TMP/d$i.psg" >/dev/null
 	done
 	chain "$TMP/sc.h5" -a "$SHARED/sleep-edf/SC4001EC-Hypnogram.edf" \
 		"$SHARED/sleep-edf/SC4001E0_excerpt_5min_edfio_short_psg.edf"
 	$PY - "$TMP" "$Dr" >"$TMP/real" 2>&1 <<'PYEOF'
-import sys
+import json, sys
 import h5py
 import numpy as np
 d, D = sys.argv[1:3]
@@ -141,7 +189,7 @@ for i in range(1, 5):
     codes = [int(x) for x in open("%s/Hypnogram_excerpt%d.txt" %
                                   (D, i)).read().split()[1:]]
     ep = h5py.File("%s/d%d.h5" % (d, i), "r")["epochs"][:]
-    for e, s in enumerate(ep["stage"]):
+    for e, s in enumerate(ep["sleep_stage"]):
         k = (e * 20 + 10) // 5
         if k < len(codes) and codes[k] in RK:
             cm[RK[codes[k]], int(s) if s >= 0 else 1] += 1
@@ -152,8 +200,16 @@ print("# " + str(cm.astype(int)).replace("\n", "\n# "))
 ok(po >= 0.8 and k >= 0.7, "DREAMS 1-4 pooled, shipped defaults "
    "(in-sample): accuracy %.3f >= 0.8, kappa %.3f >= 0.7" % (po, k))
 ok(cm[:, 4].sum() == 0, "no R called where the experts scored none")
+# psg-score reads the 5-s R&K text hypnogram (S3 and S4: N3) to the same
+# matrix as counted here from it.
+tot = np.zeros((5, 6))
+for i in range(1, 5):
+    tot += np.array(json.load(open("%s/d%d.json" % (d, i)))["stages"]
+                    ["confusion"])
+ok((tot[:, :5] == cm).all() and tot[:, 5].sum() == 0,
+   "psg-score -r Hypnogram_excerptN.txt: the same pooled matrix")
 sc = h5py.File("%s/sc.h5" % d, "r")
-st = sc["epochs"]["stage"]
+st = sc["epochs"]["sleep_stage"]
 s = sc["summary"].attrs
 ok(len(st) == 10 and all(st == 0) and s["hyp_source"] == 1 and
    s["hyp_trt"] == 5 and s["hyp_tst"] == 0,
@@ -163,8 +219,8 @@ ok(len(st) == 10 and all(st == 0) and s["hyp_source"] == 1 and
 PYEOF
 	[ $? -eq 0 ] || echo "not ok - the Python checks stopped" >>"$TMP/real"
 	cat "$TMP/real"
-	check "the $(grep -c '^ok' "$TMP/real") real-recording checks above pass (3 expected)" \
-		sh -c "! grep -q '^not ok' '$TMP/real' && [ \$(grep -c '^ok' '$TMP/real') -eq 3 ]"
+	check "the $(grep -c '^ok' "$TMP/real") real-recording checks above pass (4 expected)" \
+		sh -c "! grep -q '^not ok' '$TMP/real' && [ \$(grep -c '^ok' '$TMP/real') -eq 4 ]"
 else
 	skip "../shared absent: no real recordings"
 fi
