@@ -7,7 +7,7 @@
 #   make check SAN=1  the same, built with AddressSanitizer + UBSan
 #   make check-valgrind  the same, every program under valgrind (slow)
 #   make bench        benchmarks (slow; numbers go to docs/performance.md)
-#   make validate     cross-validated N3 and wake figures on ../shared
+#   make validate     cross-validated N3, wake and five-stage figures on ../shared
 #   make demo         the README's main job on bundled data
 #   make install PREFIX=/usr/local
 
@@ -91,8 +91,8 @@ bench: all $(TOOLS)
 	PSG_BUILD=$(B) sh tests/bench.sh
 
 # Leave-one-recording-out cross-validation on the real scored recordings in
-# ../shared (docs/validation.md): psg-sws (N3) and psg-wake (W), then
-# psg-spindle against the DREAMS experts.
+# ../shared (docs/validation.md): psg-sws (N3), psg-wake (W) and psg-stage
+# (the five stages), then psg-spindle against the DREAMS experts.
 validate: all
 	PSG_BUILD=$(B) python3 tests/validate.py
 	PSG_BUILD=$(B) sh tests/validate_spindles.sh
