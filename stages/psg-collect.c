@@ -42,7 +42,9 @@ static const char *const canon[] = {
 	"sws_latency", "slow_wave_density", "lm_index", "plms_index",
 	"plms_arousal_index", "plm_series_count", "spasm_count",
 	"spasm_minutes", "spasm_intensity", "twitch_index", "rmma_index",
-	"atonia_index", "rem_phasic_density"};
+	"atonia_index", "rem_phasic_density", "hyp_source", "hyp_trt",
+	"hyp_tst", "hyp_se", "hyp_sol", "hyp_waso", "hyp_rem_latency",
+	"hyp_n1_pct", "hyp_n2_pct", "hyp_n3_pct", "hyp_rem_pct", "hyp_cycles"};
 #define NCANON (int)(sizeof canon / sizeof *canon)
 
 typedef struct column {

@@ -11,7 +11,7 @@ if ! have_h5py; then skip "h5py missing"; finish; fi
 cd "$TMP" || exit 2
 psg-synth -H 1 -p mixed -s 5 -o night.edf >/dev/null
 psg-read night.edf | psg-wake --optional | psg-sws --optional |
-	psg-spindle --optional |
+	psg-spindle --optional | psg-stage --optional |
 	psg-emg --optional | psg-spectrum --spectra |
 	psg-h5 --signals -o night.h5
 psg-collect -o cohort.h5 night.h5 2>/dev/null

@@ -14,11 +14,12 @@ check "...with nothing on stderr" test ! -s "$TMP/mixed.err"
 hist=$($PY -c 'import h5py, sys
 print(" ".join(h.split()[0].split("/")[-1] for h in
       h5py.File(sys.argv[1]).attrs["history"]))' "$TMP/mixed.h5")
-check "...through psg-read, psg-wake, psg-sws, psg-spindle, psg-emg, psg-h5 ($hist)" \
-	test "$hist" = "psg-read psg-wake psg-sws psg-spindle psg-emg psg-h5"
-check "its summary for people names sleep, wake, SWS, legs and chin" \
+check "...through psg-read, psg-wake, psg-sws, psg-spindle, psg-stage, psg-emg, psg-h5 ($hist)" \
+	test "$hist" = "psg-read psg-wake psg-sws psg-spindle psg-stage psg-emg psg-h5"
+check "its summary for people names sleep, wake, SWS, stages, legs and chin" \
 	sh -c "grep -q '^  sleep: ' '$TMP/mixed.out' && grep -q '^  wake: ' \
 	'$TMP/mixed.out' && grep -q '^  SWS: ' '$TMP/mixed.out' && \
+	grep -q '^  stages (computed): N1 [0-9]* %, N2 ' '$TMP/mixed.out' && \
 	grep -q '^  legs: ' '$TMP/mixed.out' && grep -q '^  chin: ' '$TMP/mixed.out'"
 rt=$(fig "$TMP/mixed.h5" recording_time)
 check "recording_time is the 2 h recorded ($rt min)" test "$rt" = 120
@@ -37,19 +38,20 @@ check "SWS percent is of sleep time with psg-wake's calls ($swsm / $tst min = $s
 	awk -v a="$swsm" -v b="$tst" -v p="$swsp" -v k="$(fig "$TMP/mixed.h5" sws_basis)" \
 	'BEGIN { exit !(k == 1 && a > 0 && (100 * a / b - p) ^ 2 < 1e-18) }'
 summary=$(grep -c . "$TMP/mixed.out")
-check "the channel map and summary are short ($summary lines)" test "$summary" -le 12
+check "the channel map and summary are short ($summary lines)" test "$summary" -le 14
 check "the channel map comes first: wake's EEG is C4-M1, sws's F4-M1" \
 	sh -c "head -n 1 '$TMP/mixed.out' | grep -q ': channels\$' && \
 	grep -q '^  wake    eeg=C4-M1 eog=E1-M2 chin=Chin1-Chin2\$' '$TMP/mixed.out' && \
 	grep -q '^  sws     eeg=F4-M1 eog=E1-M2,E2-M2\$' '$TMP/mixed.out' && \
 	grep -q '^  spindle eeg=C4-M1,F4-M1\$' '$TMP/mixed.out' && \
+	grep -q '^  stage   eeg=C4-M1 eog=E1-M2 chin=Chin1-Chin2\$' '$TMP/mixed.out' && \
 	grep -q '^  emg     leg=Leg L,Leg R chin=Chin1-Chin2 masseter=Masseter R ecg=ECG II\$' '$TMP/mixed.out'"
 roles=$($PY -c 'import h5py, sys
 t = h5py.File(sys.argv[1])["channels"]
 print(";".join("%s=%s" % (l.decode(), r.decode()) for l, r in
       zip(t["label"], t["roles"]) if r))' "$TMP/mixed.h5")
 check "/channels roles stores every choice ($roles)" test "$roles" = \
-	"F4-M1=sws:eeg spindle:eeg;C4-M1=wake:eeg spindle:eeg;E1-M2=wake:eog sws:eog;E2-M2=sws:eog;Chin1-Chin2=wake:chin emg:chin;Leg L=emg:leg;Leg R=emg:leg;ECG II=emg:ecg;Masseter R=emg:masseter"
+	"F4-M1=sws:eeg spindle:eeg;C4-M1=wake:eeg spindle:eeg stage:eeg;E1-M2=wake:eog sws:eog stage:eog;E2-M2=sws:eog;Chin1-Chin2=wake:chin stage:chin emg:chin;Leg L=emg:leg;Leg R=emg:leg;ECG II=emg:ecg;Masseter R=emg:masseter"
 check "the history records each stage's options (psg-read's input)" $PY -c 'import h5py, sys
 h = h5py.File(sys.argv[1]).attrs["history"]
 sys.exit(not (h[0].endswith("mixed.edf") and "--optional" not in " ".join(h)))' "$TMP/mixed.h5"
