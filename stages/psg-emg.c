@@ -72,7 +72,11 @@
  * REM atonia index (Ferri et al. 2008, J Sleep Res 17:89; noise correction
  * of Ferri et al. 2010, Sleep Med 11:947): 1-s means of the rectified chin
  * EMG in REM (hypnogram annotations), each minus the minimum of the 60
- * around it; AI = share <= 1 uV / (1 - share in 1-2 uV).
+ * around it; AI = share <= 1 uV / (1 - share in 1-2 uV).  REM is the
+ * imported hypnogram's when the stream has one, else psg-stage's
+ * computed `sleep_stage` R epochs (which come at its END: each second's
+ * class, one byte, and each chin burst's onset wait for them); the
+ * summary `emg_rem_source` says which (2 imported, 1 computed, 0 none).
  *
  * Output: events `emg_bursts` (twitches, chin bursts and RMMA as they
  * are found, chin and masseter ones once no channel can still merge them,
@@ -213,7 +217,7 @@ typedef struct state {
 	const psg_header *h;
 	int nch;
 	emgch c[MAXCH];
-	int ev_type, sr_type, ann_type, ar_type, f_wake;
+	int ev_type, sr_type, ann_type, ar_type, f_wake, f_stage;
 	/* ECG */
 	int ecg;
 	psg_filter *ecgf;
@@ -240,6 +244,13 @@ typedef struct state {
 	size_t nruns, runcap;
 	signed char *wake;
 	size_t nwake, wakecap;
+	/* psg-stage's stages, and what waits for them (no imported REM) */
+	signed char *stg;
+	size_t nstg, stgcap;
+	unsigned char *cls;         /* per second: 0 none, 1 <= 1 uV, 2 1-2, 3 */
+	size_t ncls, clscap;
+	double *bon;                /* chin burst onsets, s */
+	size_t nbon, boncap;
 	/* atonia (first chin) */
 	int aton;
 	double mini_v[MINI];
@@ -793,6 +804,10 @@ static void jaw_emit(state *S, const jawev *e, psg_writer *w)
 	S->n_rmma += e->kind == K_RMMA;
 	if (e->kind != K_RMMA && rem_at(S, e->b.on))
 		S->rem_bursts++;
+	if (e->kind != K_RMMA && !S->nruns && S->f_stage >= 0) {
+		S->bon = grow(S->bon, &S->boncap, S->nbon, sizeof *S->bon);
+		S->bon[S->nbon++] = e->b.on;
+	}
 	row r = {e->b, e->kind, 0, e->bursts, 1, 0, NAN};
 	report(S, w, &r);
 }
@@ -1011,6 +1026,45 @@ static void detect_close(state *S, emgch *c, psg_writer *w)
 
 /* ---- REM atonia (Ferri 2008, 2010) on the first chin ---- */
 
+/* Without imported REM, a second's class waits for psg-stage's calls. */
+static void defer_second(state *S, int64_t sec, double v)
+{
+	if (sec < 0 || sec > (INT64_C(1) << 31))
+		return;
+	while ((size_t)sec >= S->ncls) {
+		S->cls = grow(S->cls, &S->clscap, S->ncls, 1);
+		S->cls[S->ncls++] = 0;
+	}
+	S->cls[sec] = (unsigned char)(v <= 1 ? 1 : v <= 2 ? 2 : 3);
+}
+
+/* psg-stage's stage at time t (s), -1 none. */
+static int computed_at(const state *S, double t)
+{
+	double len = (double)S->h->epoch_len / PSG_TICKS_PER_SEC;
+	double e = floor((t - (double)S->h->epoch_origin /
+			  PSG_TICKS_PER_SEC) / len);
+	return e >= 0 && e < (double)S->nstg ? S->stg[(size_t)e] : -1;
+}
+
+/* At END, with no imported REM: the atonia index and phasic density
+   over psg-stage's R epochs. */
+static void computed_rem(state *S)
+{
+	if (S->nruns || !S->nstg)
+		return;
+	for (size_t s = 0; s < S->ncls; s++) {
+		if (!S->cls[s] || computed_at(S, (double)s + 0.5) !=
+		    PSG_STAGE_R)
+			continue;
+		S->rem_s++;
+		S->ai_le1 += S->cls[s] == 1;
+		S->ai_1to2 += S->cls[s] == 2;
+	}
+	for (size_t i = 0; i < S->nbon; i++)
+		S->rem_bursts += computed_at(S, S->bon[i]) == PSG_STAGE_R;
+}
+
 static void mini_eval(state *S, int i)
 {
 	double m = INFINITY;
@@ -1018,9 +1072,11 @@ static void mini_eval(state *S, int i)
 		if (llabs(S->mini_s[j] - S->mini_s[i]) <= MINI / 2)
 			m = fmin(m, S->mini_v[j]);
 	S->last_eval = S->mini_s[i];
+	double v = S->mini_v[i] - m;
+	if (!S->nruns && S->f_stage >= 0)
+		defer_second(S, S->mini_s[i], v);
 	if (!rem_at(S, (double)S->mini_s[i] + 0.5))
 		return;
-	double v = S->mini_v[i] - m;
 	S->rem_s++;
 	S->ai_le1 += v <= 1;
 	S->ai_1to2 += v > 1 && v <= 2;
@@ -1382,9 +1438,22 @@ static void event_in(state *S, const psg_event *e)
 	}
 }
 
+static void stage_in(state *S, int64_t epoch, double v)
+{
+	if (epoch < 0 || epoch > (int64_t)1 << 24)
+		return;
+	while (S->nstg <= (size_t)epoch) {
+		S->stg = grow(S->stg, &S->stgcap, S->nstg, 1);
+		S->stg[S->nstg++] = -1;
+	}
+	S->stg[epoch] = (signed char)(v >= 0 && v <= 4 ? v : -1);
+}
+
 static void epoch_in(state *S, const psg_epoch *e)
 {
 	for (int i = 0; i < e->n; i++) {
+		if ((int)e->feature[i] == S->f_stage)
+			stage_in(S, e->epoch, e->value[i]);
 		if ((int)e->feature[i] != S->f_wake || e->epoch < 0 ||
 		    e->epoch > (int64_t)1 << 24)
 			continue;
@@ -1668,6 +1737,7 @@ static void summaries(state *S, const counts *n, double duration,
 	summary(w, "rem_phasic_density", "1/min", S->rem_s > 0 ?
 		S->rem_bursts / (S->rem_s / 60.0) : NAN);
 	summary(w, "emg_index_basis", "", basis);
+	summary(w, "emg_rem_source", "", S->nruns ? 2 : S->nstg ? 1 : 0);
 	summary(w, "emg_index_hours", "h", hrs);
 	summary(w, "emg_ecg_removed", "", S->ecg >= 0);
 	for (int i = 0; i < S->nch; i++) {
@@ -1831,6 +1901,7 @@ static void finish(state *S, const psg_end *end, psg_writer *w)
 			emg_end_segment(S, &S->c[i], w);
 	jaw_flush(S, INFINITY, w);
 	report_held(S, w);
+	computed_rem(S);
 	night(S, &n, w);
 	summaries(S, &n, (double)end->duration / PSG_TICKS_PER_SEC, w);
 }
@@ -1853,6 +1924,7 @@ int main(int argc, char **argv)
 	S.ann_type = psg_header_find_evtype(h, "annotations");
 	S.ar_type = psg_header_find_evtype(h, "arousals");
 	S.f_wake = psg_header_find_feature(h, "wake");
+	S.f_stage = psg_header_find_feature(h, "sleep_stage");
 	psg_writer *w = open_stdout_stream(h);
 	while ((st = psg_reader_next(in, &rec)) > 0) {
 		if (rec.kind == PSG_REC_END) {
@@ -1871,7 +1943,8 @@ int main(int argc, char **argv)
 				emg_block(&S, &S.c[i], &rec.block, w);
 		} else if (rec.kind == PSG_REC_EVENT) {
 			event_in(&S, &rec.event);
-		} else if (rec.kind == PSG_REC_EPOCH && S.f_wake >= 0) {
+		} else if (rec.kind == PSG_REC_EPOCH &&
+			   (S.f_wake >= 0 || S.f_stage >= 0)) {
 			epoch_in(&S, &rec.epoch);
 		}
 	}
@@ -1883,7 +1956,7 @@ int main(int argc, char **argv)
 	if (S.trace)
 		close_trace(S.trace, o.trace);
 	free(S.lm), free(S.ar), free(S.runs), free(S.wake), free(S.jaw);
-	free(S.part), free(S.rows);
+	free(S.part), free(S.rows), free(S.stg), free(S.cls), free(S.bon);
 	psg_writer_free(w);
 	psg_header_free(h);
 	psg_reader_free(in);

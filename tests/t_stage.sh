@@ -165,6 +165,18 @@ cat "$TMP/sc"
 check "the $(grep -c '^ok' "$TMP/sc") psg-score checks above pass (3 expected)" \
 	sh -c "! grep -q '^not ok' '$TMP/sc' && [ \$(grep -c '^ok' '$TMP/sc') -eq 3 ]"
 
+# psg-emg after psg-stage: without an imported hypnogram, its REM figures
+# come from the computed R epochs (emg_rem_source 1) and come near those
+# of the truth hypnogram imported (2), which wins when both are there.
+psg-emg <"$TMP/h.psg" 2>/dev/null | psg-dump --no-samples >"$TMP/emg.computed"
+psg-emg <"$TMP/ha.psg" 2>/dev/null | psg-dump --no-samples >"$TMP/emg.imported"
+fig() { sed -n "s/^summary \"$1\" unit=\"[^\"]*\" value=//p" "$2"; }
+ac=$(fig atonia_index "$TMP/emg.computed") ai=$(fig atonia_index "$TMP/emg.imported")
+sc=$(fig emg_rem_source "$TMP/emg.computed") si=$(fig emg_rem_source "$TMP/emg.imported")
+check "psg-emg: atonia index of the computed REM ($ac, source $sc) within 0.05 of the imported hypnogram's ($ai, source $si)" \
+	awk -v a="$ac" -v b="$ai" -v s="$sc" -v t="$si" \
+	'BEGIN { exit !(s == 1 && t == 2 && a > 0.5 && (a - b) ^ 2 <= 0.0025) }'
+
 # Real recordings: the DREAMS excerpts (R&K, 20-s epochs, no REM scored)
 # with the shipped defaults, in-sample (make validate has the
 # cross-validated figure), and Sleep-EDF's 5 minutes of wake.
