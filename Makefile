@@ -115,10 +115,16 @@ install: all
 # with clang, ASan and UBSan into build-fuzz/; each runs FUZZ_SECONDS on
 # one core from the seeds, new inputs in build-fuzz/corpus/NAME, findings
 # in build-fuzz/findings/.  make check runs a short smoke of them when
-# clang is installed (tests/t_fuzz.sh).
+# clang is installed (tests/t_fuzz.sh).  make fuzz then runs
+# tests/fuzz/mutate.py (mutated files through the stage programs, the
+# ASan/UBSan build) for MUTATE_SECONDS (default FUZZ_SECONDS; 0: not at
+# all) per target: findings in
+# build-fuzz/mutate/findings/; its smoke is tests/t_mutate.sh.
 FUZZ_SECONDS ?= 60
+MUTATE_SECONDS ?= $(FUZZ_SECONDS)
 FB := build-fuzz
-FUZZ_KINDS := stream:1 edf_native:2 edf_edflib:3 edf_auto:4 hypnogram:5
+FUZZ_KINDS := stream:1 edf_native:2 edf_edflib:3 edf_auto:4 hypnogram:5 \
+	events:6
 FUZZ_BINS := $(foreach k,$(FUZZ_KINDS),$(FB)/fuzz_$(word 1,$(subst :, ,$(k))))
 FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -137,7 +143,10 @@ $(FB)/fuzz_%: tests/fuzz/fuzz_read.c $(FUZZ_OBJ) $(HDRS)
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
-	FUZZ_SECONDS=$(FUZZ_SECONDS) FB=$(FB) sh tests/fuzz/run.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FB=$(FB) sh tests/fuzz/run.sh; r=$$?; \
+	[ "$(MUTATE_SECONDS)" = 0 ] || { $(MAKE) SAN=1 all && nice -n 19 \
+		python3 tests/fuzz/mutate.py --build build-san --out $(FB)/mutate \
+		--seconds $(MUTATE_SECONDS); } && exit $$r
 
 clean:
 	rm -rf build build-san build-fuzz

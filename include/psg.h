@@ -513,6 +513,22 @@ int psg_hypnogram_read(const char *path, int64_t epoch_len,
 		       psg_stage_run **runs, size_t *n, char *msg,
 		       size_t msglen);
 
+/* Reference events from a text file (psg-score --events): a TSV whose
+   header line names an "onset" column (s; "duration", "kind", "label"
+   optional), or a DREAMS event file ("[name]", then "onset duration" in
+   s per line).  pattern (fnmatch; NULL: all) is matched against kind,
+   else label, else the DREAMS name.  Returns PSG_OK with *ev malloc'd
+   (the caller frees it; duration -1 when the TSV has none); 1 when the
+   file is neither (read it with psg_reader_open: EDF+ annotations); or an
+   error with msg: PSG_ERR_NOTFOUND for a pattern and no kind or label
+   column, PSG_ERR_LIMIT for an onset beyond psg_max_duration(). */
+typedef struct psg_ref_event {
+	int64_t onset, duration;  /* ticks */
+} psg_ref_event;
+int psg_events_read_text(const char *path, const char *pattern,
+			 psg_ref_event **ev, size_t *n, char *msg,
+			 size_t msglen);
+
 typedef struct psg_synth psg_synth;
 
 typedef struct psg_synth_opts {

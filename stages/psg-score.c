@@ -397,91 +397,6 @@ static int find_table(const psg_header *h, const char *name)
 	return t;
 }
 
-/* Splits a line at tabs, in place, empty fields kept; returns the count. */
-static int split_tabs(char *line, char **f, int max)
-{
-	int n = 0;
-	line[strcspn(line, "\r\n")] = '\0';
-	for (char *p = line; n < max; *p++ = '\0') {
-		f[n++] = p;
-		if (!(p = strchr(p, '\t')))
-			break;
-	}
-	return n;
-}
-
-/* A TSV of reference events, whose header line `head` names `onset`. */
-static void read_tsv(FILE *f, const char *path, char *head,
-		     const char *pattern, onsets *l)
-{
-	char *fld[64], *line = NULL, *end;
-	size_t cap = 0;
-	int on = -1, kind = -1, label = -1, dur = -1;
-	int n = split_tabs(head, fld, 64);
-	for (int i = n - 1; i >= 0; i--) {
-		on = strcmp(fld[i], "onset") ? on : i;
-		kind = strcmp(fld[i], "kind") ? kind : i;
-		label = strcmp(fld[i], "label") ? label : i;
-		dur = strcmp(fld[i], "duration") ? dur : i;
-	}
-	int lab = kind >= 0 ? kind : label;
-	if (pattern && lab < 0)
-		die(EXIT_UNSUITABLE, "%s: no kind or label column to match "
-		    "--ref-label against", path);
-	for (long ln = 2; getline(&line, &cap, f) > 0; ln++) {
-		if (!(n = split_tabs(line, fld, 64)) || (n == 1 && !*fld[0]))
-			continue;
-		if (n <= on || n <= lab || n <= dur)
-			die(EXIT_IO, "%s:%ld: %d fields, fewer than the header's",
-			    path, ln, n);
-		double v = strtod(fld[on], &end);
-		if (end == fld[on] || *end || isnan(v))
-			die(EXIT_IO, "%s:%ld: bad onset '%s'", path, ln, fld[on]);
-		if (fabs(v) * PSG_TICKS_PER_SEC > (double)psg_max_duration())
-			die(EXIT_IO, "%s:%ld: onset '%s' is beyond the longest "
-			    "recording (PSG_MAX_DAYS)", path, ln, fld[on]);
-		double d = dur < 0 ? -1 : strtod(fld[dur], &end);
-		if (dur >= 0 && (end == fld[dur] || *end || !(fabs(d) <= 1e9)))
-			die(EXIT_IO, "%s:%ld: bad duration '%s'", path, ln,
-			    fld[dur]);
-		if (lab < 0 || selected(pattern, fld[lab]))
-			add_onset(l, (int64_t)llround(v * PSG_TICKS_PER_SEC),
-				  d < 0 ? -1 : (int64_t)llround(d *
-							PSG_TICKS_PER_SEC));
-	}
-	if (ferror(f))
-		die(EXIT_IO, "%s: %s", path, strerror(errno));
-	free(line);
-}
-
-/* A DREAMS event file: "[name]" (matched against --ref-label), then
-   "onset duration" in s per line. */
-static void read_dreams(FILE *f, const char *path, const char *head,
-			const char *pattern, onsets *l)
-{
-	char name[256], *line = NULL;
-	size_t cap = 0;
-	snprintf(name, sizeof name, "%.*s", (int)strcspn(head + 1, "]"),
-		 head + 1);
-	int keep = selected(pattern, name);
-	for (long ln = 2; getline(&line, &cap, f) > 0; ln++) {
-		double on, dur;
-		char extra;
-		if (strspn(line, " \t\r\n") == strlen(line))
-			continue;
-		if (sscanf(line, "%lf %lf %c", &on, &dur, &extra) != 2 ||
-		    !(fabs(on) <= 1e9) || !(dur >= 0 && dur <= 1e9))
-			die(EXIT_IO, "%s:%ld: not an onset and a duration", path,
-			    ln);
-		if (keep)
-			add_onset(l, (int64_t)llround(on * PSG_TICKS_PER_SEC),
-				  (int64_t)llround(dur * PSG_TICKS_PER_SEC));
-	}
-	if (ferror(f))
-		die(EXIT_IO, "%s: %s", path, strerror(errno));
-	free(line);
-}
-
 /* The reference events: a TSV whose first line names an `onset` column,
    a DREAMS text file ("[name]" first), else the events of anything
    psg_reader_open reads (EDF+ annotations), moved onto the stream's
@@ -489,32 +404,20 @@ static void read_dreams(FILE *f, const char *path, const char *head,
 static void read_reference(const char *path, const char *pattern,
 			   const psg_header *sh, onsets *l)
 {
-	char head[4096] = "", *fld[64], msg[512];
-	FILE *f = fopen(path, "r");
-	if (!f)
-		die(EXIT_IO, "%s: %s", path, strerror(errno));
-	if (fgets(head, sizeof head, f) && strchr(head, '\n')) {
-		char tmp[sizeof head];
-		memcpy(tmp, head, sizeof head);
-		int n = split_tabs(tmp, fld, 64);
-		for (int i = 0; i < n; i++)
-			if (!strcmp(fld[i], "onset")) {
-				read_tsv(f, path, head, pattern, l);
-				fclose(f);
-				return;
-			}
-		size_t len = strcspn(head, "\r\n");
-		if (head[0] == '[' && len > 2 && head[len - 1] == ']' &&
-		    strncmp(head, "[Hypnogram]", 11)) {
-			read_dreams(f, path, head, pattern, l);
-			fclose(f);
-			return;
-		}
+	char msg[512];
+	psg_ref_event *ev;
+	size_t n;
+	int st = psg_events_read_text(path, pattern, &ev, &n, msg, sizeof msg);
+	if (st < 0)
+		die(exit_code(st), "%s", msg);
+	if (!st) {
+		for (size_t i = 0; i < n; i++)
+			add_onset(l, ev[i].onset, ev[i].duration);
+		free(ev);
+		return;
 	}
-	fclose(f);
 	psg_open_opts oo = {.no_samples = 1};
 	psg_record r;
-	int st;
 	psg_reader *in = psg_reader_open(path, &oo, &st, msg, sizeof msg);
 	if (!in)
 		die(EXIT_IO, "%s (nor a TSV with an onset column)", msg);

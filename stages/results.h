@@ -18,10 +18,19 @@ static const char *one_night(int argc, char **argv)
 	return argv[optind];
 }
 
+static void probe_night(void *path)
+{
+	psg_result_close(psg_result_open(path, NULL));
+}
+
 static psg_result *open_night(const char *path)
 {
 	int st;
+	char why[128];
 	tmpout_input(path);         /* no output may replace the night */
+	if (crash_probe(probe_night, (void *)path, why, sizeof why))
+		die(EXIT_IO, "%s: the HDF5 library crashed reading it (%s): "
+		    "a corrupt file", path, why);
 	psg_result *r = psg_result_open(path, &st);
 	if (!r)
 		die(st == PSG_ERR_VERSION ? EXIT_UNSUITABLE : EXIT_IO, "%s",

@@ -3,8 +3,8 @@
 # harness of build-fuzz/ (tests/fuzz/fuzz_read.c, built by make when clang
 # is installed) first re-runs the in-tree regression corpus
 # tests/fuzz/regress/ and testdata/ (any crash, sanitizer report, leak or
-# timeout fails), then fuzzes for FUZZ_SMOKE seconds (default 12; five
-# harnesses, about a minute in all) from those seeds.  Without clang's
+# timeout fails), then fuzzes for FUZZ_SMOKE seconds (default 12; six
+# harnesses, 72 s in all) from those seeds.  Without clang's
 # libFuzzer the suite says so and skips.
 : "${ROOT:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$ROOT/tests/lib.sh"
@@ -20,6 +20,8 @@ for bin in "$FB"/fuzz_*; do
 	stream) files=$(ls "$ROOT"/tests/fuzz/regress/*.psg) ;;
 	hypnogram) files=$(ls "$ROOT"/tests/fuzz/regress/*.tsv \
 		"$ROOT"/testdata/SC4001EC-Hypnogram.edf) ;;
+	events) files=$(ls "$ROOT"/tests/fuzz/regress/*.tsv \
+		"$ROOT"/tests/fuzz/regress/*.txt 2>/dev/null) ;;
 	*) files=$(ls "$ROOT"/tests/fuzz/regress/*.edf "$ROOT"/testdata/*.edf) ;;
 	esac
 	# shellcheck disable=SC2086

@@ -1,7 +1,7 @@
 /*
  * fuzz_read.c -- libFuzzer harness (issue 16) for libpsg's readers through
  * the public API: every record of the input is read until the end or the
- * first error, as every stage does.  Built three times (Makefile, make
+ * first error, as every stage does.  Built once per kind (Makefile, make
  * fuzz) with FUZZ_KIND:
  *
  *   1 stream      psg_reader_open_fd on the bytes (the stream decoder)
@@ -10,6 +10,9 @@
  *   4 edf_auto    psg_reader_open as psg-read does (the default reader)
  *   5 hypnogram   psg_hypnogram_read (EDF+ annotations, DREAMS text,
  *                 one stage per line, TSV)
+ *   6 events      psg_events_read_text, psg-score's reference events (a
+ *                 TSV with an onset column, DREAMS event text), once for
+ *                 every event and once with a --ref-label pattern
  *
  * The readers want a file: the input is written to one temporary file per
  * process, rewritten for each run.  ASan/UBSan (with -fno-sanitize-recover)
@@ -60,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *path = input_file(data, size);
 	char msg[512];
-#if FUZZ_KIND != 5
+#if FUZZ_KIND != 5 && FUZZ_KIND != 6
 	int st;
 #endif
 #if FUZZ_KIND == 1
@@ -69,6 +72,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r)
 		drain(r);
 	close(fd);
+#elif FUZZ_KIND == 6
+	for (int k = 0; k < 2; k++) {
+		psg_ref_event *ev = NULL;
+		size_t n = 0;
+		if (!psg_events_read_text(path, k ? "*spindle*" : NULL, &ev, &n,
+					  msg, sizeof msg))
+			free(ev);
+	}
 #elif FUZZ_KIND == 5
 	psg_stage_run *runs = NULL;
 	size_t n = 0;

@@ -8,7 +8,7 @@
 # found something.
 #   FUZZ_SECONDS=N  seconds per harness (default 60)
 #   FUZZ_ONLY=NAME  one harness (stream, edf_native, edf_edflib, edf_auto,
-#                   hypnogram)
+#                   hypnogram, events)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${FB:=build-fuzz}" "${FUZZ_SECONDS:=60}" "${FUZZ_ONLY:=}"
@@ -25,6 +25,10 @@ seeds() {   # NAME: the seed files of a harness, one per line
 		"$ROOT"/testdata/SC4001EC-Hypnogram.edf
 		ls "$SHARED_DIR"/bad-inputs/*.tsv \
 			"$SHARED_DIR"/bad-inputs/*hyp*.edf ;;
+	events) ls "$ROOT"/tests/fuzz/regress/*.tsv \
+		"$ROOT"/tests/fuzz/regress/*.txt
+		ls "$SHARED_DIR"/bad-inputs/*.tsv "$SHARED_DIR"/bad-inputs/*.txt
+		;;
 	*) ls "$ROOT"/tests/fuzz/regress/*.edf "$ROOT"/testdata/*.edf
 	   ls "$SHARED_DIR"/bad-inputs/*.edf "$SHARED_DIR"/bad-inputs/*.bdf
 	   find "$SHARED_DIR"/data/format -name '*.[eEbB][dD][fF]' \
