@@ -316,6 +316,9 @@ int psg_reader_nwarnings(const psg_reader *r);
 const char *psg_reader_warning(const psg_reader *r, int i);
 /* Non-zero if the source was a stream, zero for a recording file. */
 int psg_reader_is_stream(const psg_reader *r);
+/* The version the input stream declared (a newer minor than this build
+   writes is read too): PSG_OK, or PSG_ERR_NOTFOUND for a recording. */
+int psg_reader_stream_version(const psg_reader *r, int *major, int *minor);
 
 /* ---- writing a stream -------------------------------------------------- */
 

@@ -51,7 +51,6 @@ typedef struct native {
 	char *hold;
 	psg_hasher *hasher;
 	int no_samples;
-	int warned_plusc;
 	int odd_text, wide_range;      /* signals with these oddities */
 	char odd_text_eg[PSG_LABEL_LEN], wide_range_eg[96];
 } native;
@@ -415,14 +414,19 @@ static int fill_chunk(psg_reader *r, native *nv)
 						 "record %lld starts before "
 						 "the previous one ends",
 						 (long long)nv->rec - 1);
-			if (!nv->discont && nv->plus && !nv->warned_plusc) {
-				nv->warned_plusc = 1;
-				psg__warn(r, "EDF+C record %lld starts at "
-					  "%.7f s, not where the previous "
-					  "ended; read as contiguous",
-					  (long long)nv->rec - 1,
-					  (double)onset / PSG_TICKS_PER_SEC);
-			}
+			/* An EDF+C has no gaps: a TAL that says otherwise
+			   is a broken file, refused as edflib refuses it
+			   (to the 100 ns tick), so the backends agree. */
+			if (!nv->discont && nv->plus)
+				return psg__fail(r, PSG_ERR_FORMAT, "EDF+C "
+						 "record %lld starts at %.7f s, "
+						 "not at %.7f s where the "
+						 "previous ended",
+						 (long long)nv->rec - 1,
+						 (double)onset /
+						 PSG_TICKS_PER_SEC,
+						 (double)nv->seg_next_onset /
+						 PSG_TICKS_PER_SEC);
 		}
 		int new_seg = first ||
 			      (nv->discont && onset != nv->seg_next_onset);

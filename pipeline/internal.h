@@ -22,6 +22,7 @@ struct psg_reader {
 	void *impl;
 	psg_header *h;
 	int is_stream;
+	uint32_t stream_version;   /* as on the wire: major | minor << 16 */
 	int done;
 	char *path;           /* for messages; NULL for stdin */
 	char err[512];

@@ -170,6 +170,15 @@ int psg_reader_is_stream(const psg_reader *r)
 	return r->is_stream;
 }
 
+int psg_reader_stream_version(const psg_reader *r, int *major, int *minor)
+{
+	if (!r->is_stream)
+		return PSG_ERR_NOTFOUND;
+	*major = (int)(r->stream_version & 0xffff);
+	*minor = (int)(r->stream_version >> 16);
+	return PSG_OK;
+}
+
 int psg__select(psg_reader *r, const psg_open_opts *o, int *map, int nmax)
 {
 	char bad[PSG_LABEL_LEN] = "";

@@ -561,6 +561,7 @@ int psg__open_stream(psg_reader *r, int fd, int owns_fd)
 		return psg__fail(r, PSG_ERR_VERSION,
 				 "stream version %u.%u, this build reads %d.x",
 				 ver & 0xffff, ver >> 16, PSG_STREAM_MAJOR);
+	r->stream_version = ver;
 	int st = read_frame(r, &tag, &len);
 	if (st)
 		return st;

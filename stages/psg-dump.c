@@ -72,10 +72,14 @@ static void dump_channel(int i, const psg_channel *c)
 	putchar('\n');
 }
 
-static void dump_header(const psg_header *h)
+/* The input's stream version, not this build's: a 1.1 stream read by a
+   1.2 build says 1.1.  A recording says what psg-read would write. */
+static void dump_header(const psg_reader *r, const psg_header *h)
 {
 	char iso[40];
-	printf("stream %d.%d\n", PSG_STREAM_MAJOR, PSG_STREAM_MINOR);
+	int major = PSG_STREAM_MAJOR, minor = PSG_STREAM_MINOR;
+	psg_reader_stream_version(r, &major, &minor);
+	printf("stream %d.%d\n", major, minor);
 	field("software", h->software);
 	field("file_type", h->file_type);
 	field("source", h->source);
@@ -228,7 +232,7 @@ int main(int argc, char **argv)
 		die(exit_code(st), "%s", msg);
 	print_warnings(in, path);
 	const psg_header *h = psg_reader_header(in);
-	dump_header(h);
+	dump_header(in, h);
 	while (!header_only && (st = psg_reader_next(in, &r)) > 0)
 		dump_record(h, &r);
 	if (fflush(stdout) || ferror(stdout))

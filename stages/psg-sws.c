@@ -107,6 +107,7 @@ typedef struct held {           /* what the night's decision needs */
 	int64_t epoch;
 	float frac, sef, dshare;
 	signed char unusable;
+	signed char recorded;       /* the EEG holds at least half of it */
 	int32_t waves;              /* slow waves starting in the epoch */
 } held;
 
@@ -168,6 +169,7 @@ typedef struct det {
 	size_t nwk, wkcap;
 	/* summary */
 	int64_t n_epochs, n_sws, first_sws, n_sleep;
+	int64_t n_before;           /* recorded epochs before first_sws */
 	int64_t n_sws_waves;        /* slow waves starting in those N3 epochs */
 	int adaptive;               /* the threshold came from the night */
 	double separation;          /* Ashman's D of the night's two groups */
@@ -456,11 +458,12 @@ static acc *epoch_acc(det *d, int64_t e)
 
 static void hold(det *d, const acc *a, double frac, int unusable)
 {
+	double len = (double)d->h->epoch_len / PSG_TICKS_PER_SEC;
 	d->night = grow(d->night, &d->cap, d->nnight,
 			 sizeof *d->night);
 	d->night[d->nnight++] = (held){a->epoch, (float)frac, (float)a->sef,
 				       (float)a->dshare, (signed char)unusable,
-				       a->count};
+				       a->n * 2 >= len * d->rate, a->count};
 }
 
 /* An epoch's measures go out now; its call waits for the night (END). */
@@ -1154,6 +1157,7 @@ static void decide(det *d, psg_writer *w)
 				d->first_sws = e->epoch;
 			d->n_sws_waves += e->waves;
 		}
+		d->n_before += d->first_sws < 0 && e->recorded;
 	}
 	d->n_epochs = (int64_t)d->nnight;
 	d->uncertain = !d->adaptive && !o->absolute && d->n_sws > 0;
@@ -1177,8 +1181,10 @@ static void summaries(det *d, psg_writer *w)
 		{"sws_percent", "%", d->n_sleep ? 100.0 * d->n_sws /
 		 d->n_sleep : NAN},
 		{"sws_basis", "", d->nwk ? 1 : 0},
+		/* Recorded time before the first N3 epoch: the gaps of an
+		   EDF+D are not counted (before 2026-12 they were). */
 		{"sws_latency", "min", d->first_sws < 0 ? NAN :
-		 (double)d->first_sws * len_min +
+		 (double)d->n_before * len_min +
 		 (double)d->h->epoch_origin / PSG_TICKS_PER_SEC / 60},
 		/* Waves of N3 per minute of N3: the waves of wake and lighter
 		   sleep stay out of it (before 2026-12 they were counted). */

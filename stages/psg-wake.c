@@ -635,6 +635,7 @@ static double clip1(double x)
 typedef struct result {
 	int64_t n_sleep, onset, n_waso, n_awake, n_arousal;
 	int64_t n_recorded;         /* epochs the EEG holds half of, at least */
+	int64_t n_before;           /* ...of them before sleep onset */
 	int adaptive;
 } result;
 
@@ -750,6 +751,7 @@ static void decide(det *d, psg_writer *w, result *res)
 	for (int64_t i = 0; i < n; i++) {
 		res->n_sleep += d->night[i].wake == 0;
 		res->n_recorded += d->night[i].recorded;
+		res->n_before += i < onset && d->night[i].recorded;
 	}
 	for (int64_t i = onset < 0 ? n : onset; i < n; i++) {
 		if (d->night[i].wake != 1)
@@ -810,8 +812,10 @@ static void summaries(const det *d, const result *r, psg_writer *w)
 		   epochs count that the EEG holds at least half of, those that
 		   can be scored (before 2026-12 every complete epoch). */
 		{"recording_time", "min", r->n_recorded * len_min},
+		/* Likewise the latency: recorded time before sleep onset
+		   (before 2026-12 it counted the gaps too). */
 		{"sleep_onset_latency", "min", r->onset < 0 ? NAN :
-		 (double)(d->h->epoch_origin + r->onset * d->h->epoch_len) /
+		 (double)(d->h->epoch_origin + r->n_before * d->h->epoch_len) /
 		 PSG_TICKS_PER_SEC / 60},
 		{"waso", "min", r->onset < 0 ? NAN : r->n_waso * len_min},
 		{"awakenings", "", (double)r->n_awake},

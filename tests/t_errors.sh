@@ -189,6 +189,21 @@ for b in auto native; do
 	expect 2 psg-read "psg-read --backend $b: garbage version field"
 done
 
+# An EDF+C whose third record's TAL says 5 s, not 2 s: a gap that an EDF+C
+# cannot have.  Both backends refuse it (edflib always did), and the same
+# file with the TAL at 2 s reads.
+R=$ROOT/tests/fuzz/regress
+for b in edflib native; do
+	run psg-read --backend $b "$R/edf-plusc-tal-gap.edf"
+	expect 2 psg-read "psg-read --backend $b: an EDF+C whose TAL leaves a gap"
+	run psg-read --backend $b "$R/edf-plusc-valid.edf"
+	check "psg-read --backend $b: the same EDF+C without the gap reads (exit $rc)" \
+		test "$rc" -eq 0
+done
+run psg-read --backend native "$R/edf-plusc-tal-gap.edf"
+check "...native names the record and both times" \
+	grep -q 'record 2 starts at 5.0000000 s, not at 2.0000000 s' "$TMP/err"
+
 # EDF+D (11 records, 52850 bytes) cut inside its records.
 head -c 30000 "$F/edfPlusD.edf" >"$W/trunc-d.edf"
 for b in auto native; do
@@ -219,7 +234,16 @@ open(sys.argv[2], 'wb').write(b[:b.rfind(b'END ')])
 f = bytearray(b)
 f[8] = 99               # the version after the magic: major 99
 open(sys.argv[3], 'wb').write(bytes(f))
+f[8], f[10] = 1, 7      # 1.7: a newer minor, read by this build
+open(sys.argv[3] + '.1.7', 'wb').write(bytes(f))
 EOF
+# psg-dump says the version of its input, not its own.
+run psg-dump -H <"$W/future.stream.1.7"
+check "psg-dump prints the input's stream version (1.7 in, 'stream 1.7' out)" \
+	sh -c "[ $rc -eq 0 ] && head -n 1 '$TMP/out' | grep -qx 'stream 1.7'"
+run psg-dump -H "$ROOT/tests/fuzz/regress/stream-valid.psg"
+check "...and 'stream 1.1' for a 1.1 stream file" \
+	sh -c "[ $rc -eq 0 ] && head -n 1 '$TMP/out' | grep -qx 'stream 1.1'"
 
 for prog in psg-dump psg-info; do
 	{ psg-read "$C" 2>/dev/null | head -c 5000 | "$prog" >"$TMP/out" 2>"$TMP/err"; }

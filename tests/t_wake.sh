@@ -177,6 +177,25 @@ check "psg-wake --help writes usage on stdout" sh -c \
 expect_exit 1 "psg-wake --spread x exits 1" sh -c "psg-wake --spread x <'$TMP/raw.psg'"
 expect_exit 3 "psg-wake without an EEG exits 3" \
 	sh -c "psg-read -c 'ECG*' '$TMP/insomnia1.edf' | psg-wake"
+# Latencies are recorded time: the same night with a 5-min pause (an
+# EDF+D gap) after its first minute, before sleep onset and the first N3,
+# has the same sleep onset and SWS latencies (before 2026-12 each was 5 min
+# longer), as recording_time already left the gap out.
+psg-synth -H 1 -s 2 --eeg-rate 128 --emg-rate 128 -o "$TMP/g.edf" >/dev/null
+$PY "$ROOT/tests/edfgap.py" "$TMP/g.edf" "$TMP/gap.edf" 60 300
+for f in g gap; do
+	psg-read "$TMP/$f.edf" | psg-wake | psg-sws | psg-dump --no-samples |
+		sed -n 's/^summary "\([a-z_]*\)" unit="min" value=/\1 /p' \
+		>"$TMP/$f.lat"
+done
+for v in sleep_onset_latency sws_latency recording_time; do
+	a=$(awk -v v=$v '$1 == v {print $2}' "$TMP/g.lat")
+	b=$(awk -v v=$v '$1 == v {print $2}' "$TMP/gap.lat")
+	check "$v leaves an EDF+D gap out: $b min with a 5-min gap, $a without" \
+		sh -c "[ -n '$a' ] && [ '$a' = '$b' ] && [ '$a' != 0 ]"
+done
+check "...the gap is there: the EDF+D lasts 5 min longer" sh -c \
+	"psg-read '$TMP/gap.edf' | psg-dump -H | grep -q '^duration 3900\.'"
 expect_exit 3 "psg-wake twice exits 3" \
 	sh -c "psg-wake <'$TMP/raw.psg' | psg-wake"
 expect_exit 2 "psg-wake on a truncated stream exits 2" \

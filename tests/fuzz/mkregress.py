@@ -120,6 +120,26 @@ def edf(nrec=b"2", recdur=b"1", spr=b"8", pmin=b"-100", dmin=b"-32768",
     return main + sh + b"\0\0" * 16
 
 
+def edfplus_c(onsets):
+    """An EDF+C of one 8-sample signal and an annotation signal, a record
+    per onset, each record's time-keeping TAL saying that onset."""
+    sigs = [[b"C4-M1", b"AgAgCl", b"uV", b"-100", b"100", b"-32768",
+             b"32767", b"", b"8", b""],
+            [b"EDF Annotations", b"", b"", b"-1", b"1", b"-32768",
+             b"32767", b"", b"8", b""]]
+    width = [16, 80, 8, 8, 8, 8, 8, 80, 8, 32]
+    main = (b"0".ljust(8) + b"X X X X".ljust(80) +
+            b"Startdate 04-MAR-2020 X X X".ljust(80) + b"04.03.20" +
+            b"22.00.00" + b"768".ljust(8) + b"EDF+C".ljust(44) +
+            str(len(onsets)).encode().ljust(8) + b"1".ljust(8) +
+            b"2".ljust(4))
+    sh = b"".join(sig[k].ljust(w) for k, w in enumerate(width)
+                  for sig in sigs)
+    recs = b"".join(b"\0\0" * 8 + (b"+%g\x14\x14\0" % t).ljust(16, b"\0")
+                    for t in onsets)
+    return main + sh + recs
+
+
 def edfs():
     return {
         "edf-valid.edf": edf(),
@@ -134,6 +154,8 @@ def edfs():
         "edf-digmin-inf.edf": edf(dmin=b"-inf"),
         "edf-hdrsize-1e301.edf": edf(hdr=b"5.1e301"),
         "edf-ns-nan.edf": edf(ns=b"nan"),
+        "edf-plusc-valid.edf": edfplus_c([0, 1, 2]),
+        "edf-plusc-tal-gap.edf": edfplus_c([0, 1, 5]),
         "edf-year-99999.edf": edf(
             recording=b"Startdate 01-JAN-99999 X X X"),
     }
