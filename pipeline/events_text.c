@@ -8,7 +8,7 @@
  * the limits are checked here: onsets within the longest recording
  * (psg_max_duration), durations finite and at most 10^9 s.
  */
-#include "psg.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -32,6 +32,7 @@ static int err(list *l, int st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(l->msg, l->msglen, fmt, ap);
 	va_end(ap);
+	psg__one_line(l->msg);
 	return st;
 }
 

@@ -44,6 +44,8 @@ void psg__warn(psg_reader *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void psg__set_msg(char *msg, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Control characters of s (a message that quotes its input) as '?'. */
+void psg__one_line(char *s);
 psg_reader *psg__reader_new(void);
 
 /* Copies src into a fixed field, trimming trailing blanks. */

@@ -11,7 +11,7 @@
  * out rather than failing the file.  HDF5's error stack is silenced, so
  * the library prints nothing; failures come back as statuses.
  */
-#include "psg.h"
+#include "internal.h"
 
 #include <hdf5.h>
 #include <errno.h>
@@ -57,6 +57,7 @@ static int fail(psg_result *r, int st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->err, sizeof r->err, fmt, ap);
 	va_end(ap);
+	psg__one_line(r->err);
 	return st;
 }
 

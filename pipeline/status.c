@@ -21,6 +21,16 @@ const char *psg_strerror(int status)
 	return "unknown status";
 }
 
+/* A message is one line of text: one that quotes a corrupt input (a
+   hypnogram's "bad line '...'", a label) must not carry its newlines,
+   carriage returns or terminal escapes along (mutate.py found them). */
+void psg__one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 void psg__set_msg(char *msg, size_t n, const char *fmt, ...)
 {
 	va_list ap;
@@ -29,6 +39,7 @@ void psg__set_msg(char *msg, size_t n, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, n, fmt, ap);
 	va_end(ap);
+	psg__one_line(msg);
 }
 
 int psg__fail(psg_reader *r, int status, const char *fmt, ...)
@@ -37,6 +48,7 @@ int psg__fail(psg_reader *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->err, sizeof r->err, fmt, ap);
 	va_end(ap);
+	psg__one_line(r->err);
 	return status;
 }
 
@@ -51,6 +63,7 @@ void psg__warn(psg_reader *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	psg__one_line(buf);
 	w = realloc(r->warn, (r->nwarn + 1) * sizeof *w);
 	if (!w)
 		return;

@@ -271,6 +271,13 @@ static int setup(psg_synth *s, char *msg, size_t n)
 		s->end = (last->onset + last->dur) / PSG_TICKS_PER_SEC *
 			 PSG_TICKS_PER_SEC;
 	}
+	/* From a hypnogram file it is the file's fault (exit 2), not the
+	   command line's (mutate.py found it as exit 1). */
+	if (s->end < PSG_TICKS_PER_SEC && s->o.hypnogram && s->o.hours <= 0) {
+		psg__set_msg(msg, n, "%s: the hypnogram lasts less than 1 s",
+			     s->o.hypnogram);
+		return PSG_ERR_FORMAT;
+	}
 	if (s->end < PSG_TICKS_PER_SEC) {
 		psg__set_msg(msg, n, "the night would be shorter than 1 s");
 		return PSG_ERR_ARG;

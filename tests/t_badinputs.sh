@@ -9,11 +9,13 @@
 #   - not die of a signal, a timeout or the file-size limit, nor report a
 #     sanitizer error (the SAN build aborts: that is a non-0/2/3 exit);
 #   - exit 0, 2 or 3 (3: valid but unsuitable, e.g. no EMG channel), and
-#     on 2 or 3 print exactly one "psg-<verb>: ..." line besides warnings;
+#     on 2 or 3 print exactly one "psg-<verb>: ..." line besides warnings,
+#     with no control characters (a corrupt input quoted raw);
 #   - write no output larger than 20 MiB (the inputs are small: a bigger
 #     output is runaway), and leave no temporary file (*.tmp.*).
 # Kinds: streams (*.psg, *.bin) go through psg-dump, psg-h5, psg-filter,
-# psg-spectrum, psg-sws, psg-wake, psg-spindle, psg-emg and psg-score -e
+# psg-spectrum, psg-sws, psg-wake, psg-spindle, psg-emg, psg-stage and
+# psg-score -e
 # (psg-info and psg-read share psg-dump's reader); EDF/BDF files through
 # psg-read (auto, edflib, native), psg-read -a (as annotations), psg-score
 # -r and psg-synth --hypnogram;
@@ -56,6 +58,10 @@ one() {
 	124) why="timed out (60 s)" ;;
 	*) why="exit $rc" ;;
 	esac
+	# A message quoting a corrupt input must not carry its control
+	# characters (carriage returns, escapes) to the terminal.
+	! LC_ALL=C tr -d '\n\t' <"$W/stderr" | LC_ALL=C grep -q '[[:cntrl:]]' ||
+		why="$why${why:+; }control characters in a message"
 	big=$(find "$W" -type f -size +$((MAXOUT / 1024))k | head -n 1)
 	[ -z "$big" ] || why="$why${why:+; }output over 20 MiB: ${big##*/}"
 	tmp=$(find "$W" -name '*.tmp.*' | head -n 1)
@@ -83,7 +89,7 @@ stream_stages() {
 	for s in "psg-dump --no-samples" \
 	    "psg-filter -c 0 --highpass 0.5" "psg-spectrum" \
 	    "psg-sws --optional" "psg-wake" "psg-spindle --optional" \
-	    "psg-emg --optional"; do
+	    "psg-emg --optional" "psg-stage --optional"; do
 		one "$b | $s" "$s < '$f'"
 	done
 	one "$b | psg-h5 --signals" "psg-h5 --signals -o out.h5 < '$f'"

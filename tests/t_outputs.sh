@@ -64,7 +64,8 @@ check "no temporary file after the refusals" no_temps
 # Standard output appended to an input (`stage < S >> S`, or through a
 # link to it): every stage and driver refuses before writing anything.
 for s in "psg-dump --no-samples" "psg-info" "psg-filter -c 0 --highpass 0.5" \
-    psg-spectrum psg-sws psg-wake psg-spindle psg-emg "psg-h5 -o o.h5"; do
+    psg-spectrum psg-sws psg-wake psg-spindle psg-emg psg-stage \
+    "psg-h5 -o o.h5"; do
 	refused "$s < S >> S" s.bin sh -c "$s < s.bin >> s.bin"
 done
 refused "psg-dump S >> LINK-TO-S" s.bin sh -c 'psg-dump s.bin >> s.link'

@@ -6,7 +6,8 @@ stage programs themselves, on what they read that no harness covers:
 
   stream  a stream through every stage that reads one: psg-dump, psg-info,
           psg-filter, psg-spectrum, psg-sws, psg-wake, psg-spindle,
-          psg-emg, psg-h5, and psg-score (as the scored stream)
+          psg-emg, psg-stage, psg-h5, and psg-score (as the scored
+          stream)
   h5      a night's HDF5 result through psg-collect, psg-report and
           psg-export (every output)
   audio   WAV and AU files through psg-read --audio
@@ -23,9 +24,12 @@ limit (RLIMIT_FSIZE, 100 MiB).  A run must:
 
   - not die of a signal, time out, or report a sanitizer error;
   - exit 0, 2 or 3 (3: valid but unsuitable), and on 2 or 3 print exactly
-    one `psg-<verb>: ...` line besides warnings;
-  - write no file over --max-out (20 MiB: the inputs are under 100 KB,
-    more is runaway output) and leave no temporary file (*.tmp.*).
+    one `psg-<verb>: ...` line besides warnings; no message may carry
+    control characters (a corrupt input quoted raw);
+  - write no file over --max-out (32 MiB: the seeds are under 400 KB, and
+    the largest valid output is psg-synth's night of a 1-day hypnogram,
+    27.6 MB, with PSG_MAX_DAYS=1 at 50 Hz; more is runaway output) and
+    leave no temporary file (*.tmp.*).
 
 A result reader that ends with "the HDF5 library crashed" (the crash probe
 of stages/stage.h, for libhdf5 faults on corrupt files) is run again with
@@ -33,8 +37,8 @@ the probe off (PSG_CRASH_PROBE=0): the case is counted as a caught
 libhdf5 crash only when the sanitizer's or the kernel's report puts the
 fault inside libhdf5; anything else is a finding.
 
-Findings go to OUT/findings/TARGET-HASH.EXT with HASH.txt (the command and
-what went wrong); OUT/summary.txt gets a line per target.  Exit 1 when
+Findings go to OUT/findings/TARGET-HASH.EXT with TARGET-HASH.why (the
+command and what went wrong); OUT/summary.txt gets a line per target.  Exit 1 when
 there is a finding.
 
   tests/fuzz/mutate.py --build build-san --seconds 600 --out build-fuzz/mutate
@@ -68,6 +72,7 @@ TARGETS = {
         '< psg-filter -c 0 --highpass 0.5 --lowpass 15', '< psg-spectrum',
         '< psg-sws --optional', '< psg-wake --optional',
         '< psg-spindle --optional', '< psg-emg --optional',
+        '< psg-stage --optional',
         '< psg-h5 --signals -o out.h5',
         'psg-score -r {hyp} -e {events} {f}']),
     'h5': ('.h5', [
@@ -78,9 +83,11 @@ TARGETS = {
     'audio': ('.wav', [
         'psg-read --audio {f}:mic {edf}',
         'psg-read --audio {f} --audio-offset 1 {edf}']),
+    # psg-synth writes as long a night as the hypnogram says: with a 1-day
+    # limit at 50 Hz its largest is 27.6 MB, under --max-out.
     'text': ('.tsv', [
-        'psg-synth --hypnogram {f} -n 2 --eeg-rate 64 --emg-rate 64 '
-        '-o x.edf', 'psg-read -a {f} {edf}', 'psg-score -r {f} {psg}',
+        'env PSG_MAX_DAYS=1 psg-synth --hypnogram {f} -n 2 --eeg-rate 50 '
+        '--emg-rate 50 -o x.edf', 'psg-read -a {f} {edf}', 'psg-score -r {f} {psg}',
         'psg-score -e {f} {psg}']),
 }
 
@@ -279,12 +286,17 @@ def problems(rc, err, d, max_out):
         why.append('exit %d' % rc)
     if re.search(r'Sanitizer|runtime error:', err):
         why.append('sanitizer report')
-    msgs = [l for l in err.splitlines() if ': warning: ' not in l]
+    # Lines as a terminal and the shell tests see them; a message must
+    # not carry the control characters of a corrupt input either.
+    lines = err.rstrip('\n').split('\n') if err else []
+    msgs = [l for l in lines if ': warning: ' not in l]
     if rc in (2, 3):
         if len(msgs) != 1:
             why.append('%d message lines' % len(msgs))
         elif not re.match(r'psg-[a-z0-9]+: .', msgs[0]):
             why.append("no 'psg-<verb>: ' message")
+    if any(re.search(r'[\x00-\x08\x0b-\x1f\x7f]', l) for l in lines):
+        why.append('control characters in a message')
     for dirpath, _, files in os.walk(d):
         for name in files:
             p = os.path.join(dirpath, name)
@@ -368,7 +380,7 @@ def save(target, i, data, ext, line, why, err, args):
     base = os.path.join(d, '%s-%s' % (target, h))
     with open(base + ext, 'wb') as fh:
         fh.write(data)
-    with open(base + '.txt', 'a') as fh:
+    with open(base + '.why', 'a') as fh:
         fh.write('case %d (--seed %d --targets %s --case %d)\n%s\n%s\n%s\n'
                  % (i, args.seed, target, i, line, '; '.join(why),
                     '\n'.join(err.splitlines()[:30])))
@@ -388,7 +400,7 @@ def main():
     ap.add_argument('--case', type=int, default=-1, help='only this case')
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--timeout', type=float, default=30)
-    ap.add_argument('--max-out', type=int, default=20 << 20)
+    ap.add_argument('--max-out', type=int, default=32 << 20)
     ap.add_argument('--out', default=os.path.join(ROOT, 'build-fuzz',
                                                   'mutate'))
     args = ap.parse_args()
