@@ -227,6 +227,8 @@ typedef struct psg_muscle_opts {
 	double rel_off;              /* ...or within this share of its level */
 	double pct, window, hold;    /* rest: percentile, s, frozen for <= s */
 	double min_s;                /* shorter contractions are dropped */
+	double tone_s;               /* a rise this long, on average below the
+					onset rise, is a new tone */
 } psg_muscle_opts;
 void psg_muscle_defaults(psg_muscle_opts *o);
 
@@ -572,6 +574,8 @@ typedef struct psg_synth_opts {
 	const char *hypnogram;   /* follow this hypnogram (EDF+ or text) */
 	int64_t epoch_len;       /* ticks of the truth epochs; 0 = 30 s */
 	int gaps;                /* recording pauses (for EDF+D) */
+	int muscles;             /* paraspinal, trapezius and calf EMG with
+				    spasms, cramps, twitch trains, movements */
 } psg_synth_opts;
 
 typedef struct psg_truth_event {

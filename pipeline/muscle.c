@@ -22,9 +22,16 @@
  * not where the wake's higher tone does.  Contractions shorter than min_s
  * (0.1, AASM transient muscle activity) are dropped.
  *
+ * A rise that lasts tone_s (10) with a mean below the onset rise is a
+ * change of tone, not a contraction (the chin's tone is higher awake than
+ * asleep, AASM Manual; 2-8x in psg-synth): it is dropped, and the rest starts
+ * again from the new tone.  So a spasm's mean must reach the onset rise;
+ * a tone step larger than that comes out as a spasm as long as the step
+ * (our rule: no published one separates them).
+ *
  * Shape (no scoring rule exists; our definitions): from the contraction's
  * 1-s means above rest, the time from onset to the highest, and the sub-
- * bursts: rises above 0.6 of that highest after a fall below 0.35 of it
+ * bursts: rises above 0.75 of that highest after a fall below half of it
  * (the first rise counts); a contraction with two or more waxes and wanes.
  */
 #include "internal.h"
@@ -34,8 +41,8 @@
 #include <string.h>
 
 #define SHAPE_MAX 3600          /* 1-s means kept for the shape (1 h) */
-#define SUB_HI 0.6
-#define SUB_LO 0.35
+#define SUB_HI 0.75
+#define SUB_LO 0.5
 
 struct psg_pctl {
 	float *ring, *sorted;
@@ -117,7 +124,7 @@ struct psg_muscle {
 	double bsum, now;
 	/* the contraction in progress */
 	int in;
-	double on, rest_on, peak, peak_t, sum, level, last_t;
+	double on, rest_on, rise, peak, peak_t, sum, level, last_t;
 	long n;
 	float *qw;                  /* the last W values above rest */
 	int W, qwi, qwn;
@@ -131,7 +138,7 @@ void psg_muscle_defaults(psg_muscle_opts *o)
 {
 	*o = (psg_muscle_opts){.on_uv = 8, .ratio = 2, .off_uv = 2,
 		.off_s = 0.5, .rel_off = 0.2, .pct = 10, .window = 300,
-		.hold = 600, .min_s = 0.1};
+		.hold = 600, .min_s = 0.1, .tone_s = 10};
 }
 
 psg_muscle *psg_muscle_new(const psg_muscle_opts *o, double rate)
@@ -205,9 +212,10 @@ static int close_at(psg_muscle *m, double off, double mean,
 	return 1;
 }
 
-static void start(psg_muscle *m, double t, double x, double rest)
+static void start(psg_muscle *m, double t, double x, double rest,
+		  double rise)
 {
-	m->in = 1, m->on = t, m->rest_on = rest;
+	m->in = 1, m->on = t, m->rest_on = rest, m->rise = rise;
 	m->peak = x, m->peak_t = 0, m->sum = 0, m->n = 0, m->level = 0;
 	m->qsum = 0, m->qwn = 0, m->qwi = 0;
 	m->ssum = 0, m->sn = 0, m->nsec = 0;
@@ -268,11 +276,18 @@ int psg_muscle_push(psg_muscle *m, double t, double e, psg_contraction *c)
 		return 0;
 	double x = e - rest;
 	if (!m->in) {
-		if (x < fmax(m->o.on_uv, (m->o.ratio - 1) * rest))
+		double rise = fmax(m->o.on_uv, (m->o.ratio - 1) * rest);
+		if (x < rise)
 			return 0;
-		start(m, t, x, rest);
+		start(m, t, x, rest, rise);
 	}
 	take(m, t, x);
+	if (t - m->on >= m->o.tone_s && m->sum / m->n < m->rise) {
+		m->in = 0;              /* a new tone: rest starts from it */
+		psg_pctl_reset(m->rest);
+		m->bn = 0, m->bsum = 0;
+		return 0;
+	}
 	if (!at_rest(m))
 		return 0;
 	return close_at(m, t - (m->W - 1) / m->rate, m->n > m->W ?

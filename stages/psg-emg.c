@@ -77,6 +77,8 @@
  * (10th percentile of the last 300 s, held during a contraction for up to
  * --hold); onset 8 uV (WASM) and 2x (AASM) above it, offset at WASM's 0.5
  * s within 2 uV, or within 0.2 of the contraction's level (our choice);
+ * a rise of --spasm s whose mean stays below the onset rise is a new
+ * tone (the chin's, awake), and the rest starts again from it;
  * twitch < 0.5 s (--twitch, as on legs and chin: WASM's LM starts at
  * 0.5 s), burst 0.5-10 s, spasm >= 10 s (--spasm: WASM's longest LM; no
  * scoring rule defines a spasm), each with
@@ -563,6 +565,7 @@ static void parse_args(int argc, char **argv, opts *o)
 	/* The general rules share WASM's offset and the hold of the legs. */
 	o->mo.off_uv = o->off_uv, o->mo.off_s = o->off_s;
 	o->mo.min_s = o->min_burst, o->mo.hold = o->hold;
+	o->mo.tone_s = o->spasm_s;
 	o->mo.pct = o->mpct;
 	no_operands(argc, argv);
 }
@@ -584,12 +587,14 @@ static double resolution(const psg_channel *c)
 	return (c->phys_max - c->phys_min) / ((double)c->dig_max - c->dig_min);
 }
 
-static void add_channel(state *S, int ch, int role)
+/* Adds channel ch with a role, unless it is unsuitable: its index in
+   S->c (an earlier one when it is there already), else -1. */
+static int add_channel(state *S, int ch, int role)
 {
 	const psg_channel *pc = &S->h->channels[ch];
 	for (int i = 0; i < S->nch; i++)
 		if (S->c[i].ch == ch)
-			return;
+			return i;
 	/* The amplitude rules are of the whole band (WASM's 8 uV of 10-100
 	   Hz): a channel must carry its top, rate >= 2 x top (Nyquist), which
 	   for 10-100 Hz is also the AASM's minimal EMG rate of 200 Hz.  A
@@ -601,7 +606,7 @@ static void add_channel(state *S, int ch, int role)
 		     "EMG rules need (%g Hz or more): left out",
 		     role_name(role), pc->label, rate, S->o->band_lo,
 		     S->o->band_hi, 2 * S->o->band_hi);
-		return;
+		return -1;
 	}
 	/* A step coarser than a quarter of the onset rise (2 uV for WASM's
 	   8) turns quantisation into bursts: such a channel cannot be scored
@@ -610,20 +615,22 @@ static void add_channel(state *S, int ch, int role)
 		warn("'%s' is recorded in steps of %.3g uV, too coarse for "
 		     "%g-uV onsets: left out", pc->label, resolution(pc),
 		     S->o->on_uv);
-		return;
+		return -1;
 	}
 	if (S->nch == MAXCH) {
 		warn("more than %d EMG channels: '%s' left out", MAXCH,
 		     S->h->channels[ch].label);
-		return;
+		return -1;
 	}
 	S->c[S->nch].ch = ch;
 	snprintf(S->c[S->nch].name, sizeof S->c[S->nch].name, "%s", pc->label);
-	S->c[S->nch++].role = role;
+	S->c[S->nch].role = role;
+	return S->nch++;
 }
 
 /* --muscle SEL[=NAME]: the channels of SEL, each reported as NAME (a
-   selection of several gets NAME and its label). */
+   selection of several gets NAME and its label); a leg, chin or masseter
+   keeps its role and rules, and takes the name. */
 static void pick_muscle(state *S, const psg_header *h, const char *arg)
 {
 	char sel[256], bad[PSG_LABEL_LEN];
@@ -635,11 +642,10 @@ static void pick_muscle(state *S, const psg_header *h, const char *arg)
 	if (n <= 0)
 		die_no_channel(h, n < 0 ? bad : sel);
 	for (int i = 0; i < n; i++) {
-		int before = S->nch;
-		add_channel(S, idx[i], R_MUSCLE);
-		char *name = S->c[before].name;
-		if (S->nch == before || !eq || !eq[1])
+		int k = add_channel(S, idx[i], R_MUSCLE);
+		if (k < 0 || !eq || !eq[1])
 			continue;
+		char *name = S->c[k].name;
 		if (n > 1)   /* one name for several: each keeps its label */
 			snprintf(name, PSG_LABEL_LEN, "%.30s %.32s", eq + 1,
 				 h->channels[idx[i]].label);

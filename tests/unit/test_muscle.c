@@ -60,6 +60,15 @@ static double waxing(double t)   /* 60 s, three waves (10-40 uV) from 400 s */
 	return 25 - 15 * cos(2 * 3.141592653589793 * u / 20);
 }
 
+/* From 400 s a tone of +5 uV with a 0.2-s rise to +10 every second (its
+   peaks cross the 8-uV onset, its mean does not), and inside it from 700 s
+   a 30-s contraction at +30. */
+static double tone_step(double t)
+{
+	double tone = t >= 400 ? 5 + 5 * (fmod(t, 1) < 0.2) : 0;
+	return tone + (t >= 700 && t < 730 ? 30 : 0);
+}
+
 static double ramp(double t)           /* 40 s rising to +40 over 30 s */
 {
 	if (t < 400 || t >= 440)
@@ -113,6 +122,15 @@ int main(void)
 	OK(n == 1 && c[0].sub_bursts == 3 && c[0].waxing,
 	   "a contraction of three waves is one, waxing and waning, 3 "
 	   "sub-bursts (%d events, %d)", n, n ? c[0].sub_bursts : 0);
+	psg_muscle_free(m);
+
+	m = psg_muscle_new(&o, RATE);
+	n = run(m, 900, tone_step, c, 8);
+	OK(n == 1 && fabs(c[0].on - 700) < 0.2 && fabs(c[0].off - 730) < 1 &&
+	   fabs(c[0].rest - 6) < 1.5,
+	   "a tone step of +5 uV is a new rest, not a spasm; a contraction "
+	   "in it is found over it (%d: %.1f-%.1f s over %.1f uV)", n,
+	   n ? c[0].on : 0, n ? c[0].off : 0, n ? c[0].rest : 0);
 	psg_muscle_free(m);
 
 	m = psg_muscle_new(&o, RATE);
