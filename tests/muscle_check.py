@@ -12,7 +12,9 @@ Written from docs/synth.md and issue 18, not from stages/psg-emg.c:
   a spasm within the same limits; matching is one to one;
 - a detected spasm is right when it is matched; those overlapping a truth
   whole-body movement (`lmgm`, on every EMG channel) are that movement's,
-  scored below, not spasms;
+  scored below, not spasms; a truth spasm that overlaps one (the generator
+  starts an awakening's movement whatever the muscles do) is one activity
+  on its muscle in the signal, and neither found nor missed;
 - a truth twitch on a muscle is found when a `twitch` part on its channel
   starts within 0.3 s of it;
 - each whole-body movement is one event on several muscles: exactly one
@@ -82,7 +84,11 @@ def main():
             kind=dec(p["label"]), channel=dec(p["channel"])))
     T = truth(a.tsv)
     moves = [r for r in T if r["kind"] == "lmgm"]
+    move = lambda e: any(e["on"] < m["off"] + 1 and m["on"] < e["on"] +
+                         e["dur"] + 1 for m in moves)
     G = groups([r for r in T if r["kind"] in ("spasm", "cramp")])
+    dontcare = [g for g in G if move(dict(on=g["on"], dur=g["off"] - g["on"]))]
+    G = [g for g in G if g not in dontcare]
 
     def found(e, g):
         if e["kind"] != "spasm" or not within(e["on"], e["dur"], g["on"],
@@ -102,8 +108,6 @@ def main():
     for _, i, j in cand:
         if i not in used_d and j not in used_g:
             used_d.add(i), used_g.add(j)
-    move = lambda e: any(e["on"] < m["off"] + 1 and m["on"] < e["on"] +
-                         e["dur"] + 1 for m in moves)
     scored = [i for i, e in enumerate(dsp) if i in used_d or not move(e)]
     rec = len(used_g) / len(G) if G else 1.0
     prec = len(used_d) / len(scored) if scored else 1.0
@@ -119,7 +123,7 @@ def main():
                     shape_ok += p == (float(r["value"]) == 1)
     bil = [g for g in G if len(g["chans"]) > 1]
     bil_found = sum(j in used_g for j, g in enumerate(G) if len(g["chans"]) > 1)
-    met = dict(name=a.name, spasm_truth=len(G), spasm_called=len(scored),
+    met = dict(name=a.name, spasm_truth=len(G), spasm_in_moves=len(dontcare), spasm_called=len(scored),
                spasm_found=len(used_g), spasm_recall=round(rec, 3),
                spasm_precision=round(prec, 3), bilateral=len(bil),
                bilateral_found=bil_found)
@@ -130,9 +134,11 @@ def main():
              for i in scored if i not in used_d]
     ok(len(G) > 0 and rec >= a.min and prec >= a.min,
        "spasms and cramps (one event however many muscles, onset within 2 s, "
-       "duration within 20 %%, each muscle's part too): %d truth, %d called, "
+       "duration within 20 %%, each muscle's part too): %d truth (%d more in "
+       "whole-body movements), %d called, "
        "recall %.3f, precision %.3f (>= %.2f); missed %s, false %s"
-       % (len(G), len(scored), rec, prec, a.min, missed, false))
+       % (len(G), len(dontcare), len(scored), rec, prec, a.min, missed,
+          false))
     met.update(shape_parts=shape_n, shape_agree=shape_ok)
     ok(shape_n > 0 and shape_ok >= 0.9 * shape_n,
        "spasm shape: waxing and waning called as in the truth for %d of %d "
