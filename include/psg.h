@@ -184,6 +184,7 @@ int psg_select_channels(const psg_header *h, const char *spec, int *idx,
 #define PSG_ROLE_LEG "leg"
 #define PSG_ROLE_MASSETER "masseter"
 #define PSG_ROLE_ECG "ecg"
+#define PSG_ROLE_MUSCLE "muscle"   /* any other muscle's surface EMG */
 /* The role a label names (PSG_ROLE_*), case-insensitively, or NULL. */
 const char *psg_label_role(const char *label);
 /* The channel is in µV and its label names the role (for EEG: psg-read
@@ -201,8 +202,55 @@ int psg_role_first(const psg_header *h, const char *role);
    after it), a referenced derivation before the bare electrode; else an
    EEG channel named without an electrode ("EEG(sec)"); -1 none. */
 int psg_role_eeg(const psg_header *h, const char *const *pref, size_t n);
+/* A PSG_ROLE_MUSCLE label's muscle and side, e.g. "Erector spinae L" ->
+   "paraspinal L", "TRAP R" -> "trapezius R", "Calf" -> "gastrocnemius":
+   1 and the name in name[0..n), or 0 when the label names none of them. */
+int psg_label_muscle(const char *label, char *name, size_t n);
 /* "'a', 'b', 'c'": every label, for messages (ends in "..." if cut). */
 void psg_channel_list(const psg_header *h, char *buf, size_t n);
+
+/* ---- muscle contractions (pipeline/muscle.c) ---------------------------- */
+
+/* A running percentile over the last cap values. */
+typedef struct psg_pctl psg_pctl;
+psg_pctl *psg_pctl_new(int cap);
+void psg_pctl_push(psg_pctl *p, float v);
+/* The pct-th percentile (0-100) of the values held; NaN below 4. */
+double psg_pctl_get(const psg_pctl *p, double pct);
+void psg_pctl_reset(psg_pctl *p);
+void psg_pctl_free(psg_pctl *p);
+
+/* The rules and their sources are in pipeline/muscle.c's header. */
+typedef struct psg_muscle_opts {
+	double on_uv, ratio;         /* onset: rest + on_uv and ratio x rest */
+	double off_uv, off_s;        /* offset: off_s within rest + off_uv... */
+	double rel_off;              /* ...or within this share of its level */
+	double pct, window, hold;    /* rest: percentile, s, frozen for <= s */
+	double min_s;                /* shorter contractions are dropped */
+	double tone_s;               /* a rise this long, on average below the
+					onset rise, is a new tone */
+} psg_muscle_opts;
+void psg_muscle_defaults(psg_muscle_opts *o);
+
+typedef struct psg_contraction {
+	double on, off;              /* s */
+	double peak, mean, rest;     /* uV: above rest; rest at the onset */
+	double t_peak;               /* s from onset to its highest 1-s mean */
+	int sub_bursts, waxing;      /* rises; 1: waxes and wanes (>= 2) */
+} psg_contraction;
+
+typedef struct psg_muscle psg_muscle;
+/* A detector for envelope values at `rate` per second; NULL: no memory. */
+psg_muscle *psg_muscle_new(const psg_muscle_opts *o, double rate);
+/* One envelope value e (uV) at t (s): 1 when a contraction ended, in *c. */
+int psg_muscle_push(psg_muscle *m, double t, double e, psg_contraction *c);
+/* The signal breaks off (a gap, the end): a contraction in progress ends
+   at its last value (1, in *c), and the rest starts again. */
+int psg_muscle_end(psg_muscle *m, psg_contraction *c);
+/* The earliest onset it may still report (s). */
+double psg_muscle_pending(const psg_muscle *m);
+double psg_muscle_rest(const psg_muscle *m);
+void psg_muscle_free(psg_muscle *m);
 
 /* ---- records ----------------------------------------------------------- */
 
@@ -545,6 +593,8 @@ typedef struct psg_synth_opts {
 	const char *hypnogram;   /* follow this hypnogram (EDF+ or text) */
 	int64_t epoch_len;       /* ticks of the truth epochs; 0 = 30 s */
 	int gaps;                /* recording pauses (for EDF+D) */
+	int muscles;             /* paraspinal, trapezius and calf EMG with
+				    spasms, cramps, twitch trains, movements */
 } psg_synth_opts;
 
 typedef struct psg_truth_event {

@@ -1,5 +1,5 @@
-/* roles.c -- what a channel is for (EEG, EOG, chin, leg, masseter, ECG),
- * from its label: the one table of vendor spellings that every detector
+/* roles.c -- what a channel is for (EEG, EOG, chin, leg, masseter, ECG,
+ * another muscle), from its label: the one table of vendor spellings that every detector
  * and psg-night use, and the pickers built on it.
  *
  * Labels are compared in lower case with '_' read as '-' (NSRR's
@@ -58,6 +58,60 @@ static void normalise(const char *label, char *out, size_t n)
 	out[i] = '\0';
 }
 
+/* Other muscles' surface EMG (issue 18): PSG_ROLE_MUSCLE, read after
+   the table above (no spelling there matches one of these), each with
+   the name a researcher reports it under; the first match wins. */
+static const struct { const char *glob, *muscle; } muscles[] = {
+	{"*paraspin*", "paraspinal"}, {"*erector*", "paraspinal"},
+	{"*spinae*", "paraspinal"}, {"*trap*", "trapezius"},
+	{"*sternocl*", "sternocleidomastoid"},
+	{"*scm*", "sternocleidomastoid"}, {"*deltoid*", "deltoid"},
+	{"*fds*", "forearm flexors"}, {"*forearm*", "forearm flexors"},
+	{"*flexor*", "forearm flexors"}, {"*gastroc*", "gastrocnemius"},
+	{"*calf*", "gastrocnemius"},
+};
+
+/* The side a muscle label names: "left"/"right" or a separate letter
+   l/r ("Trapezius R", "SCM-L"); letters joined to the name are not
+   read ("Paraspinal" ends in l). */
+static const char *side_of(const char *l)
+{
+	size_t n = strlen(l);
+	if (strstr(l, "left"))
+		return "L";
+	if (strstr(l, "right"))
+		return "R";
+	for (size_t i = 0; i < n; i++) {
+		int start = i == 0 || !isalpha((unsigned char)l[i - 1]);
+		int end = i + 1 == n || !isalpha((unsigned char)l[i + 1]);
+		if ((l[i] == 'l' || l[i] == 'r') && start && end)
+			return l[i] == 'l' ? "L" : "R";
+	}
+	return NULL;
+}
+
+static int muscle_of(const char *l, char *name, size_t n)
+{
+	for (size_t i = 0; i < sizeof muscles / sizeof *muscles; i++) {
+		if (fnmatch(muscles[i].glob, l, 0))
+			continue;
+		const char *side = side_of(l);
+		if (n)
+			snprintf(name, n, "%s%s%s", muscles[i].muscle,
+				 side ? " " : "", side ? side : "");
+		return 1;
+	}
+	return 0;
+}
+
+int psg_label_muscle(const char *label, char *name, size_t n)
+{
+	char l[PSG_LABEL_LEN];
+	normalise(label, l, sizeof l);
+	const char *r = psg_label_role(label);
+	return r && !strcmp(r, PSG_ROLE_MUSCLE) && muscle_of(l, name, n);
+}
+
 /* 10-20 electrodes an EEG label starts with (after "EEG "). */
 static int eeg_electrode(const char *l)
 {
@@ -81,6 +135,8 @@ const char *psg_label_role(const char *label)
 	for (size_t i = 0; i < sizeof spellings / sizeof *spellings; i++)
 		if (!fnmatch(spellings[i].glob, l, 0))
 			return spellings[i].role;
+	if (muscle_of(l, NULL, 0))
+		return PSG_ROLE_MUSCLE;
 	return eeg_electrode(l) ? PSG_ROLE_EEG : NULL;
 }
 

@@ -98,6 +98,7 @@ static void describe(psg_channel *c, int role, int rate)
 		[R_LEG_R] = {PSG_KIND_EMG, "uV", "AgAgCl surface", -500, 500},
 		[R_MASSETER] = {PSG_KIND_EMG, "uV", "AgAgCl surface", -500,
 				500},
+		[R_MUSCLE] = {PSG_KIND_EMG, "uV", "AgAgCl surface", -500, 500},
 		[R_ECG] = {PSG_KIND_ECG, "uV", "AgAgCl", -5000, 5000},
 		[R_THOR] = {PSG_KIND_RESP, "uV", "RIP belt", -1000, 1000},
 		[R_ABDO] = {PSG_KIND_RESP, "uV", "RIP belt", -1000, 1000},
@@ -116,7 +117,7 @@ static int rate_of(const psg_synth *s, int role)
 {
 	if (role <= R_EOG_R)
 		return s->eeg_rate;
-	if (role <= R_MASSETER)
+	if (role <= R_MUSCLE)
 		return s->emg_rate;
 	return role == R_ECG ? 256 : role == R_SPO2 ? 1 : 32;
 }
@@ -202,6 +203,12 @@ static int build_montage(psg_synth *s)
 	}
 	if (st >= 0 && s->p->rmma_per_h >= 1 && !s->o.nchannels)
 		st = add_channel(s, "Masseter R", R_MASSETER, 1);
+	/* --muscles: the trunk, shoulder and calf muscles of issue 18. */
+	static const slot extra[] = {{"Paraspinal L", R_MUSCLE, 0, 0},
+		{"Paraspinal R", R_MUSCLE, 1, 0}, {"Trapezius R", R_MUSCLE, 1, 0},
+		{"Calf L", R_MUSCLE, 0, 0}};
+	for (int k = 0; s->o.muscles && k < 4 && st >= 0; k++)
+		st = add_channel(s, extra[k].label, extra[k].role, extra[k].side);
 	return st < 0 ? st : 0;
 }
 
@@ -356,6 +363,7 @@ psg_synth *psg_synth_new(const psg_synth_opts *o, int *status, char *msg,
 		rng_init(&s->r_eyes, o->seed, "eyes", 0);
 		rng_init(&s->r_legs, o->seed, "legs", 0);
 		rng_init(&s->r_chin, o->seed, "chin", 0);
+		rng_init(&s->r_muscles, o->seed, "muscles", 0);
 		st = (s->h = psg_header_new()) ? setup(s, msg, msglen) :
 		     PSG_ERR_NOMEM;
 	}
@@ -438,6 +446,8 @@ int psg_synth_take_event(psg_synth *s, psg_truth_event *e)
 		value = v->freq;   /* decay time constant, s */
 	else if (v->kind == EV_AROUSAL)
 		value = v->freq;   /* the beta burst's peak-to-peak, uV */
+	else if (v->kind == EV_SPASM || v->kind == EV_CRAMP)
+		value = v->freq;   /* shape: 0 plateau, 1 waxing, 2 rising */
 	*e = (psg_truth_event){.onset = v->onset, .duration = v->dur,
 		.channel = v->chan, .kind = synth_kind_name(v->kind),
 		.amplitude = v->amp, .value = value, .id = v->id};

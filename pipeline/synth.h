@@ -24,7 +24,7 @@
 enum role {
 	R_EEG_F, R_EEG_C, R_EEG_O, R_EEG_OTHER,
 	R_EOG_L, R_EOG_R,
-	R_CHIN, R_LEG_L, R_LEG_R, R_MASSETER,
+	R_CHIN, R_LEG_L, R_LEG_R, R_MASSETER, R_MUSCLE,  /* EMG */
 	R_ECG, R_THOR, R_ABDO, R_FLOW, R_SPO2,
 	R_NROLES
 };
@@ -34,7 +34,7 @@ enum ev_kind {
 	EV_SLOW_WAVE, EV_K_COMPLEX, EV_SPINDLE, EV_AROUSAL, EV_AWAKENING,
 	EV_SEM, EV_REM, EV_BLINK, EV_LM, EV_PLM_SERIES, EV_SPASM, EV_TWITCH,
 	EV_RMMA, EV_RMMA_BURST, EV_LMGM, EV_POP, EV_SATURATION, EV_FLAT,
-	EV_NKINDS
+	EV_CRAMP, EV_NKINDS
 };
 
 typedef struct sevent {
@@ -43,7 +43,8 @@ typedef struct sevent {
 	int chan;                /* channel index, -1: by role (see render) */
 	double amp;              /* uV: p2p (waves), RMS (EMG), step (pop) */
 	double freq;             /* Hz (waves, spindles, SEM); tau s (pop) */
-	double split;            /* negative lobe share of a wave's length */
+	double split;            /* negative lobe share of a wave's length;
+				    a waxing spasm's period, s */
 	int64_t id, series;
 } sevent;
 
@@ -154,7 +155,7 @@ struct psg_synth {
 	int ngaps;
 	/* One stream per family of events, so that what one family draws
 	   (or skips for a missing channel) never shifts another. */
-	rng r_cortex, r_arousal, r_awake, r_eyes, r_legs, r_chin;
+	rng r_cortex, r_arousal, r_awake, r_eyes, r_legs, r_chin, r_muscles;
 	rng r_arousal_amp;       /* each arousal's burst amplitudes */
 	int64_t arousal_end;     /* ticks: end of the latest arousal */
 	int64_t planned;         /* ticks: events planned up to here */

@@ -17,7 +17,7 @@
 static const char *const kind_names[EV_NKINDS] = {
 	"slow_wave", "k_complex", "spindle", "arousal", "awakening", "sem",
 	"rem", "blink", "lm", "plm_series", "spasm", "twitch", "rmma",
-	"rmma_burst", "lmgm", "pop", "saturation", "flat"};
+	"rmma_burst", "lmgm", "pop", "saturation", "flat", "cramp"};
 
 const char *synth_kind_name(int kind)
 {
@@ -417,6 +417,115 @@ static int plan_chin(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
 	return st;
 }
 
+/* ---- other muscles (--muscles, issue 18) ---- */
+
+/* Whether channel c (or every EMG channel, for c < 0) is busy between a
+   and b, 3 s either side, with an event planned here or before. */
+static int muscle_busy(const psg_synth *s, const evlist *win, int c,
+		       int64_t a, int64_t b)
+{
+	const evlist *l[2] = {win, &s->active};
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < l[k]->n; i++) {
+			const sevent *e = &l[k]->e[i];
+			int mine = e->kind == EV_LMGM || (e->chan >= 0 &&
+				   s->ch[e->chan].role == R_MUSCLE &&
+				   (c < 0 || e->chan == c));
+			if (mine && e->onset < b + SEC(3) && a < e->onset + e->dur + SEC(3))
+				return 1;
+		}
+	return 0;
+}
+
+/* The i-th muscle of the --muscles montage, -1 if absent. */
+static int muscle_chan(const psg_synth *s, int i)
+{
+	for (int c = 0, k = 0; c < s->h->nchannels; c++)
+		if (s->ch[c].role == R_MUSCLE && k++ == i)
+			return c;
+	return -1;
+}
+
+/* A spasm (plateau or waxing-waning, 12 s to 5 min, 20-50 uV RMS) on one
+   muscle, or on both paraspinals together (a bilateral back spasm), or a
+   cramp (sudden, then rising, 30 s to 5 min, 30-70 uV) on the calf. */
+static int plan_spasm(psg_synth *s, evlist *win, int64_t on, int cramp)
+{
+	rng *r = &s->r_muscles;
+	int m = cramp ? 3 : (int)rng_range(r, 0, 3), both = rng_unif(r) < 0.4;
+	double d = cramp ? rng_range(r, 30, 300) :
+		   clamp(rng_lognormal(r, 40, 0.8), 12, 300);
+	double amp = cramp ? rng_range(r, 30, 70) : rng_range(r, 20, 50);
+	double shape = cramp ? 2 :
+		     rng_unif(r) < 0.5, lag = rng_range(r, 0, 1);
+	double period = cramp ? rng_range(r, 0.2, 0.5) : rng_range(r, 8, 25);
+	int st = 0, n = m == 0 && both ? 2 : 1;
+	for (int k = 0; k < n; k++)
+		if (muscle_busy(s, win, muscle_chan(s, m + k), on,
+				on + SEC(d + lag)))
+			return 0;
+	for (int k = 0; k < n && !st; k++) {
+		size_t before = win->n;
+		st = add(s, win, cramp ? EV_CRAMP : EV_SPASM, on + SEC(k * lag),
+			 SEC(d), muscle_chan(s, m + k), amp, shape);
+		if (!st && win->n > before)
+			win->e[win->n - 1].split = period;
+	}
+	return st;
+}
+
+/* Fasciculation-like twitch trains: 3-8 twitches of 0.1-0.35 s, 0.8-3 s
+   apart, on one muscle. */
+static int plan_train(psg_synth *s, evlist *win, int64_t on)
+{
+	rng *r = &s->r_muscles;
+	int m = (int)rng_range(r, 0, 4), n = 3 + (int)rng_range(r, 0, 6);
+	double t = 0, amp = rng_range(r, 15, 40), d[8], gap[8];
+	for (int i = 0; i < n; i++) {
+		d[i] = rng_range(r, 0.1, 0.35), gap[i] = rng_range(r, 0.8, 3);
+		t += d[i] + gap[i];
+	}
+	int c = muscle_chan(s, m), st = 0;
+	if (muscle_busy(s, win, c, on, on + SEC(t)))
+		return 0;
+	t = 0;
+	for (int i = 0; i < n && !st; i++) {
+		st = add(s, win, EV_TWITCH, on + SEC(t), SEC(d[i]), c,
+			 amp * rng_range(r, 0.8, 1.2), 0);
+		t += d[i] + gap[i];
+	}
+	return st;
+}
+
+/* Per hour, whatever the stage (spasms wake people): spasms 4, cramps 1,
+   twitch trains 4, and in NREM whole-body movements (LMGM) 1.5 besides
+   those that start awakenings.  Each muscle event stays 3 s clear of the
+   others on its muscle and of every movement. */
+static int plan_muscles(psg_synth *s, evlist *win, int64_t w0, int64_t w1,
+			int stage)
+{
+	rng *r = &s->r_muscles;
+	int64_t span = w1 - w0;
+	int st = 0, nrem = stage >= PSG_STAGE_N1 && stage <= PSG_STAGE_N3;
+	if (!s->o.muscles || muscle_chan(s, 3) < 0)
+		return 0;
+	int n = poisson(r, 4, span), nc = poisson(r, 1, span);
+	int nt = poisson(r, 4, span), nm = poisson(r, 1.5, span);
+	for (int i = 0; i < n + nc && !st; i++)
+		st = plan_spasm(s, win, w0 + (int64_t)(rng_unif(r) *
+				(double)span), i >= n);
+	for (int i = 0; i < nt && !st; i++)
+		st = plan_train(s, win, w0 + (int64_t)(rng_unif(r) *
+				(double)span));
+	for (int i = 0; i < nm && !st; i++) {
+		double d = rng_range(r, 2, 15), amp = rng_range(r, 40, 120);
+		int64_t on = w0 + (int64_t)(rng_unif(r) * (double)span);
+		if (nrem && !muscle_busy(s, win, -1, on, on + SEC(d)))
+			st = add(s, win, EV_LMGM, on, SEC(d), -1, amp, 0);
+	}
+	return st;
+}
+
 /* Electrode artefacts, each channel from its own stream: the profile's
    rates are per night over the default montage's 8 EEG/EOG channels (11
    with the EMG for flat channels), so one channel's artefacts never
@@ -555,6 +664,7 @@ static int plan_epoch(psg_synth *s, int64_t w0)
 	st = st ? st : plan_chin(s, &win, w0, w1, stage);
 	st = st ? st : plan_artefacts(s, &win, w0, w1);
 	st = st ? st : plan_nrem_moves(s, &win, w0, w1, stage);
+	st = st ? st : plan_muscles(s, &win, w0, w1, stage);
 	if (!st && w1 - w0 == s->epoch_len)
 		st = epoch_truth(s, &win, w0, w1);
 	if (win.n)

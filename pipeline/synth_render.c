@@ -39,6 +39,8 @@ static const double gains[5][2][B_NBANDS] = {
 static const double arousal_mult[B_NBANDS] = {1, 0.4, 1.5, 3, 2.5};
 /* Chin tone (uV RMS) per stage: atonia in REM (Ferri et al. 2008). */
 static const double chin_tone[5] = {10, 6, 4.5, 4, 1.2};
+/* The other muscles' resting floor (uV RMS), whatever the stage. */
+static const double muscle_floor = 2.5;
 
 /* ---- filters ---- */
 
@@ -326,6 +328,21 @@ static void render_sources(psg_synth *s, int stage)
 
 /* ---- channels ---- */
 
+/* A spasm's or cramp's course (docs/synth.md): 0 a plateau; 1 waxing and
+   waning, 0.35-1 of its amplitude with a period of `split` s; 2 a cramp
+   that sets in at 0.4 and rises to its full amplitude over the first
+   `split` of its length. */
+static double spasm_shape(const sevent *e, double tau, double d)
+{
+	if (e->kind != EV_SPASM && e->kind != EV_CRAMP)
+		return 1;
+	if (e->freq == 1)
+		return 0.675 + 0.325 * cos(TWO_PI * tau / e->split);
+	if (e->freq == 2)
+		return 0.4 + 0.6 * fmin(1, tau / (e->split * d));
+	return 1;
+}
+
 static void add_lmgm_and_bursts(psg_synth *s, int c, double *env, int rate)
 {
 	int i0, i1;
@@ -333,9 +350,9 @@ static void add_lmgm_and_bursts(psg_synth *s, int c, double *env, int rate)
 		const sevent *e = &s->active.e[k];
 		int mine = e->chan == c && (e->kind == EV_LM ||
 			e->kind == EV_SPASM || e->kind == EV_TWITCH ||
-			e->kind == EV_RMMA_BURST);
+			e->kind == EV_RMMA_BURST || e->kind == EV_CRAMP);
 		int lmgm = e->kind == EV_LMGM && s->ch[c].role >= R_CHIN &&
-			   s->ch[c].role <= R_MASSETER;
+			   s->ch[c].role <= R_MUSCLE;
 		int masseter = e->kind == EV_RMMA_BURST &&
 			       s->ch[c].role == R_MASSETER;
 		if (!(mine || lmgm || masseter) || !span(s, e, rate, &i0, &i1))
@@ -343,9 +360,11 @@ static void add_lmgm_and_bursts(psg_synth *s, int c, double *env, int rate)
 		double d = (double)e->dur / TICKS_D;
 		double ramp = e->kind == EV_TWITCH ? 0.02 : e->kind == EV_SPASM ?
 			      1.0 : 0.05;
-		for (int i = i0; i < i1; i++)
-			env[i] += e->amp * burst_shape(tau_of(s, e, i, rate), d,
-						       ramp);
+		for (int i = i0; i < i1; i++) {
+			double tau = tau_of(s, e, i, rate);
+			env[i] += e->amp * burst_shape(tau, d, ramp) *
+				  spasm_shape(e, tau, d);
+		}
 	}
 }
 
@@ -365,7 +384,8 @@ static void render_emg(psg_synth *s, int c, int stage, double *env)
 	chan_model *m = &s->ch[c];
 	int rate = m->rate, st = stage < 0 ? 0 : stage;
 	double tone = m->role == R_CHIN || m->role == R_MASSETER ?
-		      chin_tone[st] : s->p->leg_floor;
+		      chin_tone[st] : m->role == R_MUSCLE ? muscle_floor :
+		      s->p->leg_floor;
 	if (m->role == R_MASSETER)
 		tone *= 0.8;
 	for (int i = 0; i < rate; i++)
@@ -438,7 +458,7 @@ static void render_artefacts(psg_synth *s, int c, int stage)
 	chan_model *m = &s->ch[c];
 	const psg_channel *pc = &s->h->channels[c];
 	int rate = m->rate, i0, i1, cortical = m->role <= R_EOG_R;
-	int muscle = m->role >= R_CHIN && m->role <= R_MASSETER;
+	int muscle = m->role >= R_CHIN && m->role <= R_MUSCLE;
 	const struct ratebuf *rb = rate_buf(s, rate);
 	double ms = m->mains_amp * cos(m->mains_phase);
 	double mc = m->mains_amp * sin(m->mains_phase);
@@ -497,7 +517,7 @@ void synth_render_record(psg_synth *s)
 		int role = s->ch[c].role;
 		if (role <= R_EOG_R)
 			render_eeg(s, c);
-		else if (role <= R_MASSETER)
+		else if (role <= R_MUSCLE)
 			render_emg(s, c, stage, env);
 		else
 			render_other(s, c);

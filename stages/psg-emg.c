@@ -1,13 +1,19 @@
 /*
- * psg-emg -- muscle activity in sleep from leg, chin and masseter EMG:
- * leg movements (LM), periodic limb movement (PLM) series, spasms,
- * twitches, rhythmic masticatory muscle activity (RMMA, bruxism) and the
- * REM atonia index.
+ * psg-emg -- muscle activity in sleep from leg, chin, masseter and any
+ * other muscle's EMG: leg movements (LM), periodic limb movement (PLM)
+ * series, spasms, twitches, rhythmic masticatory muscle activity (RMMA,
+ * bruxism), the REM atonia index, and on every channel twitches, bursts
+ * and spasms with their shape, joined across muscles, with the arousals
+ * and awakenings that go with them (issue 18).
  *
  * Channels.  Roles are guessed from labels: legs ("Leg L", "Right Leg",
  * "LAT", "RAT", "Tib"...), chin ("Chin1-Chin2", "EMG submental",
  * "EMG"), masseter ("Masseter R"); --legs, --chin and --masseter override
- * ("none" drops a role).  Only voltage channels (uV) are used; none
+ * ("none" drops a role); other muscles (paraspinal/erector spinae,
+ * trapezius, sternocleidomastoid, deltoid, forearm flexors, gastrocnemius/
+ * calf, pipeline/roles.c) take only the general rules below, and --muscle
+ * SEL[=NAME] adds any channel as one, reported as NAME (default its
+ * label).  Only voltage channels (uV) are used; none
  * whose digital step exceeds a quarter of the onset rise (2 uV): its
  * quantisation would be scored as bursts; and none sampled below twice
  * the band's top (Nyquist: 200 Hz for 10-100 Hz, which is also the AASM
@@ -65,6 +71,25 @@
  *    CLM (a spasm), ends the series (WASM 2016).
  *  - an LM is linked to an arousal (type `arousals`, from psg-wake) when
  *    they overlap or are < 0.5 s apart (WASM, AASM).
+ *
+ * General muscle events, on every channel (pipeline/muscle.c has the
+ * rules and their sources): a rest that long contractions cannot move
+ * (10th percentile of the last 300 s, held during a contraction for up to
+ * --hold); onset 8 uV (WASM) and 2x (AASM) above it, offset at WASM's 0.5
+ * s within 2 uV, or within 0.2 of the contraction's level (our choice);
+ * a rise of --spasm s whose mean stays below the onset rise is a new
+ * tone (the chin's, awake), and the rest starts again from it;
+ * twitch < 0.5 s (--twitch, as on legs and chin: WASM's LM starts at
+ * 0.5 s), burst 0.5-10 s, spasm >= 10 s (--spasm: WASM's longest LM; no
+ * scoring rule defines a spasm), each with
+ * peak, mean, rest, time to peak and sub-bursts.  Contractions of several
+ * muscles that overlap or lie < 0.5 s apart (WASM's bilateral rule) and
+ * start < 3 s apart (--join, our choice: one movement starts together)
+ * are one event listing them.  Each event has its sleep state and an
+ * arousal or awakening (psg-wake's) when one overlaps it or lies < 0.5 s
+ * from it, WASM 2016's LM-arousal window with the LMs' logic.  Figures
+ * per muscle: spasms, their minutes and intensity, spasms in sleep,
+ * those with an arousal or awakening, twitches and bursts per hour.
  * Indices are per hour of sleep when the stream has psg-wake's `wake`
  * epochs (1 wake, 0 sleep, -1 unusable), else when it has a hypnogram's
  * "Sleep stage" annotations, else per hour of recording; the summary
@@ -84,12 +109,16 @@
  * end with their sleep state; LMs and spasms at the end of the stream,
  * when series, arousals, sleep and the other legs are known), one per
  * movement however many legs show it; `emg_channels` (each channel's
- * burst of an event on several) and `plm_series`; summaries
+ * burst of an event on several) and `plm_series`; `muscle_events` (once
+ * no channel can join them; with psg-wake's arousals, awakenings or
+ * epochs in the stream, at the end) and `muscle_parts`; summaries
  * (docs/hdf5.md).  Every input record passes through untouched.
  * Memory: per channel the filter and 150 s of envelope (100 Hz); LMs,
  * spasms, arousals and stage annotations are held until END (tens per
  * hour, 40 bytes each), as are psg-wake's calls (1 byte per epoch) and,
- * with them, the other events (hundreds per hour, 80 bytes each).
+ * with them, the other events (hundreds per hour, 80 bytes each) and the
+ * muscle contractions (40 bytes each); without them, contractions wait
+ * only until no channel can join them.
  */
 #include "stage.h"
 #include "tmpout.h"
@@ -98,7 +127,7 @@
 #include <math.h>
 #include <strings.h>
 
-#define MAXCH 8                 /* EMG channels used */
+#define MAXCH 32                /* EMG channels used */
 #define NBEAT 15                /* beats in the median ECG template */
 #define RCAP 256                /* R peaks kept (about 4 min) */
 #define NPEND 64                /* chin bursts of one bruxism episode */
@@ -107,13 +136,18 @@
 #define ECG_MIN_RATE 100         /* Hz: R peaks timed to a tenth of a QRS */
 
 
-enum role { R_LEG, R_CHIN, R_JAW };
+enum role { R_LEG, R_CHIN, R_JAW, R_MUSCLE };
 enum kind { K_TWITCH = 1, K_LM, K_SPASM, K_RMMA, K_BURST };
 static const char *const kind_name[] = {"", "twitch", "lm", "spasm", "rmma",
 					"burst"};
 
 typedef struct opts {
 	const char *legs, *chin, *jaw, *ecg;
+	const char *muscle[MAXCH];  /* --muscle SEL[=NAME], as given */
+	int nmuscle;
+	psg_muscle_opts mo;         /* general contractions, every channel */
+	double spasm_s, join;       /* spasm from; muscles' onsets within */
+	double mpct;                /* their rest's percentile */
 	const char *trace;           /* text file of envelope and rest */
 	double band_lo, band_hi;
 	int mains;                  /* 50, 60, 0 none, -1 both */
@@ -130,11 +164,6 @@ typedef struct opts {
 	double arousal_gap;
 	int optional;               /* --optional: pass unusable input through */
 } opts;
-
-typedef struct pctl {           /* running percentile over the last cap */
-	float *ring, *sorted;
-	int cap, head, n;
-} pctl;
 
 typedef struct burst {          /* a finished burst */
 	double on, off, peak, mean, base;
@@ -165,6 +194,11 @@ typedef struct row {            /* an emg_bursts row */
 
 typedef struct emgch {
 	int ch, role;
+	char name[PSG_LABEL_LEN];   /* the muscle's, for its figures */
+	psg_muscle *mus;            /* general contractions */
+	long m_count[3];            /* twitches, bursts, spasms */
+	long m_sleep, m_ar, m_aw;   /* spasms in sleep; with arousal, awakening */
+	double m_s, m_amp;          /* spasm seconds, and x mean */
 	double rate, env_rate;
 	psg_filter *bp;
 	int started;
@@ -183,7 +217,7 @@ typedef struct emgch {
 	double boxsum;
 	int blen, bn;               /* 0.5-s block means for the baseline */
 	double bsum;
-	pctl base;
+	psg_pctl *base;
 	double *et;                 /* look-ahead queue: time, value */
 	float *ev;
 	int eqcap, eqh, eqn;
@@ -205,6 +239,20 @@ typedef struct jawev {          /* a chin or masseter event, held */
 	burst b;
 	int kind, bursts;
 } jawev;
+
+typedef struct mpart {          /* one muscle's contraction, held */
+	double on, off;
+	float peak, mean, rest, t_peak;
+	int16_t sub, c;             /* sub-bursts; index into S->c */
+	int8_t waxing;
+	int32_t event;              /* its muscle event, from 1 */
+} mpart;
+
+typedef struct mevent {         /* contractions of one movement */
+	double on, off;
+	size_t first, n;            /* its parts: mp[first..first + n) */
+	int sleep, arousal, awakening;   /* -1 not known */
+} mevent;
 
 typedef struct stagerun {
 	double on, off;
@@ -240,6 +288,13 @@ typedef struct state {
 	int64_t nid;                /* emg_bursts rows written */
 	double (*ar)[2];
 	size_t nar, arcap;
+	double (*aw)[2];            /* psg-wake's awakenings */
+	size_t naw, awcap;
+	int aw_type, me_type, mp_type, m_hold;
+	mpart *mp;                  /* contractions not yet written */
+	size_t nmp, mpcap;
+	int64_t n_mevent, n_mspasm, n_multi;
+	double m_tick;              /* next time the events are flushed */
 	stagerun *runs;
 	size_t nruns, runcap;
 	signed char *wake;
@@ -266,6 +321,10 @@ typedef struct state {
 	size_t njaw, jawcap;
 	double spasm_s, spasm_amp;
 } state;
+
+static void muscle_add(state *S, const emgch *c, const psg_contraction *k);
+static void m_flush(state *S, psg_writer *w, double upto);
+static double m_upto(const state *S);
 
 static void usage(FILE *f)
 {
@@ -313,6 +372,28 @@ static void usage(FILE *f)
 	      "      --rmma-gap SEC     RMMA bursts closer than this join (2)\n"
 	      "      --rmma-bursts N    bursts in an episode at least (3)\n"
 	      "      --arousal-gap SEC  LM-arousal link within (0.5)\n"
+	      "Any muscle (issue 18: every channel, --muscle ones only these):\n"
+	      "      --muscle SEL[=NAME]  another muscle's channel(s), reported "
+	      "as NAME;\n"
+	      "                         repeatable; 'none': no guess from labels "
+	      "(paraspinal,\n"
+	      "                         trapezius, SCM, deltoid, FDS, "
+	      "gastrocnemius/calf)\n"
+	      "      --muscle-on UV     onset above rest (default 8, WASM's leg "
+	      "rule)\n"
+	      "      --muscle-ratio X   ...and at X x rest (default 2, AASM "
+	      ">= 2x background)\n"
+	      "      --muscle-off FRAC  offset also within FRAC of its level "
+	      "(0.2, our choice)\n"
+	      "      --muscle-pct P     rest percentile (default 10)\n"
+	      "      --muscle-window SEC  ...of the last SEC (default 300), "
+	      "held for --hold\n"
+	      "      --spasm SEC        spasm from (default 10; twitch below "
+	      "--twitch)\n"
+	      "      --join SEC         muscles' contractions that overlap (or "
+	      "< --bilateral's\n"
+	      "                         gap) and start < SEC apart are one "
+	      "event (default 3)\n"
 	      "      --trace FILE       write each envelope value as text: "
 	      "channel, time (s),\n"
 	      "                         envelope and resting level (uV), for "
@@ -322,7 +403,9 @@ static void usage(FILE *f)
 	      "  -h, --help             this help\n\n"
 	      "Events: emg_bursts (kind twitch, lm, spasm, rmma, burst; one "
 	      "per movement,\nhowever many legs), emg_channels (the legs of "
-	      "one on several), plm_series.\nExit: 0 ok, 1 usage, 2 bad stream, 3 no EMG "
+	      "one on several), plm_series;\nmuscle_events (twitch, burst, "
+	      "spasm; one per movement however many muscles),\nmuscle_parts "
+	      "(each muscle's contraction of one).\nExit: 0 ok, 1 usage, 2 bad stream, 3 no EMG "
 	      "channel.\n", f);
 }
 
@@ -364,6 +447,8 @@ static void defaults(opts *o)
 	o->rmma_bursts = 3;
 	o->pct = 20, o->leg_win = 300, o->chin_win = 60, o->hold = 600;
 	o->arousal_gap = 0.5;
+	psg_muscle_defaults(&o->mo);
+	o->spasm_s = 10, o->join = 3, o->mpct = o->mo.pct;
 }
 
 static void parse_args(int argc, char **argv, opts *o)
@@ -372,7 +457,8 @@ static void parse_args(int argc, char **argv, opts *o)
 	       O_PCT, O_LWIN, O_CWIN, O_ON, O_OFF, O_OFFT, O_CR, O_CM, O_MINB,
 	       O_TW, O_LMMAX, O_BIL, O_IMI, O_SER, O_RMMA, O_RGAP, O_RB,
 	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC, O_COFF, O_OPTIONAL,
-	       O_HOLD };
+	       O_HOLD, O_MUSCLE, O_MON, O_MRATIO, O_MWIN, O_MREL, O_SPASM,
+	       O_JOIN, O_MPCT };
 	static const struct option lo[] = {{"legs", 1, 0, O_LEGS},
 		{"chin", 1, 0, O_CHIN}, {"masseter", 1, 0, O_JAW},
 		{"ecg", 1, 0, O_ECG}, {"band", 1, 0, O_BAND},
@@ -390,7 +476,10 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"imi", 1, 0, O_IMI}, {"series", 1, 0, O_SER},
 		{"rmma", 1, 0, O_RMMA}, {"rmma-gap", 1, 0, O_RGAP},
 		{"rmma-bursts", 1, 0, O_RB}, {"arousal-gap", 1, 0, O_AGAP},
-		{"optional", 0, 0, O_OPTIONAL},
+		{"optional", 0, 0, O_OPTIONAL}, {"muscle", 1, 0, O_MUSCLE},
+		{"muscle-on", 1, 0, O_MON}, {"muscle-ratio", 1, 0, O_MRATIO},
+		{"muscle-window", 1, 0, O_MWIN}, {"muscle-off", 1, 0, O_MREL},
+		{"spasm", 1, 0, O_SPASM}, {"muscle-pct", 1, 0, O_MPCT}, {"join", 1, 0, O_JOIN},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	int c;
 	defaults(o);
@@ -410,6 +499,8 @@ static void parse_args(int argc, char **argv, opts *o)
 		case O_SMOOTH: o->smooth = opt_num("--smooth", optarg, 0.01, 2);
 			break;
 		case O_PCT: o->pct = opt_num("--baseline-pct", optarg, 1, 50);
+			break;
+		case O_MPCT: o->mpct = opt_num("--muscle-pct", optarg, 1, 50);
 			break;
 		case O_LWIN: o->leg_win = opt_num("--leg-window", optarg, 10,
 						  3600); break;
@@ -456,14 +547,37 @@ static void parse_args(int argc, char **argv, opts *o)
 		case O_AGAP: o->arousal_gap = opt_num("--arousal-gap", optarg,
 						      0, 60); break;
 		case O_OPTIONAL: o->optional = 1; break;
+		case O_MUSCLE:
+			if (o->nmuscle == MAXCH)
+				die(EXIT_USAGE, "--muscle: at most %d", MAXCH);
+			o->muscle[o->nmuscle++] = optarg;
+			break;
+		case O_MON: o->mo.on_uv = opt_num("--muscle-on", optarg, 0.1,
+						  1e4); break;
+		case O_MRATIO: o->mo.ratio = opt_num("--muscle-ratio", optarg, 1,
+						     100); break;
+		case O_MWIN: o->mo.window = opt_num("--muscle-window", optarg,
+						    10, 3600); break;
+		case O_MREL: o->mo.rel_off = opt_num("--muscle-off", optarg, 0,
+						     0.9); break;
+		case O_SPASM: o->spasm_s = opt_num("--spasm", optarg, 0.5,
+						   3600); break;
+		case O_JOIN: o->join = opt_num("--join", optarg, 0, 600); break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
 		}
 	}
 	if (o->off_uv >= o->on_uv)
 		die(EXIT_USAGE, "--off must be below --on");
-	if (o->twitch_max > o->lm_max)
-		die(EXIT_USAGE, "--twitch must not exceed --lm-max");
+	if (o->twitch_max > o->lm_max || o->twitch_max > o->spasm_s)
+		die(EXIT_USAGE, "--twitch must not exceed --lm-max or --spasm");
+	if (o->off_uv >= o->mo.on_uv)
+		die(EXIT_USAGE, "--off must be below --muscle-on");
+	/* The general rules share WASM's offset and the hold of the legs. */
+	o->mo.off_uv = o->off_uv, o->mo.off_s = o->off_s;
+	o->mo.min_s = o->min_burst, o->mo.hold = o->hold;
+	o->mo.tone_s = o->spasm_s;
+	o->mo.pct = o->mpct;
 	no_operands(argc, argv);
 }
 
@@ -472,8 +586,8 @@ static void parse_args(int argc, char **argv, opts *o)
 /* The label table's name of a role (pipeline/roles.c). */
 static const char *role_name(int role)
 {
-	return role == R_LEG ? PSG_ROLE_LEG :
-	       role == R_CHIN ? PSG_ROLE_CHIN : PSG_ROLE_MASSETER;
+	return role == R_LEG ? PSG_ROLE_LEG : role == R_CHIN ? PSG_ROLE_CHIN :
+	       role == R_JAW ? PSG_ROLE_MASSETER : PSG_ROLE_MUSCLE;
 }
 
 /* The amplitude of one digital step, uV (0 when the source has none). */
@@ -484,12 +598,14 @@ static double resolution(const psg_channel *c)
 	return (c->phys_max - c->phys_min) / ((double)c->dig_max - c->dig_min);
 }
 
-static void add_channel(state *S, int ch, int role)
+/* Adds channel ch with a role, unless it is unsuitable: its index in
+   S->c (an earlier one when it is there already), else -1. */
+static int add_channel(state *S, int ch, int role)
 {
 	const psg_channel *pc = &S->h->channels[ch];
 	for (int i = 0; i < S->nch; i++)
 		if (S->c[i].ch == ch)
-			return;
+			return i;
 	/* The amplitude rules are of the whole band (WASM's 8 uV of 10-100
 	   Hz): a channel must carry its top, rate >= 2 x top (Nyquist), which
 	   for 10-100 Hz is also the AASM's minimal EMG rate of 200 Hz.  A
@@ -501,7 +617,7 @@ static void add_channel(state *S, int ch, int role)
 		     "EMG rules need (%g Hz or more): left out",
 		     role_name(role), pc->label, rate, S->o->band_lo,
 		     S->o->band_hi, 2 * S->o->band_hi);
-		return;
+		return -1;
 	}
 	/* A step coarser than a quarter of the onset rise (2 uV for WASM's
 	   8) turns quantisation into bursts: such a channel cannot be scored
@@ -510,15 +626,43 @@ static void add_channel(state *S, int ch, int role)
 		warn("'%s' is recorded in steps of %.3g uV, too coarse for "
 		     "%g-uV onsets: left out", pc->label, resolution(pc),
 		     S->o->on_uv);
-		return;
+		return -1;
 	}
 	if (S->nch == MAXCH) {
 		warn("more than %d EMG channels: '%s' left out", MAXCH,
 		     S->h->channels[ch].label);
-		return;
+		return -1;
 	}
 	S->c[S->nch].ch = ch;
-	S->c[S->nch++].role = role;
+	snprintf(S->c[S->nch].name, sizeof S->c[S->nch].name, "%s", pc->label);
+	S->c[S->nch].role = role;
+	return S->nch++;
+}
+
+/* --muscle SEL[=NAME]: the channels of SEL, each reported as NAME (a
+   selection of several gets NAME and its label); a leg, chin or masseter
+   keeps its role and rules, and takes the name. */
+static void pick_muscle(state *S, const psg_header *h, const char *arg)
+{
+	char sel[256], bad[PSG_LABEL_LEN];
+	const char *eq = strchr(arg, '=');
+	int idx[MAXCH], n;
+	snprintf(sel, sizeof sel, "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg),
+		 arg);
+	n = psg_select_channels(h, sel, idx, MAXCH, bad, sizeof bad);
+	if (n <= 0)
+		die_no_channel(h, n < 0 ? bad : sel);
+	for (int i = 0; i < n; i++) {
+		int k = add_channel(S, idx[i], R_MUSCLE);
+		if (k < 0 || !eq || !eq[1])
+			continue;
+		char *name = S->c[k].name;
+		if (n > 1)   /* one name for several: each keeps its label */
+			snprintf(name, PSG_LABEL_LEN, "%.30s %.32s", eq + 1,
+				 h->channels[idx[i]].label);
+		else
+			snprintf(name, PSG_LABEL_LEN, "%s", eq + 1);
+	}
 }
 
 /* The channels of one role from an option, or from the labels. */
@@ -632,56 +776,6 @@ static psg_filter *emg_filter(const opts *o, double rate, const char *label)
 			cascade(&taps, &n, &nt, rate, label);
 	}
 	return filter_of_taps(taps, n);
-}
-
-/* ---- the running percentile ---- */
-
-static void pctl_init(pctl *p, int cap)
-{
-	p->ring = calloc((size_t)cap, sizeof *p->ring);
-	p->sorted = calloc((size_t)cap, sizeof *p->sorted);
-	if (!p->ring || !p->sorted)
-		die(EXIT_IO, "out of memory");
-	p->cap = cap, p->head = p->n = 0;
-}
-
-/* First index in sorted[0..n) not below v. */
-static int lower(const float *s, int n, float v)
-{
-	int a = 0, b = n;
-	while (a < b) {
-		int m = (a + b) / 2;
-		if (s[m] < v)
-			a = m + 1;
-		else
-			b = m;
-	}
-	return a;
-}
-
-static void pctl_push(pctl *p, float v)
-{
-	if (p->n == p->cap) {   /* the oldest leaves */
-		float old = p->ring[p->head];
-		int i = lower(p->sorted, p->n, old);
-		memmove(p->sorted + i, p->sorted + i + 1,
-			(size_t)(p->n - i - 1) * sizeof *p->sorted);
-		p->n--;
-	}
-	p->ring[p->head] = v;
-	p->head = (p->head + 1) % p->cap;
-	int i = lower(p->sorted, p->n, v);
-	memmove(p->sorted + i + 1, p->sorted + i,
-		(size_t)(p->n - i) * sizeof *p->sorted);
-	p->sorted[i] = v;
-	p->n++;
-}
-
-static double pctl_get(const pctl *p, double pct)
-{
-	if (p->n < 4)
-		return NAN;
-	return p->sorted[(int)(pct / 100 * (p->n - 1) + 0.5)];
 }
 
 /* ---- events ---- */
@@ -875,7 +969,7 @@ static double jaw_upto(const state *S)
 	double t = INFINITY;
 	for (int i = 0; i < S->nch; i++) {
 		const emgch *c = &S->c[i];
-		if (c->role == R_LEG)
+		if (c->role != R_CHIN && c->role != R_JAW)
 			continue;
 		t = fmin(t, c->now);
 		if (c->in)
@@ -1123,16 +1217,29 @@ static void atonia(state *S, double t, double e)
    look-ahead queue to the detector, which sees the rest centred on it. */
 static void env_push(state *S, emgch *c, double t, float e, psg_writer *w)
 {
+	psg_contraction k;
+	if (psg_muscle_push(c->mus, t, e, &k))
+		muscle_add(S, c, &k);
+	if (t >= S->m_tick && !S->m_hold) {     /* once a second */
+		m_flush(S, w, m_upto(S));
+		S->m_tick = floor(t) + 1;
+	}
+	if (c->role == R_MUSCLE) {      /* the general rules only */
+		double rest = psg_muscle_rest(c->mus);
+		if (!isnan(rest))
+			c->base_sum += rest, c->base_n++;
+		return;
+	}
 	if (c - S->c == S->aton)
 		atonia(S, t, e);
 	c->bsum += e;
 	if (++c->bn == c->blen) {
-		pctl_push(&c->base, (float)(c->bsum / c->blen));
+		psg_pctl_push(c->base, (float)(c->bsum / c->blen));
 		c->bsum = 0, c->bn = 0;
 	}
 	if (c->eqn == c->eqcap) {
 		detect(S, c, c->et[c->eqh], c->ev[c->eqh],
-		       pctl_get(&c->base, S->o->pct), w);
+		       psg_pctl_get(c->base, S->o->pct), w);
 		c->eqh = (c->eqh + 1) % c->eqcap;
 		c->eqn--;
 	}
@@ -1142,15 +1249,18 @@ static void env_push(state *S, emgch *c, double t, float e, psg_writer *w)
 
 static void env_flush(state *S, emgch *c, psg_writer *w)
 {
+	psg_contraction k;
+	if (psg_muscle_end(c->mus, &k))
+		muscle_add(S, c, &k);
 	for (; c->eqn; c->eqn--, c->eqh = (c->eqh + 1) % c->eqcap)
 		detect(S, c, c->et[c->eqh], c->ev[c->eqh],
-		       pctl_get(&c->base, S->o->pct), w);
+		       psg_pctl_get(c->base, S->o->pct), w);
 	detect_close(S, c, w);
 	if (c - S->c == S->aton)
 		mini_flush(S);
 	c->eqh = 0, c->nbox = 0, c->boxi = 0, c->boxsum = 0, c->stepi = 0;
 	c->bn = 0, c->bsum = 0;
-	c->base.n = 0, c->base.head = 0;
+	psg_pctl_reset(c->base);
 }
 
 /* A conditioned sample: rectified, averaged over the box, decimated. */
@@ -1435,6 +1545,9 @@ static void event_in(state *S, const psg_event *e)
 	} else if (e->type == S->ar_type) {
 		S->ar = grow(S->ar, &S->arcap, S->nar, sizeof *S->ar);
 		S->ar[S->nar][0] = on, S->ar[S->nar++][1] = on + d;
+	} else if (e->type == S->aw_type) {
+		S->aw = grow(S->aw, &S->awcap, S->naw, sizeof *S->aw);
+		S->aw[S->naw][0] = on, S->aw[S->naw++][1] = on + d;
 	}
 }
 
@@ -1468,6 +1581,9 @@ static void epoch_in(state *S, const psg_epoch *e)
 }
 
 /* ---- the night: LMs, series, arousals (at END) ---- */
+
+static int linked(double (*iv)[2], size_t n, size_t *k, double on,
+		  double off, double gap);
 
 static int cmp_held(const void *a, const void *b)
 {
@@ -1587,13 +1703,8 @@ static void arousal_links(state *S)
 	size_t k = 0;
 	for (size_t i = 0; i < S->nlm; i++) {
 		held *m = &S->lm[i];
-		while (k < S->nar && S->ar[k][1] + S->o->arousal_gap <= m->on)
-			k++;
-		m->arousal = 0;
-		for (size_t j = k; j < S->nar && S->ar[j][0] <
-		     m->off + S->o->arousal_gap; j++)
-			if (S->ar[j][1] + S->o->arousal_gap > m->on)
-				m->arousal = 1;
+		m->arousal = (int8_t)linked(S->ar, S->nar, &k, m->on, m->off,
+					    S->o->arousal_gap);
 	}
 }
 
@@ -1708,6 +1819,229 @@ static void summary(psg_writer *w, const char *name, const char *unit,
 		die(EXIT_IO, "%s", psg_writer_errmsg(w));
 }
 
+/* ---- general muscle events on every channel (issue 18) ---- */
+
+/* Overlap or less than gap between the end of one and the onset of the
+   other, whichever comes first: WASM 2016's LM-arousal association
+   (Ferri et al., Sleep Med 26:86).  iv is sorted by onset; *k walks it
+   as the events come in onset order. */
+static int linked(double (*iv)[2], size_t n, size_t *k, double on,
+		  double off, double gap)
+{
+	while (*k < n && iv[*k][1] + gap <= on)
+		++*k;
+	for (size_t j = *k; j < n && iv[j][0] < off + gap; j++)
+		if (iv[j][1] + gap > on)
+			return 1;
+	return 0;
+}
+
+static int m_kind(const state *S, double d)
+{
+	return d < S->o->twitch_max ? 0 : d < S->o->spasm_s ? 1 : 2;
+}
+
+static const char *const m_kind_name[] = {"twitch", "burst", "spasm"};
+
+static void muscle_add(state *S, const emgch *c, const psg_contraction *k)
+{
+	S->mp = grow(S->mp, &S->mpcap, S->nmp, sizeof *S->mp);
+	S->mp[S->nmp++] = (mpart){k->on, k->off, (float)k->peak,
+		(float)k->mean, (float)k->rest, (float)k->t_peak,
+		(int16_t)k->sub_bursts, (int16_t)(c - S->c), (int8_t)k->waxing,
+		0};
+}
+
+/* By event (0, not yet grouped, last), then onset. */
+static int cmp_mpart(const void *a, const void *b)
+{
+	const mpart *x = a, *y = b;
+	uint32_t ex = (uint32_t)x->event - 1, ey = (uint32_t)y->event - 1;
+	if (ex != ey)
+		return (ex > ey) - (ex < ey);
+	return (x->on > y->on) - (x->on < y->on);
+}
+
+/* The part of the event whose contraction is the strongest (its mean):
+   the event's channel and shape. */
+static const mpart *dominant(const state *S, const mevent *e)
+{
+	const mpart *d = &S->mp[e->first];
+	for (size_t i = e->first; i < e->first + e->n; i++)
+		if (S->mp[i].mean > d->mean)
+			d = &S->mp[i];
+	return d;
+}
+
+static void m_write(state *S, psg_writer *w, int type, const mpart *p,
+		    double on, double off, int kind, const double *v, int nv)
+{
+	psg_event ev = {.type = type, .channel = S->c[p->c].ch,
+		.onset = llround(on * PSG_TICKS_PER_SEC),
+		.duration = llround((off - on) * PSG_TICKS_PER_SEC),
+		.label = m_kind_name[kind], .nvalues = nv, .values = v};
+	write_event(w, &ev);
+}
+
+static double known(int v)
+{
+	return v < 0 ? NAN : v;
+}
+
+/* Counts for the muscles' figures. */
+static void m_count(state *S, const mevent *e, const mpart *p)
+{
+	emgch *c = &S->c[p->c];
+	double d = p->off - p->on;
+	int kind = m_kind(S, d);
+	c->m_count[kind]++;
+	if (kind != 2)
+		return;
+	c->m_s += d, c->m_amp += p->mean * d;
+	if (e->sleep == 1 || (!S->nwake && !S->nruns)) {
+		c->m_sleep++;
+		c->m_ar += e->arousal == 1, c->m_aw += e->awakening == 1;
+	}
+}
+
+/* One muscle event and its parts (mp[first..first + n), sorted). */
+static void m_emit(state *S, psg_writer *w, const mevent *e)
+{
+	const mpart *d = dominant(S, e);
+	double peak = 0, sum = 0, len = 0, id = (double)++S->n_mevent;
+	for (size_t i = e->first; i < e->first + e->n; i++) {
+		const mpart *p = &S->mp[i];
+		double pv[7] = {id, p->peak, p->mean, p->rest, p->t_peak,
+				p->sub, p->waxing};
+		peak = fmax(peak, p->peak);
+		sum += p->mean * (p->off - p->on), len += p->off - p->on;
+		m_write(S, w, S->mp_type, p, p->on, p->off,
+			m_kind(S, p->off - p->on), pv, 7);
+		m_count(S, e, p);
+	}
+	int kind = m_kind(S, e->off - e->on);
+	double v[11] = {id, (double)e->n, peak, len > 0 ? sum / len : 0,
+			d->rest, d->t_peak, d->sub, d->waxing, known(e->sleep),
+			known(e->arousal), known(e->awakening)};
+	S->n_mspasm += kind == 2, S->n_multi += e->n > 1;
+	m_write(S, w, S->me_type, d, e->on, e->off, kind, v, 11);
+}
+
+/* Contractions of several muscles that overlap or lie < --bilateral's
+   gap apart, starting less than --join apart, are one movement (a whole-
+   body movement, a bilateral spasm): WASM's bilateral-LM rule, the
+   closest published one, with an onset limit so that a muscle that
+   starts later is an event of its own.  Marks mp[i]'s group (mp sorted
+   by onset) with id; returns its offset. */
+static double group(state *S, size_t i, int32_t id)
+{
+	mpart *a = &S->mp[i];
+	double off = a->off;
+	uint32_t seen[MAXCH / 32 + 1] = {0};
+	a->event = id;
+	seen[a->c / 32] |= 1u << (a->c % 32);
+	for (size_t j = i + 1; j < S->nmp; j++) {
+		mpart *b = &S->mp[j];
+		if (b->on >= off + S->o->bilat_gap || b->on - a->on >= S->o->join)
+			break;
+		if (b->event || (seen[b->c / 32] >> (b->c % 32) & 1))
+			continue;
+		b->event = id;
+		seen[b->c / 32] |= 1u << (b->c % 32);
+		off = fmax(off, b->off);
+	}
+	return off;
+}
+
+/* Sleep state, arousal and awakening of an event (-1: not known). */
+static void m_state(state *S, mevent *e)
+{
+	double gap = S->o->arousal_gap;
+	size_t ka = 0, kw = 0;
+	e->sleep = sleep_at(S, e->on);
+	e->arousal = S->ar_type < 0 ? -1 :
+		     linked(S->ar, S->nar, &ka, e->on, e->off, gap);
+	e->awakening = S->aw_type < 0 ? -1 :
+		       linked(S->aw, S->naw, &kw, e->on, e->off, gap);
+}
+
+/* Groups the held contractions, marks those no contraction to come can
+   join (one starting at upto or later, the earliest onset any channel
+   may still report) with their event number, the others with 0. */
+static void m_group(state *S, double upto)
+{
+	int32_t id = 0;
+	for (size_t i = 0; i < S->nmp; i++)
+		S->mp[i].event = 0;
+	sort_n(S->mp, S->nmp, sizeof *S->mp, cmp_mpart);
+	for (size_t i = 0; i < S->nmp; i++) {
+		if (S->mp[i].event)
+			continue;
+		double off = group(S, i, id + 1);
+		if (upto < off + S->o->bilat_gap &&
+		    upto < S->mp[i].on + S->o->join) {
+			for (size_t j = i; j < S->nmp; j++)
+				S->mp[j].event = 0;
+			break;
+		}
+		id++;
+	}
+}
+
+/* Writes the final events, in onset order, and forgets them. */
+static void m_flush(state *S, psg_writer *w, double upto)
+{
+	if (!S->nmp || (S->m_hold && upto < INFINITY))
+		return;
+	m_group(S, upto);
+	size_t k = 0;
+	sort_n(S->mp, S->nmp, sizeof *S->mp, cmp_mpart);
+	while (k < S->nmp && S->mp[k].event) {
+		mevent e = {S->mp[k].on, S->mp[k].off, k, 0, -1, -1, -1};
+		for (; k < S->nmp && S->mp[k].event == S->mp[e.first].event;
+		     k++, e.n++)
+			e.off = fmax(e.off, S->mp[k].off);
+		m_state(S, &e);
+		m_emit(S, w, &e);
+	}
+	memmove(S->mp, S->mp + k, (S->nmp - k) * sizeof *S->mp);
+	S->nmp -= k;
+}
+
+/* The earliest onset a channel may still report. */
+static double m_upto(const state *S)
+{
+	double t = INFINITY;
+	for (int i = 0; i < S->nch; i++)
+		t = fmin(t, psg_muscle_pending(S->c[i].mus));
+	return t;
+}
+
+/* Each muscle's figures, under its name. */
+static void m_summaries(state *S, psg_writer *w, double per)
+{
+	for (int i = 0; i < S->nch; i++) {
+		const emgch *c = &S->c[i];
+		char n[PSG_LABEL_LEN + 40];
+		double ar = S->ar_type < 0 ? NAN : 1, aw = S->aw_type < 0 ?
+			    NAN : 1;
+#define M_SUM(what, unit, v) (snprintf(n, sizeof n, "muscle_%s %s", what, \
+				       c->name), summary(w, n, unit, v))
+		M_SUM("spasms", "", (double)c->m_count[2]);
+		M_SUM("spasm_minutes", "min", c->m_s / 60);
+		M_SUM("spasm_intensity", "uV", c->m_s > 0 ? c->m_amp / c->m_s :
+		      NAN);
+		M_SUM("spasm_index", "1/h", c->m_sleep * per);
+		M_SUM("spasm_arousal_index", "1/h", c->m_ar * per * ar);
+		M_SUM("spasm_awakening_index", "1/h", c->m_aw * per * aw);
+		M_SUM("twitch_index", "1/h", c->m_count[0] * per);
+		M_SUM("burst_index", "1/h", c->m_count[1] * per);
+#undef M_SUM
+	}
+	summary(w, "muscle_spasm_events", "", (double)S->n_mspasm);
+	summary(w, "muscle_events_multi", "", (double)S->n_multi);
+}
+
 static void summaries(state *S, const counts *n, double duration,
 		      psg_writer *w)
 {
@@ -1716,7 +2050,7 @@ static void summaries(state *S, const counts *n, double duration,
 	double per = hrs > 0 ? 1 / hrs : NAN;
 	for (int i = 0; i < S->nch; i++) {
 		legs += S->c[i].role == R_LEG;
-		jaw += S->c[i].role != R_LEG;
+		jaw += S->c[i].role == R_CHIN || S->c[i].role == R_JAW;
 	}
 	/* Not measured is NaN, not 0: a cohort table must not read a
 	   montage without leg EMG as a night without leg movements. */
@@ -1740,6 +2074,7 @@ static void summaries(state *S, const counts *n, double duration,
 	summary(w, "emg_rem_source", "", S->nruns ? 2 : S->nstg ? 1 : 0);
 	summary(w, "emg_index_hours", "h", hrs);
 	summary(w, "emg_ecg_removed", "", S->ecg >= 0);
+	m_summaries(S, w, per);
 	for (int i = 0; i < S->nch; i++) {
 		char name[PSG_LABEL_LEN + 16];
 		const emgch *c = &S->c[i];
@@ -1763,11 +2098,21 @@ static psg_header *declare(state *S, const psg_header *in, int argc,
 	const char *su[] = {"", "", "s", ""};
 	const char *cf[] = {"id", "peak", "mean", "baseline"};
 	const char *cu[] = {"", "uV", "uV", "uV"};
+	const char *mf[] = {"id", "muscles", "peak", "mean", "baseline",
+			    "time_to_peak", "sub_bursts", "waxing", "sleep",
+			    "arousal", "awakening"};
+	const char *mu[] = {"", "", "uV", "uV", "uV", "s", "", "", "", "", ""};
+	const char *mf2[] = {"id", "peak", "mean", "baseline", "time_to_peak",
+			     "sub_bursts", "waxing"};
+	const char *mu2[] = {"", "uV", "uV", "uV", "s", "", ""};
 	psg_header *h = derive_header(in, argc, argv);
 	S->ev_type = psg_header_add_evtype(h, "emg_bursts", 11, f, u);
 	S->sr_type = psg_header_add_evtype(h, "plm_series", 4, sf, su);
 	S->ch_type = psg_header_add_evtype(h, "emg_channels", 4, cf, cu);
-	if (S->ev_type < 0 || S->sr_type < 0 || S->ch_type < 0)
+	S->me_type = psg_header_add_evtype(h, "muscle_events", 11, mf, mu);
+	S->mp_type = psg_header_add_evtype(h, "muscle_parts", 7, mf2, mu2);
+	if (S->ev_type < 0 || S->sr_type < 0 || S->ch_type < 0 ||
+	    S->me_type < 0 || S->mp_type < 0)
 		die(EXIT_UNSUITABLE, "the stream already has EMG results "
 		    "(psg-emg ran twice?)");
 	return h;
@@ -1784,7 +2129,7 @@ static void channel_init(state *S, emgch *c)
 	c->boxlen = (int)fmax(1, lround(o->smooth * c->rate));
 	c->blen = (int)fmax(1, lround(0.5 * c->env_rate));
 	double win = c->role == R_LEG ? o->leg_win : o->chin_win;
-	pctl_init(&c->base, (int)ceil(win / 0.5));
+	c->base = psg_pctl_new((int)ceil(win / 0.5));
 	c->eqcap = (int)ceil(win / 2 * c->env_rate) + 1;
 	/* Bruxism bursts come 0.3-1 s apart: the chin's rest that ends a
 	   burst is shorter than the legs' 0.5 s. */
@@ -1801,8 +2146,9 @@ static void channel_init(state *S, emgch *c)
 	c->med = calloc((size_t)c->tlen, sizeof *c->med);
 	c->hist = calloc((size_t)c->tlen * NBEAT, sizeof *c->hist);
 	c->srt = calloc((size_t)c->tlen * NBEAT, sizeof *c->srt);
+	c->mus = psg_muscle_new(&o->mo, c->env_rate);
 	if (!c->box || !c->et || !c->ev || !c->qw || !c->cap || !c->med ||
-	    !c->hist || !c->srt)
+	    !c->hist || !c->srt || !c->base || !c->mus)
 		die(EXIT_IO, "out of memory");
 }
 
@@ -1836,7 +2182,8 @@ static void channel_free(emgch *c)
 	psg_filter_free(c->bp);
 	free(c->q), free(c->box), free(c->et), free(c->ev), free(c->qw);
 	free(c->cap), free(c->med), free(c->hist), free(c->srt);
-	free(c->base.ring), free(c->base.sorted);
+	psg_pctl_free(c->base);
+	psg_muscle_free(c->mus);
 }
 
 static void setup(state *S, const psg_header *hin, const opts *o)
@@ -1846,11 +2193,22 @@ static void setup(state *S, const psg_header *hin, const opts *o)
 	pick_role(S, hin, o->legs, R_LEG);
 	pick_role(S, hin, o->chin, R_CHIN);
 	pick_role(S, hin, o->jaw, R_JAW);
+	int guess = 1;
+	for (int i = 0; i < o->nmuscle; i++)
+		guess &= strcmp(o->muscle[i], "none") != 0;
+	if (guess)
+		pick_role(S, hin, NULL, R_MUSCLE);
+	for (int i = 0; i < o->nmuscle; i++)
+		if (strcmp(o->muscle[i], "none"))
+			pick_muscle(S, hin, o->muscle[i]);
 	if (!S->nch)
-		die(EXIT_UNSUITABLE, "no usable EMG channel (legs, chin or "
-		    "masseter by label, at %g Hz or more, in steps of at most "
-		    "%g uV); name them with --legs, --chin, --masseter",
-		    2 * o->band_hi, o->on_uv / 4);
+		die(EXIT_UNSUITABLE, "no usable EMG channel (legs, chin, "
+		    "masseter or another muscle by label, at %g Hz or more, in "
+		    "steps of at most %g uV); name them with --legs, --chin, "
+		    "--masseter, --muscle", 2 * o->band_hi, o->on_uv / 4);
+	S->m_hold = psg_header_find_evtype(hin, "arousals") >= 0 ||
+		    psg_header_find_evtype(hin, "awakenings") >= 0 ||
+		    psg_header_find_feature(hin, "wake") >= 0;
 	S->aton = -1;
 	for (int i = 0; i < S->nch; i++) {
 		channel_init(S, &S->c[i]);
@@ -1903,6 +2261,9 @@ static void finish(state *S, const psg_end *end, psg_writer *w)
 	report_held(S, w);
 	computed_rem(S);
 	night(S, &n, w);
+	if (S->naw)
+		sort_n(S->aw, S->naw, sizeof *S->aw, cmp_ar);
+	m_flush(S, w, INFINITY);
 	summaries(S, &n, (double)end->duration / PSG_TICKS_PER_SEC, w);
 }
 
@@ -1923,6 +2284,7 @@ int main(int argc, char **argv)
 	add_role(h, PSG_ROLE_ECG, S.ecg);
 	S.ann_type = psg_header_find_evtype(h, "annotations");
 	S.ar_type = psg_header_find_evtype(h, "arousals");
+	S.aw_type = psg_header_find_evtype(h, "awakenings");
 	S.f_wake = psg_header_find_feature(h, "wake");
 	S.f_stage = psg_header_find_feature(h, "sleep_stage");
 	psg_writer *w = open_stdout_stream(h);
@@ -1957,6 +2319,7 @@ int main(int argc, char **argv)
 		close_trace(S.trace, o.trace);
 	free(S.lm), free(S.ar), free(S.runs), free(S.wake), free(S.jaw);
 	free(S.part), free(S.rows), free(S.stg), free(S.cls), free(S.bon);
+	free(S.aw), free(S.mp);
 	psg_writer_free(w);
 	psg_header_free(h);
 	psg_reader_free(in);

@@ -46,6 +46,10 @@ static void usage(FILE *f)
 	      "      --gaps N         N recording pauses: writes EDF+D\n"
 	      "      --bdf            24-bit BDF+ instead of EDF+\n"
 	      "      --truth PREFIX   where the truth files go\n"
+	      "      --muscles        add Paraspinal L/R, Trapezius R and Calf "
+	      "L EMG with spasms,\n"
+	      "                       cramps, twitch trains and whole-body "
+	      "movements (issue 18)\n"
 	      "      --stream         also write the truth as a psgpipe "
 	      "stream on stdout\n"
 	      "  -h, --help           this help\n\n"
@@ -67,7 +71,7 @@ static long opt_long(const char *opt, const char *arg, long lo, long hi)
 static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_HYP = 256, O_EEG, O_EMG, O_MAINS, O_GAPS, O_BDF, O_TRUTH,
-	       O_STREAM };
+	       O_STREAM, O_MUSCLES };
 	static const struct option lo[] = {
 		{"hours", 1, 0, 'H'}, {"seed", 1, 0, 's'},
 		{"profile", 1, 0, 'p'}, {"hypnogram", 1, 0, O_HYP},
@@ -75,7 +79,8 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"channels", 1, 0, 'n'}, {"mains", 1, 0, O_MAINS},
 		{"epoch", 1, 0, 'e'}, {"gaps", 1, 0, O_GAPS},
 		{"bdf", 0, 0, O_BDF}, {"truth", 1, 0, O_TRUTH},
-		{"stream", 0, 0, O_STREAM}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+		{"stream", 0, 0, O_STREAM}, {"muscles", 0, 0, O_MUSCLES},
+		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	int c;
 	o->s.seed = 1;
 	opterr = 0;
@@ -120,6 +125,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		case O_BDF: o->bdf = 1; break;
 		case O_TRUTH: o->truth = optarg; break;
 		case O_STREAM: o->stream = 1; break;
+		case O_MUSCLES: o->s.muscles = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
 		}

@@ -106,7 +106,7 @@ check "with a hypnogram the indices are per hour of sleep (basis $basis = 2)" \
 # Pass-through: everything but psg-emg's own results is unchanged.
 psg-read "$TMP/clean.edf" | psg-dump >"$TMP/in.txt"
 psg-read "$TMP/clean.edf" | psg-emg 2>>"$TMP/all.log" | psg-dump |
-	grep -v '^event "emg_bursts"\|^event "plm_series"\|^event "emg_channels"\|^summary\|^evtype [123] \|^history "psg-emg\|^role emg ' \
+	grep -v '^event "emg_bursts"\|^event "plm_series"\|^event "emg_channels"\|^event "muscle_\|^summary\|^evtype [1-5] \|^history "psg-emg\|^role emg ' \
 	>"$TMP/through.txt"
 grep -v '^history\|^end' "$TMP/in.txt" >"$TMP/a.txt"
 grep -v '^history\|^end' "$TMP/through.txt" >"$TMP/b.txt"

@@ -81,7 +81,7 @@ if have_shared && [ -f "$SHARED/dreams/excerpt1_eeg_hyp.edf" ]; then
 		psg-night "$SHARED/dreams/excerpt1_eeg_hyp.edf" --epoch 20 \
 		-o "$TMP/d1.h5"
 	check "...naming the missing role and psg-emg, no output" sh -c \
-		"grep -q '^psg-night: .*no usable EMG (leg, chin or masseter) channel for psg-emg' \
+		"grep -q '^psg-night: .*no usable EMG (leg, chin, masseter or another muscle) channel for psg-emg' \
 		'$TMP/stderr' && test ! -e '$TMP/d1.h5'"
 	psg-night "$SHARED/dreams/excerpt1_eeg_hyp.edf" --epoch 20 \
 		--detectors wake,sws --hypnogram "$SHARED/dreams/Hypnogram_excerpt1.txt" \

@@ -1,8 +1,9 @@
 /*
  * oraclewake -- a stand-in for psg-wake in tests: passes a stream through
  * and adds what psg-wake will add, taken from psg-synth's ground truth:
- * the epoch feature `wake` (1 W, 0 sleep, -1 ?) from PREFIX.epochs.tsv and
- * events of type `arousals` from the `arousal` rows of PREFIX.events.tsv.
+ * the epoch feature `wake` (1 W, 0 sleep, -1 ?) from PREFIX.epochs.tsv, and
+ * events of types `arousals` and `awakenings` (without psg-wake's fields)
+ * from the `arousal` and `awakening` rows of PREFIX.events.tsv.
  *
  *   oraclewake PREFIX < in > out
  *
@@ -51,8 +52,11 @@ static void epochs(psg_writer *w, const char *prefix, int f)
 	fclose(fp);
 }
 
-static void arousals(psg_writer *w, const char *prefix, int type)
+/* The truth rows of one kind as events of a type. */
+static void truth_events(psg_writer *w, const char *prefix, int type,
+			 const char *kind)
 {
+	size_t k = strlen(kind);
 	char line[512];
 	FILE *fp = open_tsv(prefix, "events.tsv");
 	while (fgets(line, sizeof line, fp)) {
@@ -61,12 +65,12 @@ static void arousals(psg_writer *w, const char *prefix, int type)
 		if (!tab1 || !(tab2 = strchr(tab1 + 1, '\t')) ||
 		    !(tab3 = strchr(tab2 + 1, '\t')))
 			continue;
-		if (strncmp(tab3 + 1, "arousal\t", 8))
+		if (strncmp(tab3 + 1, kind, k) || tab3[1 + k] != '\t')
 			continue;
 		on = atof(line), d = atof(tab1 + 1);
 		psg_event e = {.type = type, .channel = -1,
 			.onset = (int64_t)(on * 1e7 + 0.5),
-			.duration = (int64_t)(d * 1e7 + 0.5), .label = "arousal"};
+			.duration = (int64_t)(d * 1e7 + 0.5), .label = kind};
 		if (psg_write_event(w, &e))
 			die("write");
 	}
@@ -89,13 +93,15 @@ int main(int argc, char **argv)
 		die("out of memory");
 	int f = psg_header_add_feature(h, "wake", "", "1 wake, 0 sleep (truth)");
 	int t = psg_header_add_evtype(h, "arousals", 0, NULL, NULL);
-	if (f < 0 || t < 0)
-		die("cannot declare wake/arousals");
+	int aw = psg_header_add_evtype(h, "awakenings", 0, NULL, NULL);
+	if (f < 0 || t < 0 || aw < 0)
+		die("cannot declare wake/arousals/awakenings");
 	psg_writer *w = psg_writer_open_fd(1, h, &st);
 	if (!w)
 		die("cannot write");
 	epochs(w, argv[1], f);
-	arousals(w, argv[1], t);
+	truth_events(w, argv[1], t, "arousal");
+	truth_events(w, argv[1], aw, "awakening");
 	while ((st = psg_reader_next(r, &rec)) > 0) {
 		if (rec.kind == PSG_REC_END) {
 			if (psg_writer_finish(w, &rec.end))

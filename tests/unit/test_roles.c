@@ -44,6 +44,16 @@ static const struct { const char *vendor, *label, *role; } cases[] = {
 	{"NSRR harmonised", "RLEG", PSG_ROLE_LEG},
 	{"AASM", "LAT", PSG_ROLE_LEG}, {"AASM", "RAT", PSG_ROLE_LEG},
 	{"AASM", "Masseter L", PSG_ROLE_MASSETER},
+	{"issue 18", "Paraspinal L", PSG_ROLE_MUSCLE},
+	{"issue 18", "Erector spinae R", PSG_ROLE_MUSCLE},
+	{"issue 18", "Trapezius R", PSG_ROLE_MUSCLE},
+	{"issue 18", "SCM L", PSG_ROLE_MUSCLE},
+	{"issue 18", "Sternocleidomastoid", PSG_ROLE_MUSCLE},
+	{"issue 18", "Deltoid R", PSG_ROLE_MUSCLE},
+	{"issue 18", "FDS L", PSG_ROLE_MUSCLE},
+	{"issue 18", "EMG Forearm flexors", PSG_ROLE_MUSCLE},
+	{"issue 18", "Gastrocnemius L", PSG_ROLE_MUSCLE},
+	{"issue 18", "Calf_R", PSG_ROLE_MUSCLE},
 	{"none", "SpO2", NULL}, {"none", "Thor", NULL}, {"none", "Light", NULL},
 	{"none", "Flow", NULL}, {"none", "K", NULL}, {"none", "1", NULL},
 };
@@ -71,6 +81,25 @@ int main(void)
 		   (r && cases[i].role && !strcmp(r, cases[i].role)),
 		   "%s '%s' -> %s (got %s)", cases[i].vendor, cases[i].label,
 		   cases[i].role ? cases[i].role : "no role", r ? r : "none");
+	}
+
+	/* Muscles and sides (issue 18). */
+	static const struct { const char *label, *name; } mus[] = {
+		{"Paraspinal L", "paraspinal L"},
+		{"Erector spinae R", "paraspinal R"},
+		{"Paraspinal", "paraspinal"}, {"TRAP_R", "trapezius R"},
+		{"Trapezius left", "trapezius L"},
+		{"SCM-L", "sternocleidomastoid L"}, {"Deltoid R", "deltoid R"},
+		{"FDS L", "forearm flexors L"}, {"Calf_R", "gastrocnemius R"},
+		{"Gastrocnemius", "gastrocnemius"}, {"Leg L", NULL},
+		{"Chin1-Chin2", NULL},
+	};
+	for (size_t k = 0; k < sizeof mus / sizeof *mus; k++) {
+		char name[64] = "";
+		int got = psg_label_muscle(mus[k].label, name, sizeof name);
+		OK(mus[k].name ? got && !strcmp(name, mus[k].name) : !got,
+		   "muscle '%s' -> %s (got %s)", mus[k].label,
+		   mus[k].name ? mus[k].name : "none", got ? name : "none");
 	}
 
 	/* The Nox A1 montage, as its export lists it. */
