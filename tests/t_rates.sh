@@ -53,7 +53,7 @@ check "psg-emg goes on with the legs: lm_index $lm/h, rmma_index $rmma (chin not
 expect_exit 3 "psg-emg exits 3 when every EMG channel is too slow" \
 	sh -c "psg-read '$TMP/slow.edf' | psg-emg --legs none"
 check "...saying why (at 200 Hz or more)" \
-	grep -q "no usable EMG channel (legs, chin or masseter by label, at 200 Hz or more" "$TMP/stderr"
+	grep -q "no usable EMG channel (legs, chin, masseter or another muscle by label, at 200 Hz or more" "$TMP/stderr"
 
 # psg-wake reads the chin's tone and the EEG against the night: part of
 # their band will do (chin 10-20 Hz, EEG 4-20 Hz, so 40 Hz), none will not.
