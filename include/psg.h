@@ -633,12 +633,14 @@ int psg_synth_take_epoch(psg_synth *s, psg_truth_epoch *e);
 
 /* ---- reading result files (docs/hdf5.md) ------------------------------- */
 
-/* A psgpipe result file (psg-h5's HDF5, schema major 1) read into memory
-   whole, except /signals and /spectra: its tables and figures grow with
-   the events found, not with the samples.  Tables are read generically,
-   column by column, so columns a later minor version adds arrive too.
-   Numbers (integers and floats) become doubles; strings and HDF5 enums
-   (by their names) become text. */
+/* A psgpipe result file (psg-h5's HDF5, schema major 1 or 2) read into
+   memory whole, except /signals and /spectra: its tables and figures grow
+   with the events found, not with the samples.  Tables are read
+   generically, column by column, so columns a later minor version adds
+   arrive too.  Numbers (integers and floats) become doubles; strings and
+   HDF5 enums (by their names) become text, and so do the categorical
+   columns of a 1.x file, which stored codes (psg_coded_name): callers see
+   the names of schema 2.0 either way. */
 typedef struct psg_result psg_result;
 
 typedef struct psg_column {
@@ -665,7 +667,7 @@ typedef struct psg_figure {         /* one /summary figure */
 
 /* NULL on failure with *status set (PSG_ERR_IO: cannot open;
    PSG_ERR_FORMAT: not HDF5, or not a psgpipe result; PSG_ERR_VERSION:
-   another schema major); the message is psg_result_errmsg(NULL). */
+   a schema major other than 1 and 2); the message is psg_result_errmsg(NULL). */
 psg_result *psg_result_open(const char *path, int *status);
 void psg_result_close(psg_result *r);
 /* The last error of r; with NULL, why the last _open in this thread
@@ -695,6 +697,20 @@ int psg_table_column(const psg_table *t, const char *name);
 const char *psg_epoch_call(const psg_table *epochs, int64_t row);
 /* The shortest text ("%.15g" to "%.17g") that reads back as v. */
 void psg_number_text(char *buf, size_t n, double v);
+
+/* ---- categorical columns (pipeline/coded.c) ---------------------------- */
+
+/* Stages send a category as a number (stream fields and features are
+   float64); result files store its name (schema 2.0).  `table` is an
+   event type ("emg_bursts") or "epochs".  Names are ASCII and shorter
+   than PSG_CODED_LEN. */
+#define PSG_CODED_LEN 16
+/* 1 when the column holds categories. */
+int psg_coded_column(const char *table, const char *column);
+/* The name of a code: "" for NaN (no value); NULL when the column is not
+   categorical or the code has no name. */
+const char *psg_coded_name(const char *table, const char *column,
+			   double code);
 
 /* ---- limits (docs/stream.md, "Limits") -------------------------------- */
 

@@ -41,6 +41,7 @@ struct psg_result {
 	int nevents;
 	psg_figure *fig;
 	int nfig;
+	int major;                /* schema major version */
 	char err[512];
 };
 
@@ -336,6 +337,32 @@ static int read_member(hid_t d, hid_t ft, int i, psg_column *c, size_t n)
 	return st;
 }
 
+/* A 1.x file stores a category as its code (coded.c): the column
+   becomes the names that a 2.x file stores, so callers see one form. */
+static int name_codes(psg_column *c, const char *table, int64_t n)
+{
+	char **text = calloc(n ? (size_t)n : 1, sizeof *text);
+	for (int64_t i = 0; text && i < n; i++) {
+		char num[32];
+		const char *s = psg_coded_name(table, c->name, c->num[i]);
+		if (!s)
+			snprintf(num, sizeof num, "%.6g", c->num[i]);
+		if (!(text[i] = dup_text(s ? s : num))) {
+			while (i--)
+				free(text[i]);
+			free(text);
+			return PSG_ERR_NOMEM;
+		}
+	}
+	if (!text)
+		return PSG_ERR_NOMEM;
+	free((double *)c->num);
+	c->num = NULL;
+	c->text = (const char *const *)text;
+	c->is_text = 1;
+	return PSG_OK;
+}
+
 static int read_columns(psg_result *r, hid_t d, rtable *t)
 {
 	hid_t ft = H5Dget_type(d);
@@ -352,6 +379,9 @@ static int read_columns(psg_result *r, hid_t d, rtable *t)
 			memset(c, 0, sizeof *c);
 		} else {
 			t->t.ncols++;
+			if (!s && r->major == 1 && !c->is_text &&
+			    psg_coded_column(t->t.type, c->name))
+				s = name_codes(c, t->t.type, t->t.nrows);
 			if (s)
 				st = fail(r, s, "/%s: cannot read column %s",
 					  t->t.name, c->name ? c->name : "?");
@@ -489,9 +519,10 @@ static int check_schema(psg_result *r, const char *path)
 	if (!*v)
 		return fail(r, PSG_ERR_FORMAT, "%s: not a psgpipe result file "
 			    "(no schema_version)", path);
-	if (atoi(v) != 1)
+	r->major = atoi(v);
+	if (r->major != 1 && r->major != 2)
 		return fail(r, PSG_ERR_VERSION, "%s: schema %s, this psgpipe "
-			    "reads 1.x", path, v);
+			    "reads 1.x and 2.x", path, v);
 	return PSG_OK;
 }
 

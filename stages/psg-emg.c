@@ -137,9 +137,9 @@
 
 
 enum role { R_LEG, R_CHIN, R_JAW, R_MUSCLE };
+/* The codes of emg_bursts.kind; their names are libpsg's (coded.c). */
 enum kind { K_TWITCH = 1, K_LM, K_SPASM, K_RMMA, K_BURST };
-static const char *const kind_name[] = {"", "twitch", "lm", "spasm", "rmma",
-					"burst"};
+#define KIND_NAME(k) psg_coded_name("emg_bursts", "kind", (k))
 
 typedef struct opts {
 	const char *legs, *chin, *jaw, *ecg;
@@ -796,7 +796,7 @@ static int64_t emit(state *S, psg_writer *w, const row *r, double sleep)
 	psg_event e = {.type = S->ev_type, .channel = b->ch,
 		.onset = llround(b->on * PSG_TICKS_PER_SEC),
 		.duration = llround((b->off - b->on) * PSG_TICKS_PER_SEC),
-		.label = kind_name[r->kind], .nvalues = 11, .values = v};
+		.label = KIND_NAME(r->kind), .nvalues = 11, .values = v};
 	write_event(w, &e);
 	return S->nid;
 }
@@ -1688,7 +1688,7 @@ static void emit_parts(state *S, psg_writer *w, size_t k, int64_t id,
 			.onset = llround(p->on * PSG_TICKS_PER_SEC),
 			.duration = llround((p->off - p->on) *
 					    PSG_TICKS_PER_SEC),
-			.label = kind_name[S->lm[k].kind], .nvalues = 4,
+			.label = KIND_NAME(S->lm[k].kind), .nvalues = 4,
 			.values = v};
 		write_event(w, &e);
 	}

@@ -22,8 +22,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#define SCHEMA_VERSION "1.1"   /* 1.1: /channels roles, emg_bursts id and
-				   channels, /events/emg_channels */
+#define SCHEMA_VERSION "2.0"   /* 1.1: /channels roles, emg_bursts id and
+				   channels, /events/emg_channels; 2.0:
+				   categorical columns as text */
 #define TICKS 1e7                 /* PSG_TICKS_PER_SEC as a double */
 #define BATCH 1024                /* table rows buffered before a write */
 #define BATCH_TEXT (8u << 20)     /* ...or this many bytes of labels */
@@ -164,6 +165,7 @@ static int oom(void)
 /* ---- HDF5 helpers ------------------------------------------------------ */
 
 static hid_t g_str = H5I_INVALID_HID;   /* variable-length UTF-8 string */
+static hid_t g_cat = H5I_INVALID_HID;  /* a category's name (coded.c) */
 static hid_t g_lcpl = H5I_INVALID_HID;  /* links named in UTF-8 */
 static hid_t g_acpl = H5I_INVALID_HID;  /* attributes named in UTF-8 */
 static hid_t g_dxpl = H5I_INVALID_HID;  /* writes with a small buffer */
@@ -178,13 +180,15 @@ static hid_t g_dxpl = H5I_INVALID_HID;  /* writes with a small buffer */
 static int h5_globals(void)
 {
 	g_str = H5Tcopy(H5T_C_S1);
+	g_cat = H5Tcopy(H5T_C_S1);
 	g_lcpl = H5Pcreate(H5P_LINK_CREATE);
 	g_acpl = H5Pcreate(H5P_ATTRIBUTE_CREATE);
 	g_dxpl = H5Pcreate(H5P_DATASET_XFER);
-	if (g_str < 0 || g_lcpl < 0 || g_acpl < 0 || g_dxpl < 0 ||
+	if (g_str < 0 || g_cat < 0 || g_lcpl < 0 || g_acpl < 0 || g_dxpl < 0 ||
 	    H5Pset_buffer(g_dxpl, CONV_BUF, NULL, NULL) < 0 ||
 	    H5Tset_size(g_str, H5T_VARIABLE) < 0 ||
 	    H5Tset_cset(g_str, H5T_CSET_UTF8) < 0 ||
+	    H5Tset_size(g_cat, PSG_CODED_LEN) < 0 ||
 	    H5Pset_char_encoding(g_lcpl, H5T_CSET_UTF8) < 0 ||
 	    H5Pset_char_encoding(g_acpl, H5T_CSET_UTF8) < 0)
 		return h5fail("set up HDF5 types");
@@ -310,7 +314,7 @@ static char *column_name(const char *name, char **used, int nused)
 
 /* ---- compound tables appended in batches ------------------------------- */
 
-enum { C_I32, C_I64, C_F64, C_STR };
+enum { C_I32, C_I64, C_F64, C_STR, C_CODE };
 
 typedef struct column {
 	const char *name;
@@ -324,8 +328,22 @@ static hid_t col_type(int type, int in_file)
 	case C_I32: return in_file ? H5T_STD_I32LE : H5T_NATIVE_INT32;
 	case C_I64: return in_file ? H5T_STD_I64LE : H5T_NATIVE_INT64;
 	case C_F64: return in_file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
+	case C_CODE: return g_cat;
 	}
 	return g_str;
+}
+
+/* A category's name (coded.c) into a cell of PSG_CODED_LEN bytes; a code
+   without a name as its number, so that nothing is lost. */
+static void code_cell(char *cell, const char *table, const char *col,
+		      double v)
+{
+	const char *name = psg_coded_name(table, col, v);
+	memset(cell, 0, PSG_CODED_LEN);
+	if (name)
+		snprintf(cell, PSG_CODED_LEN, "%s", name);
+	else
+		snprintf(cell, PSG_CODED_LEN, "%.6g", v);
 }
 
 /* The memory type (members at their row offsets) and the packed file type
@@ -498,6 +516,9 @@ typedef struct seg_row {
 typedef struct evtab {
 	table t;
 	int nfields;
+	const char *type;    /* the declared type, for coded.c */
+	int ncoded;          /* categorical fields, whose text follows the */
+	int coded[PSG_MAX_FIELDS];  /* values in the row: their indices */
 } evtab;
 
 typedef struct epochs {
@@ -507,7 +528,9 @@ typedef struct epochs {
 	hsize_t extent, chunk;
 	int *slot;           /* feature -> position in the record, or -1 */
 	uint32_t *uniq;      /* distinct features of the record */
-	double *val;
+	unsigned char *val;  /* a record's values: 8 bytes each, or
+				PSG_CODED_LEN for a categorical feature */
+	char *coded;         /* per feature: 1 categorical (coded.c) */
 	hid_t mem;           /* memory type for the features in uniq... */
 	uint32_t *cached;    /* ...namely these */
 	int ncached;
@@ -783,13 +806,16 @@ static int write_channels(h5out *s)
 /* ---- /events ----------------------------------------------------------- */
 
 /* Row layout: onset, duration, channel (label), label, channel_index,
-   then the field values.  Labels may repeat in EDF, so the index is what
-   identifies the channel; the label is there to be read. */
+   then the field values, then the names of the categorical ones.  Labels
+   may repeat in EDF, so the index is what identifies the channel; the
+   label is there to be read. */
 #define EV_BASE 5
 #define EV_CHAN 16
 #define EV_LABEL (16 + sizeof(char *))
 #define EV_CHIDX (16 + 2 * sizeof(char *))
 #define EV_VALUES (EV_CHIDX + 8)
+#define EV_ROW(nfields, ncoded) (EV_VALUES + 8 * (size_t)(nfields) + \
+				 PSG_CODED_LEN * (size_t)(ncoded))
 
 static int field_attrs(hid_t d, const psg_evtype *t, char **names)
 {
@@ -812,6 +838,7 @@ static int create_evtab(h5out *s, int i)
 	int n = EV_BASE, r = 0;
 	char *name = link_name(s->events, t->name, "_", 1), path[512];
 	e->nfields = t->nfields;
+	e->type = t->name;
 	for (int k = 0; name && k < t->nfields; k++, n++)
 		if (!(names[n] = column_name(t->field[k], names, n)))
 			break;
@@ -824,12 +851,18 @@ static int create_evtab(h5out *s, int i)
 		c[k].type = k < EV_BASE ? types[k] : C_F64;
 		c[k].off = k < EV_BASE ? offs[k] :
 			   EV_VALUES + 8 * (size_t)(k - EV_BASE);
+		if (k >= EV_BASE &&
+		    psg_coded_column(t->name, t->field[k - EV_BASE])) {
+			c[k].type = C_CODE;
+			c[k].off = EV_ROW(t->nfields, e->ncoded);
+			e->coded[e->ncoded++] = k - EV_BASE;
+		}
 	}
 	if (!r) {
 		snprintf(path, sizeof path, "/events/%s", name);
 		e->t.owned = (long)EV_LABEL;
 		r = table_create(&e->t, s->events, name, path, c, n,
-				 EV_VALUES + 8 * (size_t)t->nfields);
+				 EV_ROW(t->nfields, e->ncoded));
 	}
 	if (!r)
 		r = field_attrs(e->t.dset, t, names);
@@ -859,7 +892,7 @@ static int setup_events(h5out *s)
 static int put_event(h5out *s, const psg_event *e)
 {
 	evtab *t = &s->ev[e->type];
-	unsigned char row[EV_VALUES + 8 * PSG_MAX_FIELDS];
+	unsigned char row[EV_ROW(PSG_MAX_FIELDS, PSG_MAX_FIELDS)];
 	double on = e->onset / TICKS;
 	double dur = e->duration < 0 ? NAN : e->duration / TICKS;
 	const char *ch = e->channel >= 0 ? s->ch[e->channel].label : "";
@@ -874,10 +907,19 @@ static int put_event(h5out *s, const psg_event *e)
 	memcpy(row + EV_CHIDX, &idx, sizeof idx);
 	if (t->nfields)
 		memcpy(row + EV_VALUES, e->values, 8 * (size_t)t->nfields);
+	for (int j = 0; j < t->ncoded; j++) {
+		int k = t->coded[j];
+		code_cell((char *)row + EV_ROW(t->nfields, j), t->type,
+			  s->h->evtypes[e->type].field[k], e->values[k]);
+	}
 	return table_add(&t->t, row, strlen(label));
 }
 
 /* ---- /epochs ----------------------------------------------------------- */
+
+/* Bytes of one value in a record's buffer and in the fill row: a double,
+   or a categorical feature's name. */
+#define EP_SLOT (PSG_CODED_LEN > 8 ? PSG_CODED_LEN : 8)
 
 static int epochs_alloc(epochs *ep, const psg_header *h)
 {
@@ -887,11 +929,16 @@ static int epochs_alloc(epochs *ep, const psg_header *h)
 	ep->slot = malloc(n * sizeof *ep->slot);
 	ep->uniq = malloc(n * sizeof *ep->uniq);
 	ep->cached = malloc(n * sizeof *ep->cached);
-	ep->val = malloc(n * sizeof *ep->val);
-	if (!ep->col || !ep->slot || !ep->uniq || !ep->cached || !ep->val)
+	ep->val = malloc(n * EP_SLOT);
+	ep->coded = calloc(n, 1);
+	if (!ep->col || !ep->slot || !ep->uniq || !ep->cached || !ep->val ||
+	    !ep->coded)
 		return oom();
-	for (int i = 0; i < ep->nf; i++)
+	for (int i = 0; i < ep->nf; i++) {
 		ep->slot[i] = -1;
+		ep->coded[i] = (char)psg_coded_column("epochs",
+						      h->features[i].name);
+	}
 	/* Column names: onset, duration, then one per feature (col[2..]). */
 	if (!(ep->col[0] = strdup("onset")) ||
 	    !(ep->col[1] = strdup("duration")))
@@ -932,22 +979,22 @@ static int epochs_fail(int nfeatures)
 	return fail(EXIT_IO, "cannot create /epochs: %s", why);
 }
 
-/* The dataset itself: NaN is the fill value, so an epoch or a column that
-   no record filled reads as NaN. */
-static int epochs_dataset(h5out *s, const column *c, int n, const double *nan)
+/* The dataset itself: NaN ("" for a category) is the fill value, so an
+   epoch or a column that no record filled reads as NaN. */
+static int epochs_dataset(h5out *s, const column *c, int n, const void *fill)
 {
 	epochs *ep = &s->ep;
-	size_t rowsize = 8 * (size_t)n;
+	size_t rowsize = EP_SLOT * (size_t)n;
 	hsize_t dim = 0, max = H5S_UNLIMITED;
 	hid_t mem = H5I_INVALID_HID, file = H5I_INVALID_HID;
 	hid_t sp = H5Screate_simple(1, &dim, &max);
 	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
 	int r = make_types(c, n, rowsize, &mem, &file);
-	ep->chunk = 262144 / rowsize;
+	ep->chunk = 262144 / (8 * (size_t)n);
 	ep->chunk = ep->chunk > BATCH ? BATCH : ep->chunk < 16 ? 16 : ep->chunk;
 	if (!r && (sp < 0 || dcpl < 0 ||
 		   H5Pset_chunk(dcpl, 1, &ep->chunk) < 0 ||
-		   H5Pset_fill_value(dcpl, mem, nan) < 0 ||
+		   H5Pset_fill_value(dcpl, mem, fill) < 0 ||
 		   (ep->dset = H5Dcreate2(s->file, "epochs", file, sp, g_lcpl,
 					  dcpl, H5P_DEFAULT)) < 0))
 		r = epochs_fail(n - 2);
@@ -965,18 +1012,21 @@ static int setup_epochs(h5out *s)
 	if (epochs_alloc(&s->ep, s->h))
 		return -1;
 	column *c = calloc((size_t)n, sizeof *c);
-	double *nan = malloc(8 * (size_t)n);
-	if (!c || !nan)
+	unsigned char *fill = calloc((size_t)n, EP_SLOT);  /* "" for names */
+	double nan = NAN;
+	if (!c || !fill)
 		r = oom();
 	for (int i = 0; !r && i < n; i++) {
-		c[i].name = s->ep.col[i], c[i].type = C_F64;
-		c[i].off = 8 * (size_t)i;
-		nan[i] = NAN;
+		int coded = i >= 2 && s->ep.coded[i - 2];
+		c[i].name = s->ep.col[i], c[i].type = coded ? C_CODE : C_F64;
+		c[i].off = EP_SLOT * (size_t)i;
+		if (!coded)
+			memcpy(fill + c[i].off, &nan, 8);
 	}
 	if (!r)
-		r = epochs_dataset(s, c, n, nan);
+		r = epochs_dataset(s, c, n, fill);
 	free(c);
-	free(nan);
+	free(fill);
 	return r;
 }
 
@@ -989,10 +1039,11 @@ static hid_t epoch_memtype(epochs *ep, int m)
 	    !memcmp(ep->cached, ep->uniq, (size_t)m * sizeof *ep->uniq))
 		return ep->mem;
 	h5_close(&ep->mem, H5Tclose);
-	ep->mem = H5Tcreate(H5T_COMPOUND, 8 * (size_t)m);
+	ep->mem = H5Tcreate(H5T_COMPOUND, EP_SLOT * (size_t)m);
 	for (int j = 0; ep->mem >= 0 && j < m; j++)
-		if (H5Tinsert(ep->mem, ep->col[2 + ep->uniq[j]], 8 * (size_t)j,
-			      H5T_NATIVE_DOUBLE) < 0)
+		if (H5Tinsert(ep->mem, ep->col[2 + ep->uniq[j]],
+			      EP_SLOT * (size_t)j, ep->coded[ep->uniq[j]] ?
+			      g_cat : H5T_NATIVE_DOUBLE) < 0)
 			h5_close(&ep->mem, H5Tclose);
 	if (ep->mem < 0) {
 		h5fail("build an epoch row type");
@@ -1025,7 +1076,13 @@ static int put_epoch(h5out *s, const psg_epoch *e)
 		uint32_t f = e->feature[i];
 		if (ep->slot[f] < 0)
 			ep->slot[f] = m, ep->uniq[m++] = f;
-		ep->val[ep->slot[f]] = e->value[i];   /* the last one wins */
+		/* the last one wins */
+		unsigned char *v = ep->val + EP_SLOT * (size_t)ep->slot[f];
+		if (ep->coded[f])
+			code_cell((char *)v, "epochs", s->h->features[f].name,
+				  e->value[i]);
+		else
+			memcpy(v, &e->value[i], 8);
 	}
 	for (int j = 0; j < m; j++)
 		ep->slot[ep->uniq[j]] = -1;
@@ -1160,6 +1217,7 @@ static void epochs_free(epochs *ep)
 	free(ep->uniq);
 	free(ep->cached);
 	free(ep->val);
+	free(ep->coded);
 	h5_close(&ep->mem, H5Tclose);
 	h5_close(&ep->dset, H5Dclose);
 }
@@ -1485,7 +1543,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: psg-h5 -o OUT.h5 [--signals] [--compress N]\n"
 	      "Reads a psgpipe stream on standard input and stores it as "
-	      "HDF5\n(schema 1.1, docs/hdf5.md): header, channels, segments, "
+	      "HDF5\n(schema 2.0, docs/hdf5.md): header, channels, segments, "
 	      "epochs,\nevents and summaries; samples too with --signals.\n\n"
 	      "  -o, --output OUT.h5  the file to write (required); it "
 	      "appears only\n                       when the stream ended "
@@ -1559,6 +1617,7 @@ int main(int argc, char **argv)
 		return g_code;
 	}
 	h5_close(&g_str, H5Tclose);
+	h5_close(&g_cat, H5Tclose);
 	h5_close(&g_lcpl, H5Pclose);
 	h5_close(&g_acpl, H5Pclose);
 	h5_close(&g_dxpl, H5Pclose);

@@ -950,7 +950,8 @@ static psg_header *declare(det *d, const psg_header *in, int argc,
 	d->f_count = psg_header_add_feature(h, "sw_count", "",
 		"slow-wave events starting in the epoch");
 	d->f_unusable = psg_header_add_feature(h, "sws_unusable", "",
-		"0 usable, 1 flat, 2 saturated, 3 gross artefact");
+		"usable, flat, saturated or artefact (gross); sent as "
+		"0-3, stored as the name");
 	d->f_sef = psg_header_add_feature(h, "sws_sef95", "Hz",
 		"95 % spectral edge of the EEG in 0.5-30 Hz");
 	d->f_dshare = psg_header_add_feature(h, "sws_delta_share", "",

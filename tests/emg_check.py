@@ -113,15 +113,19 @@ def main():
     f = h5py.File(a.h5, "r")
     ev = f["events/emg_bursts"][:]
     hours = f.attrs["duration_s"] / 3600
-    kinds = {1: "twitch", 2: "lm", 3: "spasm", 4: "rmma", 5: "burst"}
     # An event on several legs lists them in emg_channels (by its id).
     lists = {}
     for p in f["events/emg_channels"][:]:
         lists.setdefault(int(p["id"]), set()).add(p["channel"].decode())
     det = [dict(on=float(e["onset"]), off=float(e["onset"] + e["duration"]),
-                channel=e["channel"].decode(), kind=kinds[int(e["kind"])],
+                channel=e["channel"].decode(), kind=e["kind"].decode(),
                 chans=lists.get(int(e["id"]), {e["channel"].decode()}))
            for e in ev]
+    # schema 2.0: the kind is text, the same as psg-emg's label
+    ok(ev.dtype["kind"].kind == "S" and
+       all(e["kind"] == e["label"] for e in ev),
+       "emg_bursts.kind is text and agrees with the label (%d events)"
+       % len(ev))
     T = truth(a.tsv)
     legs = {r["channel"] for r in T if r["kind"] == "lm"} | \
         {d["channel"] for d in det if d["kind"] == "lm"}
@@ -231,7 +235,7 @@ def check_wake(f, T, prefix, det, ok):
        "indices per hour of sleep from the wake epochs (%.3f h)" % sleep_h)
     ar = [r for r in T if r["kind"] == "arousal"]
     ev = f["events/emg_bursts"][:]
-    lms = ev[ev["kind"] == 2]
+    lms = ev[ev["kind"] == b"lm"]
     bad = 0
     for e in lms:
         on, off = e["onset"], e["onset"] + e["duration"]

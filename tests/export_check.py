@@ -139,7 +139,7 @@ def same_table(df, d, what):
     for c in arr.dtype.names:
         if c not in df.columns:
             bad.append(c + " missing")
-        elif arr.dtype[c].kind == "O":
+        elif arr.dtype[c].kind in "OS":   # variable or fixed (categories)
             if [text(v) for v in arr[c]] != ["" if isinstance(v, float) and
                                              math.isnan(v) else str(v)
                                              for v in df[c]]:

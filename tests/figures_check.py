@@ -107,7 +107,7 @@ def check_movements(f, ok):
     ev = f["events/emg_bursts"][:]
     parts = f["events/emg_channels"][:]
     sp = sorted((float(e["onset"]), float(e["onset"] + e["duration"]),
-                 e["channel"].decode()) for e in ev if e["kind"] == 3)
+                 e["channel"].decode()) for e in ev if e["kind"] == b"spasm")
     twice = sum(1 for i in range(len(sp)) for j in range(i + 1, len(sp))
                 if sp[j][0] < min(sp[i][1], sp[i][0] + 10) and
                 sp[j][2] != sp[i][2])
@@ -135,7 +135,7 @@ def check_lmgm(f, ok, tsv):
         sys.exit("figures_check: --lmgm wants a night without spasms")
     mv = [(float(r[0]), float(r[1])) for r in rows if r[3] == "lmgm"]
     ev = f["events/emg_bursts"][:]
-    sp = [e for e in ev if e["kind"] == 3]
+    sp = [e for e in ev if e["kind"] == b"spasm"]
     long_ = [m for m in mv if m[1] > 10.5]
     near = lambda e, m: abs(float(e["onset"]) - m[0]) <= 1.5
     one = sum(sum(near(e, m) for e in sp) == 1 and

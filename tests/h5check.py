@@ -153,7 +153,7 @@ def check_root(f, a):
     version = re.search(r'#define PSG_VERSION "([^"]*)"',
                         open(a.psg_h).read()).group(1)
     want = {
-        "schema_version": "1.1", "software": "psgpipe " + version,
+        "schema_version": "2.0", "software": "psgpipe " + version,
         "psgpipe_version": version, "source_file": "synthetic/night.edf",
         "source_sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e464"
                          "9b934ca495991b7852b855",

@@ -56,10 +56,10 @@ truth = [tuple(map(float, l.split())) for l in open(sys.argv[2])]
 ok = lambda c, m: print(("ok - " if c else "not ok - ") + m)
 for on, d in truth:
     inside = [e for e in ev if on - 2 <= e["onset"] < on + d and
-              e["kind"] in (2, 3)]
-    sp = [e for e in inside if e["kind"] == 3]
+              e["kind"] in (b"lm", b"spasm")]
+    sp = [e for e in inside if e["kind"] == b"spasm"]
     got = ", ".join("%s %.1f s at %.1f" % (
-        "spasm" if e["kind"] == 3 else "lm", e["duration"], e["onset"])
+        e["kind"].decode(), e["duration"], e["onset"])
         for e in inside)
     ok(len(inside) == 1 and len(sp) == 1 and
        abs(sp[0]["onset"] - on) <= 2 and

@@ -22,6 +22,15 @@ ok = lambda c, m: print(("ok - " if c else "not ok - ") + m)
 f = h5py.File(d + "/n.h5", "r")
 ep = f["epochs"][:]
 truth = list(csv.DictReader(open(d + "/n.epochs.tsv"), delimiter="\t"))
+# schema 2.0: why an epoch is unusable is text, and says so exactly where
+# the call is -1
+why = [x.decode() for x in ep["sws_unusable"]]
+ok(ep.dtype["sws_unusable"].kind == "S" and
+   all((w == "usable") == (c != -1) and
+       w in ("usable", "flat", "saturated", "artefact")
+       for w, c in zip(why, ep["sws"])),
+   "sws_unusable is text, 'usable' exactly where sws is not -1 (%d "
+   "epochs, %d unusable)" % (len(why), sum(w != "usable" for w in why)))
 t = np.array([r["stage"] == "N3" for r in truth])
 p = ep["sws"][:len(t)] == 1
 tp, fp, fn, tn = [int(np.sum(a & b)) for a, b in

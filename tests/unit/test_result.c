@@ -1,6 +1,7 @@
 /* test_result.c -- psg_result_* (pipeline/result.c): errors, and a small
    file built here with the kinds of columns the schema allows (integer,
-   float, variable and fixed strings, an enum) plus one it does not show. */
+   float, variable and fixed strings, an enum) plus one it does not show;
+   a 1.x file's categorical codes read as the names 2.0 stores. */
 #include "psg.h"
 #include "tap.h"
 
@@ -88,6 +89,16 @@ static void make_file(const char *path, const char *schema)
 	put_text(d, "onset_unit", "s");
 	H5Dclose(d);
 	H5Gclose(g);
+	/* /epochs with psg-sws's sws_unusable as 1.x stored it: a code */
+	double ep[3][2] = {{0, 0}, {30, 2}, {60, NAN}};
+	hid_t et = H5Tcreate(H5T_COMPOUND, sizeof ep[0]);
+	H5Tinsert(et, "onset", 0, H5T_NATIVE_DOUBLE);
+	H5Tinsert(et, "sws_unusable", 8, H5T_NATIVE_DOUBLE);
+	d = H5Dcreate2(f, "epochs", et, sp3, H5P_DEFAULT, H5P_DEFAULT,
+		       H5P_DEFAULT);
+	H5Dwrite(d, et, H5S_ALL, H5S_ALL, H5P_DEFAULT, ep);
+	H5Dclose(d);
+	H5Tclose(et);
 	g = H5Gcreate2(f, "summary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
 	d = H5Dcreate2(g, "lm_index", H5T_IEEE_F64LE, sp, H5P_DEFAULT,
 		       H5P_DEFAULT, H5P_DEFAULT);
@@ -101,6 +112,20 @@ static void make_file(const char *path, const char *schema)
 	H5Sclose(sp);
 	H5Tclose(t);
 	H5Fclose(f);
+}
+
+static void check_codes(const psg_result *r)
+{
+	const psg_table *t = psg_result_table(r, "epochs");
+	int c = psg_table_column(t, "sws_unusable");
+	OK(c >= 0 && t->col[c].is_text &&
+	   !strcmp(t->col[c].text[0], "usable") &&
+	   !strcmp(t->col[c].text[1], "saturated") &&
+	   !strcmp(t->col[c].text[2], ""),
+	   "1.x: sws_unusable codes 0, 2, NaN read as usable, saturated, \"\"");
+	c = psg_table_column(t, "onset");
+	OK(c >= 0 && !t->col[c].is_text && t->col[c].num[1] == 30,
+	   "1.x: other numbers stay numbers");
 }
 
 static void check_table(const psg_result *r)
@@ -141,9 +166,14 @@ int main(void)
 	   "a missing file is PSG_ERR_IO (%s)", psg_result_errmsg(NULL));
 	OK(!psg_result_open(path, &st) && st == PSG_ERR_FORMAT,
 	   "an empty file is PSG_ERR_FORMAT (%s)", psg_result_errmsg(NULL));
-	make_file(path, "2.0");
+	make_file(path, "3.0");
 	OK(!psg_result_open(path, &st) && st == PSG_ERR_VERSION,
-	   "schema 2.0 is PSG_ERR_VERSION (%s)", psg_result_errmsg(NULL));
+	   "schema 3.0 is PSG_ERR_VERSION (%s)", psg_result_errmsg(NULL));
+	make_file(path, "2.0");
+	psg_result *r2 = psg_result_open(path, &st);
+	OK(r2 && st == PSG_OK, "a schema 2.0 file opens (%s)",
+	   r2 ? "" : psg_result_errmsg(NULL));
+	psg_result_close(r2);
 	make_file(path, "1.3");
 	psg_result *r = psg_result_open(path, &st);
 	OK(r && st == PSG_OK, "a schema 1.3 file opens (%s)",
@@ -153,9 +183,10 @@ int main(void)
 	   psg_result_attr_num(r, "duration_s") == 3600 &&
 	   !strcmp(psg_result_attr(r, "duration_s"), "3600") &&
 	   !*psg_result_attr(r, "nothing"), "root attributes");
-	OK(!psg_result_table(r, "epochs") && psg_result_nevents(r) == 1,
+	OK(!psg_result_table(r, "segments") && psg_result_nevents(r) == 1,
 	   "absent tables are NULL");
 	check_table(r);
+	check_codes(r);
 	const psg_figure *fg = psg_result_figure(r, 0);
 	OK(psg_result_nfigures(r) == 1 && fg && fg->value == 12.5 &&
 	   !strcmp(fg->unit, "1/h"), "the summary figure and its unit");
