@@ -300,7 +300,8 @@ static psg_header *stream_header(const psg_header *src, int argc,
 	for (int i = 0; (kind = psg_synth_kind(i)); i++)
 		psg_header_add_evtype(h, kind, 3, f, u);
 	t->ft_stage = psg_header_add_feature(h, "stage", "",
-		"truth stage: 0 W, 1 N1, 2 N2, 3 N3, 4 R, -1 unknown");
+		"truth stage: W, N1, N2, N3, R or ? (sent as 0-4, -1; "
+		"psg-h5 stores the name)");
 	t->ft_frac = psg_header_add_feature(h, "sws_fraction", "",
 		"share of the epoch covered by qualifying slow waves");
 	t->ft_count = psg_header_add_feature(h, "sw_count", "",

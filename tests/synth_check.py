@@ -26,7 +26,6 @@ def Night(path):
     return _nights[path]
 
 
-STAGE_CODE = {"W": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4, "?": -1}
 # The default montage's EEG, EOG and EMG channels (the ones with mains).
 EXG = ["F4-M1", "C4-M1", "O2-M1", "F3-M2", "C3-M2", "O1-M2", "E1-M2",
        "E2-M2", "Chin1-Chin2", "Leg L", "Leg R"]
@@ -641,14 +640,17 @@ def c_h5(h5path, prefix):
               "%s %d" % (k, counts[k]) for k in kinds),
               "; differ: %s" % others if others else ""))
     t = f["epochs"][()]
-    want = {"stage": [STAGE_CODE[e["stage"]] for e in epochs],
-            "sws_fraction": [float(e["sws_fraction"]) for e in epochs],
+    want = {"sws_fraction": [float(e["sws_fraction"]) for e in epochs],
             "sw_count": [float(e["sw_count"]) for e in epochs],
             "recorded": [float(e["recorded"]) for e in epochs],
             "onset": [float(e["onset"]) for e in epochs]}
     names = t.dtype.names
     diff = [c for c in want if c not in names or len(t) != len(epochs) or
             not np.allclose(t[c], want[c], atol=1e-6)]
+    # schema 2.0: the stage is a category, stored as its name
+    if "stage" not in names or [s.decode() for s in t["stage"]] != \
+            [e["stage"] for e in epochs]:
+        diff.append("stage")
     check(not diff, "/epochs: %d rows, columns stage, sws_fraction, sw_count, "
           "recorded (and onset) equal epochs.tsv (%d rows)%s"
           % (len(t), len(epochs), "; differ: %s" % diff if diff else ""))
