@@ -37,6 +37,8 @@ extern "C" {
 #define PSG_STREAM_MAJOR 1   /* incompatible changes */
 #define PSG_STREAM_MINOR 2   /* compatible additions (1.1: ARRAY, 1.2: roles) */
 #define PSG_TICKS_PER_SEC INT64_C(10000000)
+#define PSG_SCHEMA_VERSION "2.0"  /* of the result files psg-h5 writes
+				     (docs/hdf5.md); 1.x and 2.x are read */
 
 /* ---- status codes ------------------------------------------------------ */
 
@@ -343,6 +345,10 @@ typedef struct psg_open_opts {
 	int64_t epoch_len;           /* ticks; 0 = 30 s */
 	int64_t epoch_origin;        /* ticks */
 	int hash;                    /* compute the source's SHA-256 */
+	int results;                 /* also a psgpipe result file (.h5):
+					its header, epochs, events and
+					figures as records, no samples;
+					categorical columns as their codes */
 } psg_open_opts;
 
 /* Opens a stream (path "-" is stdin; a file with the stream magic) or an
@@ -690,11 +696,21 @@ int psg_result_nfigures(const psg_result *r);
 const psg_figure *psg_result_figure(const psg_result *r, int i);
 /* Index of a column, or PSG_ERR_NOTFOUND. */
 int psg_table_column(const psg_table *t, const char *name);
+/* Whether a result file's schema_version attribute names a schema this
+   libpsg reads: PSG_OK for majors 1 and 2, PSG_ERR_FORMAT for "" (not a
+   psgpipe result), PSG_ERR_VERSION for another major. */
+int psg_schema_check(const char *version);
 /* psgpipe's call for epoch `row` of /epochs, from its `wake` and `sws`
    columns: "W" wake, "N3" slow-wave sleep, "N" other sleep (psgpipe does
    not split N1, N2 and REM), "?" unusable or unknown; NULL when the table
    has neither column.  Without `wake`, epochs that are not N3 are "?". */
 const char *psg_epoch_call(const psg_table *epochs, int64_t row);
+/* Into h (from psg_header_new): what a result keeps of the stream's
+   header in root attributes -- start date-time, EDF+ fields, software,
+   file type, source, duration, epoch grid, history; not its channels,
+   features or event types.  PSG_ERR_FORMAT: start_time is not a
+   date-time. */
+int psg_result_header(const psg_result *r, psg_header *h);
 /* The shortest text ("%.15g" to "%.17g") that reads back as v. */
 void psg_number_text(char *buf, size_t n, double v);
 
@@ -711,6 +727,9 @@ int psg_coded_column(const char *table, const char *column);
    categorical or the code has no name. */
 const char *psg_coded_name(const char *table, const char *column,
 			   double code);
+/* The code of a name; NaN for "" and for a name the column has not. */
+double psg_coded_value(const char *table, const char *column,
+		       const char *name);
 
 /* ---- limits (docs/stream.md, "Limits") -------------------------------- */
 

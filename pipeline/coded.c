@@ -56,3 +56,13 @@ const char *psg_coded_name(const char *table, const char *column,
 		return NULL;
 	return c->names[(int)k];
 }
+
+double psg_coded_value(const char *table, const char *column,
+		       const char *name)
+{
+	const struct coded *c = find(table, column);
+	for (int i = 0; c && name && *name && i < c->n; i++)
+		if (!strcmp(c->names[i], name))
+			return c->first + i;
+	return NAN;
+}

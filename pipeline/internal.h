@@ -3,7 +3,7 @@
  *
  * A psg_reader is one record source behind a small vtable: the stream
  * decoder (stream_read.c), edflib (edf_edflib.c) and the native EDF/BDF
- * parser (edf_native.c).  Stages see only the public psg_reader.
+ * parser (edf_native.c), and a result file read back (result_src.c).  Stages see only the public psg_reader.
  */
 #ifndef PSG_INTERNAL_H
 #define PSG_INTERNAL_H
@@ -56,6 +56,7 @@ void psg__strlcpy(char *dst, const char *src, size_t n);
 int psg__open_stream(psg_reader *r, int fd, int owns_fd);
 int psg__open_edflib(psg_reader *r, const char *path, const psg_open_opts *o);
 int psg__open_native(psg_reader *r, const char *path, const psg_open_opts *o);
+int psg__open_result(psg_reader *r, const char *path);   /* result_src.c */
 
 /* Converts voltages to microvolts: returns the factor for unit (1 if none)
    and rewrites unit to "uV" when it was a voltage. */

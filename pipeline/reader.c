@@ -85,6 +85,21 @@ static int is_stream_file(const char *path)
 	return yes;
 }
 
+/* psg-h5 writes HDF5's signature at the start of the file. */
+static int is_hdf5_file(const char *path)
+{
+	static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n',
+					     0x1a, '\n'};
+	unsigned char m[sizeof sig];
+	int fd = open(path, O_RDONLY), yes = 0;
+	if (fd < 0)
+		return 0;
+	yes = read(fd, m, sizeof m) == (ssize_t)sizeof m &&
+	      !memcmp(m, sig, sizeof sig);
+	close(fd);
+	return yes;
+}
+
 static int open_file(psg_reader *r, const char *path, const psg_open_opts *o)
 {
 	struct stat sb;
@@ -99,6 +114,8 @@ static int open_file(psg_reader *r, const char *path, const psg_open_opts *o)
 					 strerror(errno));
 		return psg__open_stream(r, fd, 1);
 	}
+	if (o->results && is_hdf5_file(path))
+		return psg__open_result(r, path);
 	/* The native parser by default: it reads a record in one read()
 	   where edflib seeks once per signal (13x faster,
 	   docs/performance.md), and it reads EDF+D and the header quirks

@@ -513,16 +513,25 @@ static herr_t on_figure(hid_t g, const char *link, const H5L_info_t *info,
 
 /* ---- open / close ---------------------------------------------------- */
 
+int psg_schema_check(const char *version)
+{
+	if (!version || !*version)
+		return PSG_ERR_FORMAT;
+	int major = atoi(version);
+	return major == 1 || major == 2 ? PSG_OK : PSG_ERR_VERSION;
+}
+
 static int check_schema(psg_result *r, const char *path)
 {
 	const char *v = psg_result_attr(r, "schema_version");
-	if (!*v)
-		return fail(r, PSG_ERR_FORMAT, "%s: not a psgpipe result file "
-			    "(no schema_version)", path);
+	int st = psg_schema_check(v);
+	if (st == PSG_ERR_FORMAT)
+		return fail(r, st, "%s: not a psgpipe result file (no "
+			    "schema_version)", path);
+	if (st)
+		return fail(r, st, "%s: schema %s, this psgpipe reads 1.x and "
+			    "2.x", path, v);
 	r->major = atoi(v);
-	if (r->major != 1 && r->major != 2)
-		return fail(r, PSG_ERR_VERSION, "%s: schema %s, this psgpipe "
-			    "reads 1.x and 2.x", path, v);
 	return PSG_OK;
 }
 

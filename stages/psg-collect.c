@@ -236,13 +236,22 @@ static int read_night(table *t, const char *path, char *why, size_t len)
 		snprintf(why, len, "cannot open the HDF5 file");
 		return EXIT_IO;
 	}
-	hid_t g = H5Lexists(f, "summary", H5P_DEFAULT) > 0 ?
+	char *v = attr_text(f, "schema_version");
+	int st = psg_schema_check(v);
+	hid_t g = !st && H5Lexists(f, "summary", H5P_DEFAULT) > 0 ?
 		  H5Gopen2(f, "summary", H5P_DEFAULT) : H5I_INVALID_HID;
 	if (g < 0) {
 		H5Fclose(f);
-		snprintf(why, len, "not a psgpipe night (no /summary)");
+		if (st == PSG_ERR_VERSION)
+			snprintf(why, len, "schema %s, this psgpipe reads 1.x "
+				 "and 2.x", v);
+		else
+			snprintf(why, len, "not a psgpipe night (no %s)",
+				 st ? "schema_version" : "/summary");
+		free(v);
 		return EXIT_UNSUITABLE;
 	}
+	free(v);
 	t->rows = grow(t->rows, &t->caprows, t->nrows, sizeof *t->rows);
 	row *r = &t->rows[t->nrows];
 	memset(r, 0, sizeof *r);
@@ -623,6 +632,7 @@ static void usage(FILE *f)
 	      "      --skip-bad        warn about an unreadable night and go "
 	      "on (default:\n"
 	      "                        stop, and write nothing)\n"
+	      "      --version         the version\n"
 	      "  -h, --help            this help\n\n"
 	      "Directories are searched for *.h5, depth first. Missing "
 	      "figures are NaN\n(an empty CSV field). Schema: docs/hdf5.md, "

@@ -172,29 +172,14 @@ static annots gather(const psg_result *r, int epochs)
 
 /* ---- EDF+ annotations ------------------------------------------------- */
 
-/* "2026-01-01T22:00:00.0000000" and the EDF+ identification fields. */
+/* The start date-time and the EDF+ identification fields. */
 static void header_of(const psg_result *r, psg_header *h)
 {
-	const char *st = psg_result_attr(r, "start_time");
-	char frac[8] = "";
-	if (sscanf(st, "%d-%d-%dT%d:%d:%d.%7[0-9]", &h->year, &h->month,
-		   &h->day, &h->hour, &h->minute, &h->second, frac) < 6)
-		die(EXIT_IO, "%s: no start_time, or not YYYY-MM-DDThh:mm:ss",
-		    psg_result_attr(r, "source_file"));
-	for (int i = 0; i < 7; i++)
-		h->subsecond = h->subsecond * 10 + (frac[i] ? frac[i] - '0'
-						    : 0);
-	static const struct { size_t off, len; const char *name; } f[] = {
-#define F(m) {offsetof(psg_header, m), sizeof ((psg_header *)0)->m, #m}
-		F(patient), F(recording), F(patient_code), F(sex),
-		F(birthdate), F(patient_name), F(patient_additional),
-		F(admincode), F(technician), F(equipment),
-		F(recording_additional)
-#undef F
-	};
-	for (size_t i = 0; i < sizeof f / sizeof *f; i++)
-		snprintf((char *)h + f[i].off, f[i].len, "%s",
-			 psg_result_attr(r, f[i].name));
+	int st = psg_result_header(r, h);
+	if (st)
+		die(exit_code(st), "%s: %s", psg_result_attr(r, "source_file"),
+		    st == PSG_ERR_NOMEM ? "out of memory" : "no start_time, "
+		    "or not YYYY-MM-DDThh:mm:ss");
 }
 
 /* TAL bytes of one annotation: "+onset\x15duration\x14text\x14\0". */
@@ -339,9 +324,13 @@ static void write_tsv(const char *dir, const char *name, writer_fn fn,
 
 static void write_tsv_dir(const psg_result *r, const char *dir)
 {
+	struct stat sb;
 	if (mkdir(dir, 0777) && errno != EEXIST)
 		die(EXIT_IO, "%s: cannot create the directory: %s", dir,
 		    strerror(errno));
+	if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
+		die(EXIT_IO, "%s: not a directory (--tsv DIR writes a file per "
+		    "table into DIR)", dir);
 	const psg_table *ep = psg_result_table(r, "epochs");
 	const psg_table *ch = psg_result_table(r, "channels");
 	if (ep)

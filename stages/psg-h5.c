@@ -21,10 +21,11 @@
 #include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 
-#define SCHEMA_VERSION "2.0"   /* 1.1: /channels roles, emg_bursts id and
-				   channels, /events/emg_channels; 2.0:
-				   categorical columns as text */
+#define SCHEMA_VERSION PSG_SCHEMA_VERSION   /* 1.1: /channels roles,
+	emg_bursts id and channels, /events/emg_channels; 2.0: categorical
+	columns as text */
 #define TICKS 1e7                 /* PSG_TICKS_PER_SEC as a double */
 #define BATCH 1024                /* table rows buffered before a write */
 #define BATCH_TEXT (8u << 20)     /* ...or this many bytes of labels */
@@ -491,6 +492,7 @@ typedef struct opts {
 	const char *out;
 	int signals;
 	int level;           /* gzip level of /signals, 0 = none */
+	int progress;        /* --progress FD, or -1 */
 	int argc;
 	char **argv;
 } opts;
@@ -556,6 +558,8 @@ typedef struct h5out {
 	table seg;
 	evtab *ev;
 	epochs ep;
+	int64_t reached;     /* ticks: the furthest sample end seen */
+	double next_report;  /* s of CLOCK_MONOTONIC: the next progress line */
 } h5out;
 
 /* ---- /channels, /segments and /signals --------------------------------- */
@@ -1493,6 +1497,46 @@ static int dispatch(h5out *s, const psg_record *rec)
 	return 0;
 }
 
+/* ---- --progress -------------------------------------------------------- */
+
+/* A driver on a terminal (psg-night) shows how far the night has come:
+   "DONE TOTAL" lines, seconds of the recording stored and its length ("-"
+   when the header does not know it), at most one a second and one at the
+   END.  Best effort: a line that cannot be written is not retried. */
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void report_progress(h5out *s, int64_t done, int64_t total)
+{
+	char line[80];
+	if (total > 0)
+		snprintf(line, sizeof line, "%.1f %.1f\n", done / TICKS,
+			 total / TICKS);
+	else
+		snprintf(line, sizeof line, "%.1f -\n", done / TICKS);
+	if (write(s->o->progress, line, strlen(line)) < 0)
+		s->next_report = INFINITY;
+}
+
+static void note_progress(h5out *s, const psg_record *rec)
+{
+	if (s->o->progress < 0 || rec->kind != PSG_REC_DATA)
+		return;
+	const psg_block *b = &rec->block;
+	int64_t end = psg_sample_time(&s->h->channels[b->channel], b->t0,
+				      b->offset + b->n);
+	s->reached = end > s->reached ? end : s->reached;
+	double t = now_s();
+	if (t >= s->next_report) {
+		report_progress(s, s->reached, s->h->duration);
+		s->next_report = t + 1;
+	}
+}
+
 /* Reads every record into s; 0 after END and a complete file. */
 static int convert(psg_reader *rd, h5out *s)
 {
@@ -1502,8 +1546,12 @@ static int convert(psg_reader *rd, h5out *s)
 		if (rec.kind == PSG_REC_END) {
 			if (finish(s, &rec.end))
 				return -1;
+			if (s->o->progress >= 0)
+				report_progress(s, rec.end.duration,
+						rec.end.duration);
 			break;
 		}
+		note_progress(s, &rec);
 		if (dispatch(s, &rec))
 			return -1;
 	}
@@ -1552,6 +1600,11 @@ static void usage(FILE *f)
 	      "/signals/<label>\n"
 	      "  -z, --compress N     gzip level 0-9 of /signals "
 	      "(default 4, 0 = none)\n"
+	      "      --progress FD    write 'DONE TOTAL' (seconds of the "
+	      "recording stored,\n"
+	      "                       its length or '-') to descriptor FD "
+	      "once a second\n"
+	      "      --version        the version\n"
 	      "  -h, --help           this help\n"
 	      "Exit: 0 done, 1 usage, 2 input/output error, 3 unsuitable "
 	      "input.\n", f);
@@ -1563,11 +1616,12 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"output", required_argument, NULL, 'o'},
 		{"signals", no_argument, NULL, 's'},
 		{"compress", required_argument, NULL, 'z'},
+		{"progress", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	char *end;
 	long level;
 	int c;
-	*o = (opts){.level = 4, .argc = argc, .argv = argv};
+	*o = (opts){.level = 4, .progress = -1, .argc = argc, .argv = argv};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:sz:h", lo, NULL)) != -1) {
 		switch (c) {
@@ -1581,6 +1635,14 @@ static void parse_args(int argc, char **argv, opts *o)
 				die(EXIT_USAGE, "--compress wants a level 0-9, "
 				    "not '%s'", optarg);
 			o->level = (int)level;
+			break;
+		case 'P':
+			o->progress = (int)opt_num("--progress", optarg, 0,
+						    INT_MAX);
+			if (o->progress != atof(optarg) ||
+			    fcntl(o->progress, F_GETFL) < 0)
+				die(EXIT_USAGE, "--progress wants an open file "
+				    "descriptor, not '%s'", optarg);
 			break;
 		case 'h':
 			usage(stdout);

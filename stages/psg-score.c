@@ -26,6 +26,11 @@
  * also be a DREAMS text file: a "[name]" line, then onset and duration
  * (s) per event (Visual_scoring1_excerptN.txt).
  *
+ * The detected side is the chain's stream, or a night's result file
+ * (psg-h5's .h5, read back by libpsg as a stream without samples: its
+ * epochs, events and figures); --det-label keeps the detected events whose
+ * label matches, as --ref-label does for the reference.
+ *
  * Both are held until END, the one exception to bounded memory: the epoch
  * calls (one byte per epoch: 2880 for 24 h), since they arrive in any order
  * from several stages, and the event onsets (8 bytes per detected and per
@@ -60,7 +65,7 @@ typedef struct stages {      /* psg-stage's five-stage calls */
 
 typedef struct opts {
 	const char *reference, *json, *input;
-	const char *events, *event_type, *ref_label, *detected;
+	const char *events, *event_type, *ref_label, *det_label, *detected;
 	int64_t tolerance;        /* ticks */
 	double iou;               /* > 0: match by overlap (--iou) */
 	double span_lo, span_hi;  /* s: events with onsets here (--span) */
@@ -72,6 +77,8 @@ static void usage(FILE *f)
 	      "[--event-type NAME]\n"
 	      "                 [--ref-label GLOB] [--tolerance SEC]] "
 	      "[--json OUT] [FILE|-]\n"
+	      "The detected side: the stream (stdin, or FILE), or a night's "
+	      "result file\n(FILE.h5, from psg-h5 or psg-night).\n"
 	      "Compares the stream's per-epoch calls (sws -> N3, wake -> W) "
 	      "with a reference\nhypnogram: confusion matrix, Cohen's kappa, "
 	      "precision, recall, F1; and/or the\nonsets of one of its event "
@@ -102,6 +109,9 @@ static void usage(FILE *f)
 	      "else label)\n"
 	      "                        matches (default: all), e.g. "
 	      "slow_wave, 'Spindle*'\n"
+	      "  -L, --det-label GLOB  only detected events whose label "
+	      "matches (default:\n"
+	      "                        all), e.g. lm in emg_bursts\n"
 	      "      --detected FILE   the detected events from a file in any "
 	      "--events format\n"
 	      "                        instead of the stream (one scorer "
@@ -123,6 +133,7 @@ static void usage(FILE *f)
 	      "not credited to\n"
 	      "                        the next event)\n"
 	      "  -j, --json FILE       also write the results as JSON\n"
+	      "      --version         the version\n"
 	      "  -h, --help            this help\n\n"
 	      "Exit: 0 ok, 1 usage, 2 unreadable stream or reference, 3 no "
 	      "call or no such\nevent table to score.\n", f);
@@ -133,7 +144,8 @@ static void parse_args(int argc, char **argv, opts *o)
 	enum { TOLERANCE = 256, IOU, DETECTED, SPAN };
 	static const struct option lo[] = {{"reference", 1, 0, 'r'},
 		{"events", 1, 0, 'e'}, {"event-type", 1, 0, 't'},
-		{"ref-label", 1, 0, 'l'}, {"tolerance", 1, 0, TOLERANCE},
+		{"ref-label", 1, 0, 'l'}, {"det-label", 1, 0, 'L'},
+		{"tolerance", 1, 0, TOLERANCE},
 		{"iou", 1, 0, IOU}, {"detected", 1, 0, DETECTED},
 		{"span", 1, 0, SPAN},
 		{"json", 1, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -141,12 +153,13 @@ static void parse_args(int argc, char **argv, opts *o)
 	opterr = 0;
 	o->tolerance = PSG_TICKS_PER_SEC / 2;
 	o->span_hi = INFINITY;
-	while ((c = getopt_long(argc, argv, ":r:e:t:l:j:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":r:e:t:l:L:j:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->reference = optarg; break;
 		case 'e': o->events = optarg; break;
 		case 't': o->event_type = optarg; break;
 		case 'l': o->ref_label = optarg; break;
+		case 'L': o->det_label = optarg; break;
 		case TOLERANCE:
 			o->tolerance = opt_seconds("--tolerance", optarg, 0);
 			tol = 1;
@@ -169,9 +182,11 @@ static void parse_args(int argc, char **argv, opts *o)
 	if (!o->reference && !o->events)
 		die(EXIT_USAGE, "nothing to score against: use --reference "
 		    "HYPNOGRAM and/or --events REF");
-	if (!o->events && (o->event_type || o->ref_label || tol))
-		die(EXIT_USAGE, "--event-type, --ref-label, --tolerance, "
-		    "--iou, --span and --detected need --events REF");
+	if (!o->events && (o->event_type || o->ref_label || o->det_label ||
+			   tol))
+		die(EXIT_USAGE, "--event-type, --ref-label, --det-label, "
+		    "--tolerance, --iou, --span and --detected need --events "
+		    "REF");
 	if (o->detected && o->event_type)
 		die(EXIT_USAGE, "--detected replaces --event-type");
 	o->input = single_input(argc, argv);
@@ -656,6 +671,8 @@ static void write_events(FILE *f, const evscore *e, const char *table,
 	jstr(f, o->events);
 	fprintf(f, ", \"ref_label\": ");
 	jstr(f, o->ref_label);
+	fprintf(f, ", \"det_label\": ");
+	jstr(f, o->det_label);
 	fprintf(f, ", \"tolerance\": ");
 	jsec(f, o->tolerance);
 	fprintf(f, ", ");
@@ -786,7 +803,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		if (inputs[i])
 			tmpout_input(inputs[i]);
-	psg_open_opts oo = {0};
+	psg_open_opts oo = {.results = 1};
 	psg_reader *in = psg_reader_open(o.input, &oo, &st, msg, sizeof msg);
 	if (!in)
 		die(exit_code(st), "%s", msg);
@@ -806,7 +823,7 @@ int main(int argc, char **argv)
 	}
 	if (o.events) {
 		if (o.detected)
-			read_reference(o.detected, NULL, h, &ev.det);
+			read_reference(o.detected, o.det_label, h, &ev.det);
 		else
 			ev.type = find_table(h, o.event_type);
 		read_reference(o.events, o.ref_label, h, &ev.ref);
@@ -831,7 +848,8 @@ int main(int argc, char **argv)
 					store_stage(&sg, rec.epoch.epoch,
 						    rec.epoch.value[k]);
 			}
-		if (rec.kind == PSG_REC_EVENT && rec.event.type == ev.type)
+		if (rec.kind == PSG_REC_EVENT && rec.event.type == ev.type &&
+		    selected(o.det_label, rec.event.label))
 			add_onset(&ev.det, rec.event.onset,
 				  rec.event.duration);
 	}

@@ -216,4 +216,33 @@ expect_exit 1 "-o must end in .h5" psg-collect -o "$TMP/x.csv" "$TMP/c"
 expect_exit 1 "no nights is a usage error" psg-collect
 mkdir "$TMP/empty"
 expect_exit 3 "a directory without nights exits 3" psg-collect "$TMP/empty"
+# Progress: psg-h5 --progress writes "DONE TOTAL" lines; psg-night shows
+# them only when standard error is a terminal (script(1) gives it one;
+# the runs above wrote none into their stderr files).
+psg-synth -H 0.5 -p healthy -s 9 -o "$TMP/p.edf" >/dev/null
+psg-read "$TMP/p.edf" | psg-h5 -o "$TMP/p.h5" --progress 3 3>"$TMP/prog"
+lines=$(wc -l <"$TMP/prog")
+check "psg-h5 --progress: $lines 'DONE TOTAL' lines, never going back, the last 1800 of 1800 s" \
+	awk 'NF != 2 || $2 != 1800 || $1 < last || $1 > $2 { bad = 1 }
+	{ last = $1 } END { exit bad || NR < 1 || last != 1800 }' "$TMP/prog"
+expect_exit 1 "psg-h5 --progress on a closed descriptor is a usage error" \
+	sh -c "psg-read '$TMP/p.edf' | psg-h5 -o '$TMP/p2.h5' --progress 7 7>&-"
+if command -v script >/dev/null 2>&1; then
+	script -qec "psg-night '$TMP/p.edf' -o '$TMP/pt.h5' >/dev/null" \
+		/dev/null >"$TMP/tty" 2>&1
+	check "on a terminal psg-night shows its progress, to 100 %" \
+		grep -q "psg-night: $TMP/p.edf: 0.50 of 0.50 h (100 %)" "$TMP/tty"
+	script -qec "psg-night --no-progress '$TMP/p.edf' -o '$TMP/pt.h5' \
+		>/dev/null" /dev/null >"$TMP/tty2" 2>&1
+	check "...and none with --no-progress" \
+		sh -c "! grep -q ' of 0.50 h' '$TMP/tty2' && test -s '$TMP/pt.h5'"
+else
+	skip "progress on a terminal: script(1) is not installed (util-linux)"
+fi
+# psg-collect checks the schema: a night of another major is refused.
+cp "$TMP/c/mixed.h5" "$TMP/v9.h5"
+$PY -c 'import h5py, sys
+h5py.File(sys.argv[1], "r+").attrs["schema_version"] = "9.0"' "$TMP/v9.h5"
+expect_exit 3 "psg-collect refuses a night of schema 9.0" psg-collect "$TMP/v9.h5"
+check "...saying so" grep -q "v9.h5: schema 9.0, this psgpipe reads 1.x and 2.x" "$TMP/stderr"
 finish

@@ -162,6 +162,52 @@ else
 	skip "../shared absent: DREAMS annotations"
 fi
 
+# The detected side from the night's result file: the same scores as from
+# the stream that made it; --det-label keeps the detected events of one
+# label (psg-emg's kinds), counted here from the file.
+psg-score -r "$TMP/n.hypnogram.edf" -e "$TMP/n.events.tsv" -l slow_wave \
+	--json "$TMP/h5.json" "$TMP/n.h5" >"$TMP/h5.txt"
+$PY - "$TMP/both.json" "$TMP/h5.json" >"$TMP/out" <<'PYEOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for x in (a, b):
+    x["events"].pop("file", None)
+ok = a["targets"] == b["targets"] and a["events"] == b["events"]
+print(("ok" if ok else "not ok") + " - psg-score on n.h5: the N3 scores "
+      "and every slow-wave match as on the stream (TP %d FP %d FN %d)" %
+      tuple(b["events"][k] for k in ("tp", "fp", "fn")))
+PYEOF
+cat "$TMP/out"
+grep -q '^not ok' "$TMP/out" && failures=$((failures + 1))
+psg-synth -H 0.5 -p plm -s 7 -o "$TMP/m.edf" >/dev/null
+psg-read "$TMP/m.edf" | psg-emg 2>/dev/null | tee "$TMP/m.psg" |
+	psg-h5 -o "$TMP/m.h5"
+for src in m.psg m.h5; do
+	psg-score -e "$TMP/m.events.tsv" -l lm -t emg_bursts -L lm \
+		--json "$TMP/$src.json" "$TMP/$src" >/dev/null
+done
+$PY - "$TMP" >"$TMP/out" <<'PYEOF'
+import json, sys
+import h5py
+d = sys.argv[1]
+a, b = (json.load(open(d + "/m.%s.json" % s))["events"] for s in ("psg", "h5"))
+lms = sum(1 for e in h5py.File(d + "/m.h5")["events/emg_bursts"][:]
+          if e["label"] == b"lm")
+others = len(h5py.File(d + "/m.h5")["events/emg_bursts"]) - lms
+ok = lambda c, m: print(("ok - " if c else "not ok - ") + m)
+ok(a["detected"] == b["detected"] == lms > 0 and others > 0 and
+   b["det_label"] == "lm",
+   "--det-label lm: the %d LMs of emg_bursts are the detected side, not "
+   "its %d other events (stream and .h5)" % (lms, others))
+ok(a["matches"] == b["matches"] and a["tp"] > 0,
+   "... and their matches agree (TP %d of %d truth LMs)" %
+   (b["tp"], b["reference"]))
+PYEOF
+cat "$TMP/out"
+grep -q '^not ok' "$TMP/out" && failures=$((failures + 1))
+expect_exit 1 "--det-label without --events exits 1" \
+	psg-score -r "$TMP/n.hypnogram.edf" -L lm "$TMP/n.psg"
+
 printf 'onset\tkind\n12.5x\tslow_wave\n' >"$TMP/bad.tsv"
 printf 'onset\tduration\n12.5\t1\n' >"$TMP/nokind.tsv"
 expect_exit 1 "psg-score without --reference or --events exits 1" \
