@@ -8,7 +8,7 @@
 #   make check-valgrind  the same, every program under valgrind (slow)
 #   make bench        benchmarks (slow; numbers go to docs/performance.md)
 #   make validate     cross-validated N3, wake and five-stage figures on ../shared
-#   make demo         the README's main job on bundled data
+#   make demo         the README's main job on a generated and a real night
 #   make install PREFIX=/usr/local
 
 PREFIX ?= /usr/local
@@ -100,8 +100,10 @@ validate: all
 validate-spindles: all
 	PSG_BUILD=$(B) sh tests/validate_spindles.sh
 
-demo: all
-	PSG_BUILD=$(B) sh scripts/demo.sh
+# Quiet: the demo is for reading what psgpipe finds, not compiler lines.
+demo:
+	@$(MAKE) -s --no-print-directory all
+	@PSG_BUILD=$(B) sh scripts/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \

@@ -18,6 +18,7 @@ static void usage(FILE *f)
 	      "text.\n\n"
 	      "      --no-samples   data blocks without their sample values\n"
 	      "  -H, --header       the header only\n"
+	      "      --version      the version\n"
 	      "  -h, --help         this help\n\n"
 	      "Exit: 0 ok, 1 usage, 2 unreadable, malformed or truncated "
 	      "input.\n", f);

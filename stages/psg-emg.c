@@ -400,6 +400,7 @@ static void usage(FILE *f)
 	      "plots\n"
 	      "      --optional         no suitable channel: pass the stream "
 	      "through, exit 0\n"
+	      "      --version          the version\n"
 	      "  -h, --help             this help\n\n"
 	      "Events: emg_bursts (kind twitch, lm, spasm, rmma, burst; one "
 	      "per movement,\nhowever many legs), emg_channels (the legs of "

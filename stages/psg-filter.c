@@ -51,6 +51,7 @@ static void usage(FILE *f)
 	      "      --transition HZ  transition width (default: MNE's rule, "
 	      "1 Hz for notches)\n"
 	      "      --atten DB       stop-band attenuation (default 60)\n"
+	      "      --version        the version\n"
 	      "  -h, --help           this help\n\n"
 	      "Frequencies are pass-band edges (docs/filters.md).  Exit: 0 ok, "
 	      "1 usage, 2 bad\nstream or write error, 3 no channel matches or "

@@ -46,6 +46,7 @@ static void usage(FILE *f)
 	      "Describes a recording (EDF/BDF) or a psgpipe stream (stdin by "
 	      "default).\n\n"
 	      "  -j, --json   machine-readable output\n"
+	      "      --versionthe version\n"
 	      "  -h, --help   this help\n\n"
 	      "Exit: 0 ok, 1 usage, 2 unreadable, malformed or truncated "
 	      "input.\n", f);

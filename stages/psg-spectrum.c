@@ -58,6 +58,7 @@ static void usage(FILE *f)
 	      "      --overlap FRAC   window overlap (default 0.5)\n"
 	      "      --spectra        also keep each epoch's PSD (HDF5 "
 	      "/spectra/<label>)\n"
+	      "      --version        the version\n"
 	      "  -h, --help           this help\n\n"
 	      "Features per channel L (label with non-alphanumerics as '_'): "
 	      "L_<band> (uV^2),\nL_<band>_rel, L_total (uV^2), L_sef95 (Hz); "

@@ -215,6 +215,7 @@ static void usage(FILE *f)
 	      "      --no-kcomplex      spindles only\n"
 	      "      --optional         no suitable channel: pass the stream "
 	      "through, exit 0\n"
+	      "      --version          the version\n"
 	      "  -h, --help             this help\n\n"
 	      "Exit: 0 ok, 1 usage, 2 bad stream, 3 no suitable EEG "
 	      "channel.\n", f);

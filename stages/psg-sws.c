@@ -231,6 +231,7 @@ static void usage(FILE *f)
 	      "(default 1000)\n"
 	      "      --optional         no suitable channel: pass the stream "
 	      "through, exit 0\n"
+	      "      --version          the version\n"
 	      "  -h, --help             this help\n\n"
 	      "Rules: YASA sw_detect defaults (Vallat & Walker 2021) and the "
 	      "AASM N3 rule.\nExit: 0 ok, 1 usage, 2 bad stream, 3 no "

@@ -52,6 +52,7 @@ static void usage(FILE *f)
 	      "movements (issue 18)\n"
 	      "      --stream         also write the truth as a psgpipe "
 	      "stream on stdout\n"
+	      "      --version        the version\n"
 	      "  -h, --help           this help\n\n"
 	      "Exit: 0 ok, 1 usage, 2 cannot read the hypnogram or write the "
 	      "files.\n", f);

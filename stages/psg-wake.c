@@ -231,6 +231,7 @@ static void usage(FILE *f)
 	      "      --flat UV          unusable below this SD (1)\n"
 	      "      --optional         no suitable channel: pass the stream "
 	      "through, exit 0\n"
+	      "      --version          the version\n"
 	      "  -h, --help             this help\n\n"
 	      "Epochs: wake (1/0/-1 unusable), wake_score; events awakenings, "
 	      "arousals; summary\nrecording_time, sleep_onset_latency, waso, "

@@ -21,17 +21,30 @@ check "edflib opens it" test -s "$TMP/n.dump"
 $PY "$ROOT/tests/export_check.py" "$TMP/n.h5" "$TMP/n.dump" \
 	"$TMP/n.annot.edf" "$TMP/bids/sub-01" "$TMP/tsv" ||
 	failures=$((failures + 1))
+# exported K WHAT: K.h5's three exports, read back by export_check.py.
+exported() {
+	psg-export "$TMP/$1.h5" --edf-annotations "$TMP/$1.annot.edf" \
+		--bids "$TMP/bids/$1" --tsv "$TMP/$1tsv"
+	"$PSG_BUILD/tools/edfannot" "$TMP/$1.annot.edf" >"$TMP/$1.dump"
+	echo "# $2:"
+	$PY "$ROOT/tests/export_check.py" "$TMP/$1.h5" "$TMP/$1.dump" \
+		"$TMP/$1.annot.edf" "$TMP/bids/$1" "$TMP/$1tsv" ||
+		failures=$((failures + 1))
+}
 # The bundled real excerpt (Sleep-EDF, 5 min) with the expert hypnogram.
 psg-night -q --detectors wake,sws,spindle \
 	"$ROOT/testdata/SC4001E0-excerpt.edf" -o "$TMP/sc.h5" \
 	--hypnogram "$ROOT/testdata/SC4001EC-Hypnogram.edf" 2>/dev/null
-psg-export "$TMP/sc.h5" --edf-annotations "$TMP/sc.annot.edf" \
-	--bids "$TMP/bids/sc" --tsv "$TMP/sctsv"
-"$PSG_BUILD/tools/edfannot" "$TMP/sc.annot.edf" >"$TMP/sc.dump"
-echo "# the real excerpt SC4001E0 (5 min) and its hypnogram:"
-$PY "$ROOT/tests/export_check.py" "$TMP/sc.h5" "$TMP/sc.dump" \
-	"$TMP/sc.annot.edf" "$TMP/bids/sc" "$TMP/sctsv" ||
-	failures=$((failures + 1))
+exported sc "the real excerpt SC4001E0 (5 min) and its hypnogram"
+# A real excerpt with sleep: DREAMS excerpt 1 (30 min, R&K stages).
+if have_shared && [ -f "$SHARED/dreams/excerpt1_eeg_hyp.edf" ]; then
+	psg-night -q --epoch 20 --detectors wake,sws,spindle \
+		"$SHARED/dreams/excerpt1_eeg_hyp.edf" -o "$TMP/d1.h5" \
+		--hypnogram "$SHARED/dreams/Hypnogram_excerpt1.txt" 2>/dev/null
+	exported d1 "DREAMS excerpt 1 (30 min of real sleep)"
+else
+	skip "../shared/data/dreams missing: no export of a real excerpt with sleep"
+fi
 left=$(find "$TMP" -name '*.tmp.*' | wc -l)
 check "no temporary file is left ($left)" test "$left" -eq 0
 
@@ -42,13 +55,17 @@ d <- commandArgs(TRUE)
 e <- read.delim(file.path(d, "epochs.tsv"))
 b <- read.delim(file.path(d, "emg_bursts.tsv"))
 s <- read.delim(file.path(d, "summary.tsv"))
+v <- read.delim(paste0(d, "/../bids/sub-01_events.tsv"), na.strings = "n/a")
+h <- read.delim(paste0(d, "/../bids/sub-01_hypnogram.tsv"))
 cat(nrow(e), is.character(e$stage), is.character(b$label),
-    s$unit[s$name == "waso"], "\n")
+    is.character(b$kind), s$unit[s$name == "waso"], nrow(v),
+    is.character(v$trial_type), nrow(h) == nrow(e), "\n")
 EOF
 	r=$(Rscript "$TMP/read.R" "$TMP/tsv" 2>&1)
 	nep=$(awk 'NR > 1 { k++ } END { print k }' "$TMP/tsv/epochs.tsv")
-	check "R read.delim: epochs, text stage and labels, units ($r)" \
-		test "$r" = "$nep TRUE TRUE min "
+	nev=$(awk 'NR > 1 { k++ } END { print k }' "$TMP/bids/sub-01_events.tsv")
+	check "R read.delim: TSV epochs, text stage, labels and kinds, units; BIDS events and hypnogram ($r)" \
+		test "$r" = "$nep TRUE TRUE TRUE min $nev TRUE TRUE "
 else
 	skip "R: Rscript is not installed (r-base-core)"
 fi
@@ -63,6 +80,13 @@ expect_exit 2 "a file that is not HDF5 exits 2" psg-export "$TMP/bad.h5" \
 check "...and writes nothing" test ! -e "$TMP/bad.edf"
 expect_exit 2 "an output in a missing directory exits 2" psg-export \
 	"$TMP/n.h5" --bids "$TMP/nodir/sub-01"
+expect_exit 2 "--tsv naming a file exits 2" psg-export "$TMP/n.h5" --tsv "$TMP/n.h5"
+check "...with one message naming it" sh -c "test \"\$(wc -l <'$TMP/stderr')\" -eq 1 &&
+	grep -q '^psg-export: .*n.h5: not a directory (--tsv DIR' '$TMP/stderr'"
+expect_exit 2 "--tsv in a missing directory exits 2" psg-export "$TMP/n.h5" \
+	--tsv "$TMP/nodir/sub/tsv"
+check "...with one message" sh -c "test \"\$(wc -l <'$TMP/stderr')\" -eq 1 &&
+	grep -q 'nodir/sub/tsv: cannot create the directory: No such file' '$TMP/stderr'"
 check "psg-export --version names psgpipe" \
 	sh -c "psg-export --version | grep -q '^psg-export (psgpipe) '"
 check "psg-export --help goes to stdout, exit 0" \

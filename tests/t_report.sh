@@ -1,13 +1,16 @@
 #!/bin/sh
-# psg-report: a generated 1-h night (with an imported hypnogram) and the
-# bundled 5-min real excerpt, each rendered by headless Chromium to PNG;
+# psg-report: a generated 8-h night (with an imported hypnogram), the
+# bundled 5-min real excerpt and, with ../shared, DREAMS excerpt 1 (30 min
+# of real sleep), each rendered by headless Chromium to PNG;
 # report_check.py checks the pixels of the plot against the night's own
 # epochs, and the page for scripts and network references.  Skipped, with
-# a message, when chromium is not installed.
+# a message, when chromium is not installed.  The 8-h night's exports are
+# read back too (export_check.py: edflib, MNE, pandas), so that a whole
+# night, not only the 1-h one of t_export, leaves psgpipe event for event.
 . "$ROOT/tests/lib.sh"
 if ! have_h5py; then skip "h5py missing"; finish; fi
 
-psg-synth -H 1 -p mixed -s 5 -o "$TMP/n.edf" >/dev/null
+psg-synth -H 8 -p mixed -s 5 -o "$TMP/n.edf" >/dev/null
 psg-night -q "$TMP/n.edf" --hypnogram "$TMP/n.hypnogram.edf" -o "$TMP/n.h5"
 psg-report "$TMP/n.h5" -o "$TMP/n.html" 2>"$TMP/err"
 check "psg-report writes the page, nothing on stderr" \
@@ -18,17 +21,28 @@ psg-night -q -r --detectors wake,sws,spindle \
 	--hypnogram "$ROOT/testdata/SC4001EC-Hypnogram.edf" 2>/dev/null
 check "psg-night --report writes sc.html beside sc.h5" \
 	sh -c "test -s '$TMP/sc.html' && grep -q '<svg' '$TMP/sc.html'"
-for k in n sc; do
+pages="n sc"
+if have_shared && [ -f "$SHARED/dreams/excerpt1_eeg_hyp.edf" ]; then
+	psg-night -q -r --epoch 20 --detectors wake,sws,spindle \
+		"$SHARED/dreams/excerpt1_eeg_hyp.edf" -o "$TMP/d1.h5" \
+		--hypnogram "$SHARED/dreams/Hypnogram_excerpt1.txt" 2>/dev/null
+	check "psg-night --report on DREAMS excerpt 1 writes d1.html" \
+		test -s "$TMP/d1.html"
+	pages="n sc d1"
+else
+	skip "../shared/data/dreams missing: no page of a real excerpt with sleep"
+fi
+for k in $pages; do
 	psg-report "$TMP/$k.h5" --svg -o "$TMP/$k.svg"
 done
 size=$(wc -c <"$TMP/n.html")
-check "the 1-h page is small ($size bytes < 200 kB)" test "$size" -lt 200000
+check "the 8-h page is small ($size bytes < 400 kB)" test "$size" -lt 400000
 
 CHROME=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$CHROME" ]; then
 	skip "rendering: chromium is not installed (Debian chromium)"
 else
-	for k in n sc; do
+	for k in $pages; do
 		timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu \
 			--disable-quic --no-first-run \
 			--disable-background-networking \
@@ -43,6 +57,14 @@ else
 			failures=$((failures + 1))
 	done
 fi
+
+# The 8-h night's exports, read back event for event.
+psg-export "$TMP/n.h5" --edf-annotations "$TMP/n.annot.edf" \
+	--bids "$TMP/n" --tsv "$TMP/ntsv"
+"$PSG_BUILD/tools/edfannot" "$TMP/n.annot.edf" >"$TMP/n.dump"
+echo "# the 8-h night's exports:"
+$PY "$ROOT/tests/export_check.py" "$TMP/n.h5" "$TMP/n.dump" \
+	"$TMP/n.annot.edf" "$TMP/n" "$TMP/ntsv" || failures=$((failures + 1))
 
 # psg-report --cohort through psg-batch.
 mkdir -p "$TMP/co"
@@ -71,6 +93,16 @@ for p in "$PSG_BUILD"/bin/psg-*; do
 		grep -q "^$(basename "$p") (psgpipe) [0-9]" || bad="$bad $(basename "$p")"
 done
 check "--version on every program (${bad:-all answer})" test -z "$bad"
+bad=
+for p in "$PSG_BUILD"/bin/psg-*; do
+	prog=$(basename "$p")
+	man=$ROOT/stages/$prog.1
+	[ -f "$man" ] || man=$ROOT/scripts/$prog.1
+	"$p" --help | grep -q -- '--version' &&
+		grep -q '^\.B \\-\\-version$' "$man" || bad="$bad $prog"
+done
+check "--help and the man page of every program list --version (${bad:-all do})" \
+	test -z "$bad"
 
 expect_exit 1 "no -o is a usage error" psg-report "$TMP/n.h5"
 expect_exit 2 "a missing night exits 2" psg-report "$TMP/none.h5" -o "$TMP/x.html"
