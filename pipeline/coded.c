@@ -16,6 +16,8 @@ static const char *const emg_kinds[] = {"twitch", "lm", "spasm", "rmma",
 static const char *const unusable[] = {"usable", "flat", "saturated",
 				       "artefact"};
 static const char *const stages[] = {"?", "W", "N1", "N2", "N3", "R"};
+static const char *const rules[] = {"none", "wake", "sws", "n2", "chin",
+				    "run", "n1"};
 
 /* table: an event type or "epochs"; first: the code of names[0]. */
 static const struct coded {
@@ -25,7 +27,9 @@ static const struct coded {
 } coded[] = {
 	{"emg_bursts", "kind", 1, 5, emg_kinds},        /* psg-emg */
 	{"epochs", "sws_unusable", 0, 4, unusable},     /* psg-sws */
-	{"epochs", "stage", PSG_STAGE_UNKNOWN, 6, stages}, /* enum psg_stage */
+	{"epochs", "stage", PSG_STAGE_UNKNOWN, 6, stages}, /* psg-synth's truth */
+	{"epochs", "sleep_stage", PSG_STAGE_UNKNOWN, 6, stages}, /* psg-stage */
+	{"epochs", "stage_rule", 0, 7, rules},          /* psg-stage */
 };
 
 static const struct coded *find(const char *table, const char *column)

@@ -647,12 +647,13 @@ static psg_header *declare(det *d, const psg_header *in, int argc,
 {
 	psg_header *h = derive_header(in, argc, argv);
 	d->f_stage = psg_header_add_feature(h, "sleep_stage", "",
-		"computed stage: 0 W, 1 N1, 2 N2, 3 N3, 4 R, -1 unscored");
+		"computed stage: W, N1, N2, N3, R or ? (sent as 0-4, -1; "
+		"stored as the name)");
 	d->f_conf = psg_header_add_feature(h, "stage_conf", "",
 		"confidence 0-1 (not a calibrated probability)");
 	d->f_rule = psg_header_add_feature(h, "stage_rule", "",
-		"1 W (psg-wake), 2 N3 (psg-sws), 3 N2 score, 4 R chin, "
-		"5 R run (EEG only), 6 N1");
+		"wake (psg-wake), sws (psg-sws N3), n2 (N2 score), chin "
+		"(R), run (R, EEG only), n1; sent as 1-6");
 	d->f_n2 = psg_header_add_feature(h, "stage_n2", "dec",
 		"N2's score less its threshold: >= 0 N2, < 0 N1");
 	d->f_events = psg_header_add_feature(h, "stage_events", "",

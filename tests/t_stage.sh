@@ -34,6 +34,10 @@ d = sys.argv[1]
 ok = lambda c, m: print(("ok - " if c else "not ok - ") + m)
 CODE = {"W": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4}
 
+def codes(col):
+    """The stage column holds names (schema 2.0): "?" and "" are -1."""
+    return [CODE.get(x.decode(), -1) for x in col]
+
 def truth(night):
     rows = csv.DictReader(open("%s/%s.epochs.tsv" % (d, night)),
                           delimiter="\t")
@@ -57,8 +61,7 @@ for h5, night, acc_min, k_min, what in (
     ep = h5py.File("%s/%s.h5" % (d, h5), "r")["epochs"][:]
     t = truth(night)
     ref = [s for s, rec in t if rec >= 0.5]
-    got = [-1 if np.isnan(ep["sleep_stage"][i]) else int(ep["sleep_stage"][i])
-           for i, (s, rec) in enumerate(t) if rec >= 0.5]
+    got = [c for c, (s, rec) in zip(codes(ep["sleep_stage"]), t) if rec >= 0.5]
     po, k, cm = agreement(ref, got)
     print("# %s: accuracy %.3f kappa %.3f" % (what, po, k))
     print("# " + str(cm.astype(int)).replace("\n", "\n# "))
@@ -97,7 +100,7 @@ for h5, night, source in (("h", "h", 0), ("g", "g", 0), ("ha", "h", 1)):
     t = truth(night)
     rec = [r >= 0.5 for _, r in t]
     stage = [x for x, _ in t] if source else \
-        [-1 if np.isnan(v) else int(v) for v in ep["sleep_stage"]]
+        codes(ep["sleep_stage"])
     want = stats(stage, rec, 0.5)
     bad = [k for k in want if not same(s[k], want[k])]
     ok(s["hyp_source"] == source and not bad,
@@ -135,7 +138,8 @@ import numpy as np
 d = sys.argv[1]
 ok = lambda c, m: print(("ok - " if c else "not ok - ") + m)
 CODE = {"W": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4}
-ep = h5py.File(d + "/h.h5", "r")["epochs"]["sleep_stage"][:]
+ep = [CODE.get(x.decode(), -1) for x in
+      h5py.File(d + "/h.h5", "r")["epochs"]["sleep_stage"][:]]
 ref = [CODE.get(r["stage"], -1) for r in
        csv.DictReader(open(d + "/h.epochs.tsv"), delimiter="\t")]
 cm = np.zeros((5, 6), int)
@@ -196,15 +200,17 @@ import numpy as np
 d, D = sys.argv[1:3]
 ok = lambda c, m: print(("ok - " if c else "not ok - ") + m)
 RK = {5: 0, 3: 1, 2: 2, 1: 3, 0: 3, 4: 4}
+CODE = {"W": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4}   # names, schema 2.0
 cm = np.zeros((5, 5))
 for i in range(1, 5):
     codes = [int(x) for x in open("%s/Hypnogram_excerpt%d.txt" %
                                   (D, i)).read().split()[1:]]
     ep = h5py.File("%s/d%d.h5" % (d, i), "r")["epochs"][:]
-    for e, s in enumerate(ep["sleep_stage"]):
+    for e, name in enumerate(ep["sleep_stage"]):
+        s = CODE.get(name.decode(), -1)
         k = (e * 20 + 10) // 5
         if k < len(codes) and codes[k] in RK:
-            cm[RK[codes[k]], int(s) if s >= 0 else 1] += 1
+            cm[RK[codes[k]], s if s >= 0 else 1] += 1
 n = cm.sum(); po = np.trace(cm) / n
 pe = (cm.sum(0) * cm.sum(1)).sum() / n / n
 k = (po - pe) / (1 - pe)
@@ -223,7 +229,7 @@ ok((tot[:, :5] == cm).all() and tot[:, 5].sum() == 0,
 sc = h5py.File("%s/sc.h5" % d, "r")
 st = sc["epochs"]["sleep_stage"]
 s = sc["summary"].attrs
-ok(len(st) == 10 and all(st == 0) and s["hyp_source"] == 1 and
+ok(len(st) == 10 and all(x == b"W" for x in st) and s["hyp_source"] == 1 and
    s["hyp_trt"] == 5 and s["hyp_tst"] == 0,
    "Sleep-EDF SC4001: its 10 epochs of wake called W; statistics of the "
    "imported hypnogram over the 5 recorded minutes (TRT %g, TST %g)" %
