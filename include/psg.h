@@ -705,6 +705,10 @@ int psg_schema_check(const char *version);
    not split N1, N2 and REM), "?" unusable or unknown; NULL when the table
    has neither column.  Without `wake`, epochs that are not N3 are "?". */
 const char *psg_epoch_call(const psg_table *epochs, int64_t row);
+/* The night's best stage for epoch `row`: psg-stage's computed hypnogram
+   (the /epochs `stage` column: W, N1, N2, N3, R, "?" unscored) when the
+   table has it, else psg_epoch_call; NULL when neither is there. */
+const char *psg_epoch_stage(const psg_table *epochs, int64_t row);
 /* Into h (from psg_header_new): what a result keeps of the stream's
    header in root attributes -- start date-time, EDF+ fields, software,
    file type, source, duration, epoch grid, history; not its channels,

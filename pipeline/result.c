@@ -708,6 +708,16 @@ const char *psg_epoch_call(const psg_table *ep, int64_t row)
 	return wake == 0 ? "N" : "?";
 }
 
+const char *psg_epoch_stage(const psg_table *ep, int64_t row)
+{
+	int s = psg_table_column(ep, "stage");
+	if (s < 0 || !ep->col[s].is_text)
+		return psg_epoch_call(ep, row);
+	if (row < 0 || row >= ep->nrows)
+		return NULL;
+	return *ep->col[s].text[row] ? ep->col[s].text[row] : "?";
+}
+
 void psg_number_text(char *buf, size_t n, double v)
 {
 	for (int digits = 15; digits <= 17; digits++) {

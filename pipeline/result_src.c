@@ -69,6 +69,14 @@ static double num_at(const psg_table *t, const char *name, int64_t row)
 	return c >= 0 && !t->col[c].is_text ? t->col[c].num[row] : NAN;
 }
 
+/* A whole number of a column; 0 when absent or beyond +-2^53 (a file
+   written elsewhere), never an undefined conversion. */
+static int64_t int_at(const psg_table *t, const char *name, int64_t row)
+{
+	double v = num_at(t, name, row);
+	return fabs(v) <= 9007199254740992.0 ? (int64_t)v : 0;
+}
+
 static const char *text_at(const psg_table *t, const char *name, int64_t row)
 {
 	int c = psg_table_column(t, name);
@@ -165,9 +173,9 @@ static int header_channels(psg_reader *r, const psg_result *res)
 			     sizeof c.prefilter);
 		c.phys_min = num_at(t, "phys_min", i);
 		c.phys_max = num_at(t, "phys_max", i);
-		c.dig_min = (int32_t)num_at(t, "dig_min", i);
-		c.dig_max = (int32_t)num_at(t, "dig_max", i);
-		c.spr = (int64_t)num_at(t, "samples_per_period", i);
+		c.dig_min = (int32_t)int_at(t, "dig_min", i);
+		c.dig_max = (int32_t)int_at(t, "dig_max", i);
+		c.spr = int_at(t, "samples_per_period", i);
 		c.period = ticks(num_at(t, "period_s", i));
 		int k = psg_header_add_channel(r->h, &c);
 		if (k < 0 || add_roles(r->h, text_at(t, "roles", i), k))

@@ -6,8 +6,9 @@
  *   psg-export night.h5 --bids sub-01_task-sleep            BIDS events
  *   psg-export night.h5 --tsv night/                        R, Octave, sheets
  *
- * Every event of every /events table is exported, and the epoch calls
- * (psg_epoch_call: W, N3, N, ?) as "Sleep stage X" annotations.  The EDF+
+ * Every event of every /events table is exported, and the night's stages
+ * (psg_epoch_stage: psg-stage's W, N1, N2, N3, R, ? when it ran, else
+ * psgpipe's calls W, N3, N, ?) as "Sleep stage X" annotations.  The EDF+
  * file is an annotation-only EDF+C (pipeline/edf_write.c): one data record
  * whose annotation signal is sized at the end for everything queued, so no
  * annotation is ever dropped (edflib's writer keeps at most one per record
@@ -131,23 +132,30 @@ static void add_events(annots *a, const psg_table *t)
 	}
 }
 
-static const char *const stage_text[] = {"Sleep stage W", "Sleep stage N3",
-	"Sleep stage N", "Sleep stage ?"};
+/* "Sleep stage X", as EDFbrowser and MNE name stages; the last is for a
+   stage of another name. */
+static const char *const stage_text[][2] = {{"W", "Sleep stage W"},
+	{"N1", "Sleep stage N1"}, {"N2", "Sleep stage N2"},
+	{"N3", "Sleep stage N3"}, {"R", "Sleep stage R"},
+	{"N", "Sleep stage N"}, {"?", "Sleep stage ?"}};
 
-static const char *stage_annotation(const char *call)
+static const char *stage_annotation(const char *stage)
 {
-	return !strcmp(call, "W") ? stage_text[0] : !strcmp(call, "N3") ?
-	       stage_text[1] : !strcmp(call, "N") ? stage_text[2] :
-	       stage_text[3];
+	size_t n = sizeof stage_text / sizeof *stage_text;
+	for (size_t i = 0; i < n - 1; i++)
+		if (!strcmp(stage, stage_text[i][0]))
+			return stage_text[i][1];
+	return stage_text[n - 1][1];
 }
 
 static void add_epochs(annots *a, const psg_table *ep)
 {
 	int on = psg_table_column(ep, "onset"), du = psg_table_column(ep,
 		"duration");
-	for (int64_t i = 0; ep && psg_epoch_call(ep, i); i++)
+	for (int64_t i = 0; ep && psg_epoch_stage(ep, i); i++)
 		add(a, ticks(num_at(ep, on, i)), ticks(num_at(ep, du, i)),
-		    "epoch_call", "", stage_annotation(psg_epoch_call(ep, i)));
+		    "epoch_stage", "", stage_annotation(psg_epoch_stage(ep,
+								     i)));
 }
 
 static int by_onset(const void *x, const void *y)
@@ -264,11 +272,12 @@ static void table_tsv(FILE *f, const void *data)
 	}
 }
 
-/* epochs.tsv: /epochs plus the call as text. */
+/* epochs.tsv: /epochs plus psgpipe's calls as text in `stage`, unless the
+   table has psg-stage's own `stage` (then that is the stage). */
 static void epochs_tsv(FILE *f, const void *data)
 {
 	const psg_table *t = data;
-	int call = psg_epoch_call(t, 0) != NULL;
+	int call = psg_epoch_call(t, 0) && psg_table_column(t, "stage") < 0;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
@@ -410,7 +419,8 @@ static void bids_json(FILE *f, const void *data)
 }
 
 /* PREFIX_hypnogram.tsv: one row per epoch, the onset/duration/stage
-   layout of the BIDS sleep proposal, stages W, N3, N (other sleep), n/a. */
+   layout of the BIDS sleep proposal: psg-stage's W, N1, N2, N3, R when it
+   ran, else psgpipe's W, N3, N (other sleep); n/a unscored. */
 static void bids_hypnogram(FILE *f, const void *data)
 {
 	const psg_table *ep = data;
@@ -418,7 +428,7 @@ static void bids_hypnogram(FILE *f, const void *data)
 		"duration");
 	fputs("onset\tduration\tstage\n", f);
 	for (int64_t i = 0; i < ep->nrows; i++) {
-		const char *call = psg_epoch_call(ep, i);
+		const char *call = psg_epoch_stage(ep, i);
 		tsv_num(f, num_at(ep, on, i), "n/a");
 		fputc('\t', f);
 		tsv_num(f, num_at(ep, du, i), "n/a");
@@ -435,7 +445,7 @@ static void write_bids(const psg_result *r, const char *prefix)
 	free(p);
 	write_atomic(p = join(prefix, "_events", ".json"), bids_json, r);
 	free(p);
-	if (ep && psg_epoch_call(ep, 0)) {
+	if (ep && psg_epoch_stage(ep, 0)) {
 		write_atomic(p = join(prefix, "_hypnogram", ".tsv"),
 			     bids_hypnogram, ep);
 		free(p);

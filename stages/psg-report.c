@@ -7,7 +7,8 @@
  *
  * The figure has one time axis (clock time) shared by every track: the
  * epoch calls as a coloured band (W, N, N3, ?), an imported hypnogram
- * ("Sleep stage ..." annotations) as a step line, slow-wave activity per
+ * ("Sleep stage ..." annotations) and psg-stage's computed one (/epochs
+ * stage) as step lines, slow-wave activity per
  * epoch, and one raster row per event kind (awakenings, arousals, leg
  * movements, PLM series, spasms, twitches, RMMA, bursts, slow waves, then
  * any other).  Rows come from the tables as found, by table and label, so
@@ -234,20 +235,25 @@ static void track_calls(fig *g)
 
 /* Hypnogram levels, top to bottom: W, R, N1, N2, N3 (R&K 3 and 4 are
    N3); -1 for "?" and anything else. */
-static int stage_level(const char *label)
+static int name_level(const char *name)
 {
 	static const char *const names[][3] = {
 		{"W", "", ""}, {"R", "REM", ""}, {"1", "N1", ""},
 		{"2", "N2", ""}, {"3", "4", "N3"}};
+	for (int k = 0; k < 5; k++)
+		for (int m = 0; m < 3; m++)
+			if (*names[k][m] && !strcmp(name, names[k][m]))
+				return k;
+	return -1;
+}
+
+/* An annotation's level: -2 when it is not a "Sleep stage ..." one. */
+static int stage_level(const char *label)
+{
 	const char *p = "Sleep stage ";
 	if (strncmp(label, p, strlen(p)))
 		return -2;
-	label += strlen(p);
-	for (int k = 0; k < 5; k++)
-		for (int m = 0; m < 3; m++)
-			if (*names[k][m] && !strcmp(label, names[k][m]))
-				return k;
-	return -1;
+	return name_level(label + strlen(p));
 }
 
 static const psg_table *hypnogram_table(const psg_result *r)
@@ -261,28 +267,26 @@ static const psg_table *hypnogram_table(const psg_result *r)
 	return NULL;
 }
 
-static void track_hypnogram(fig *g)
+/* The level of row i of a hypnogram's table. */
+typedef int (*level_fn)(const psg_table *t, int64_t i);
+
+static int annotation_level(const psg_table *t, int64_t i)
 {
-	const psg_table *t = hypnogram_table(g->r);
-	static const char *const lv[] = {"W", "R", "N1", "N2", "N3"};
-	if (!t)
-		return;
-	double h = 70, step = h / 5;
-	double atonia = NAN;
-	for (int i = 0; i < psg_result_nfigures(g->r); i++)
-		if (!strcmp(psg_result_figure(g->r, i)->name, "atonia_index"))
-			atonia = psg_result_figure(g->r, i)->value;
-	char note[64] = "imported";
-	if (isfinite(atonia))
-		snprintf(note, sizeof note, "REM atonia index %.2f", atonia);
-	track_title(g, h, "hypnogram", note);
-	for (int k = 0; k < 5; k++)
-		fprintf(g->f, "<text x=\"%.1f\" y=\"%.1f\" class=\"n\" "
-			"text-anchor=\"end\">%s</text>\n", LEFT - 4,
-			g->y + step * (k + 0.5) + 3, lv[k]);
+	return stage_level(col_text(t, "label", i));
+}
+
+static int computed_level(const psg_table *t, int64_t i)
+{
+	return name_level(col_text(t, "stage", i));
+}
+
+/* A step line of the rows' levels, each row a run from its onset. */
+static void hypnogram_path(fig *g, const psg_table *t, level_fn level,
+			   double step)
+{
 	fputs("<path class=\"hyp\" d=\"", g->f);
 	for (int64_t i = 0; i < t->nrows; i++) {
-		int k = stage_level(col_text(t, "label", i));
+		int k = level(t, i);
 		double t0 = col_num(t, "onset", i), d = col_num(t, "duration",
 			i);
 		if (k < 0 || !isfinite(d))
@@ -294,7 +298,41 @@ static void track_hypnogram(fig *g)
 				x_of(g, t0 + d));
 	}
 	fputs("\"/>\n", g->f);
+}
+
+static void hypnogram_track(fig *g, const psg_table *t, level_fn level,
+			    const char *note)
+{
+	static const char *const lv[] = {"W", "R", "N1", "N2", "N3"};
+	double h = 70, step = h / 5;
+	track_title(g, h, "hypnogram", note);
+	for (int k = 0; k < 5; k++)
+		fprintf(g->f, "<text x=\"%.1f\" y=\"%.1f\" class=\"n\" "
+			"text-anchor=\"end\">%s</text>\n", LEFT - 4,
+			g->y + step * (k + 0.5) + 3, lv[k]);
+	hypnogram_path(g, t, level, step);
 	g->y += h + 6;
+}
+
+/* The imported hypnogram (annotations), then the computed one
+   (psg-stage's /epochs `stage`), each on its own track. */
+static void track_hypnogram(fig *g)
+{
+	const psg_table *t = hypnogram_table(g->r);
+	const psg_table *ep = psg_result_table(g->r, "epochs");
+	double atonia = NAN;
+	for (int i = 0; i < psg_result_nfigures(g->r); i++)
+		if (!strcmp(psg_result_figure(g->r, i)->name, "atonia_index"))
+			atonia = psg_result_figure(g->r, i)->value;
+	char note[64] = "imported";
+	if (isfinite(atonia))
+		snprintf(note, sizeof note, "imported; REM atonia index %.2f",
+			 atonia);
+	if (t)
+		hypnogram_track(g, t, annotation_level, note);
+	int c = psg_table_column(ep, "stage");
+	if (c >= 0 && ep->col[c].is_text && ep->nrows)
+		hypnogram_track(g, ep, computed_level, "computed (psg-stage)");
 }
 
 static int by_double(const void *a, const void *b)

@@ -142,6 +142,7 @@ static void usage(FILE *f)
 	      "      --flat UV        unusable EEG below this SD (default 1)\n"
 	      "      --optional       no suitable channel: pass the stream "
 	      "through, exit 0\n"
+	      "      --version        the version\n"
 	      "  -h, --help           this help\n\n"
 	      "Rules: AASM Manual v2.6, W from psg-wake, N3 from psg-sws, "
 	      "spindles and\nK-complexes from psg-spindle.  Statistics: YASA "

@@ -4,8 +4,9 @@
         BIDS_PREFIX TSV_DIR
 
 The expected annotations are rebuilt here from the HDF5 with h5py, and the
-epoch calls from the rule in docs/hdf5.md ("wake" 1 -> W, -1 -> ?, else
-"sws" 1 -> N3, "wake" 0 -> N, else ?), not taken from psg-export.  The EDF+
+epoch stages from the /epochs "stage" column (psg-stage's names) when the
+night has one, else by the rule in docs/hdf5.md ("wake" 1 -> W, -1 -> ?,
+else "sws" 1 -> N3, "wake" 0 -> N, else ?), not taken from psg-export.  The EDF+
 file is read back by edflib (the dump of tests/tools/edfannot) and by MNE
 (skipped, saying so, when python3-mne is absent); the BIDS and TSV files by
 pandas.  Every onset, duration and label is compared.
@@ -37,6 +38,8 @@ def ticks(s):
 
 def calls(ep):
     names = ep.dtype.names
+    if "stage" in names:   # psg-stage's hypnogram, as text (schema 2.0)
+        return [text(s) or "?" for s in ep["stage"]]
     out = []
     for row in ep:
         w = row["wake"] if "wake" in names else math.nan
@@ -46,8 +49,8 @@ def calls(ep):
     return out
 
 
-STAGE = {"W": "Sleep stage W", "N3": "Sleep stage N3", "N": "Sleep stage N",
-         "?": "Sleep stage ?"}
+STAGE = {s: "Sleep stage " + s for s in ("W", "N1", "N2", "N3", "R", "N",
+                                         "?")}
 events = []   # (onset ticks, duration ticks or -1, text, type, channel)
 for name, d in f["events"].items():
     typ = d.attrs.get("type", name)

@@ -36,6 +36,12 @@ psg-night -q --detectors wake,sws,spindle \
 	"$ROOT/testdata/SC4001E0-excerpt.edf" -o "$TMP/sc.h5" \
 	--hypnogram "$ROOT/testdata/SC4001EC-Hypnogram.edf" 2>/dev/null
 exported sc "the real excerpt SC4001E0 (5 min) and its hypnogram"
+# A night with psg-stage's hypnogram: the EDF+ stage annotations, the BIDS
+# hypnogram and epochs.tsv's stage are its five stages.
+psg-synth -H 1 -p healthy -s 3 -o "$TMP/st.edf" >/dev/null
+psg-read "$TMP/st.edf" | psg-wake | psg-sws | psg-spindle | psg-stage |
+	psg-h5 -o "$TMP/st.h5" 2>/dev/null
+exported st "a night staged by psg-stage"
 # A real excerpt with sleep: DREAMS excerpt 1 (30 min, R&K stages).
 if have_shared && [ -f "$SHARED/dreams/excerpt1_eeg_hyp.edf" ]; then
 	psg-night -q --epoch 20 --detectors wake,sws,spindle \

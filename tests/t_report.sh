@@ -58,6 +58,29 @@ else
 	done
 fi
 
+# psg-stage's computed hypnogram on a track of its own below the imported
+# one: one step per epoch with a stage (R twice: its thick bar), counted
+# here from the night's /epochs.
+psg-synth -H 1 -p healthy -s 3 -o "$TMP/st.edf" >/dev/null
+psg-read "$TMP/st.edf" --annotations "$TMP/st.hypnogram.edf" | psg-wake |
+	psg-sws | psg-spindle | psg-stage | psg-h5 -o "$TMP/st.h5" 2>/dev/null
+psg-report "$TMP/st.h5" -o "$TMP/st.html"
+$PY - "$TMP/st.h5" "$TMP/st.html" <<'PYEOF'
+import re, sys
+import h5py
+st = [s.decode() for s in h5py.File(sys.argv[1])["epochs"]["stage"]]
+want = sum(s in ("W", "R", "N1", "N2", "N3") for s in st) + st.count("R")
+page = open(sys.argv[2]).read()
+paths = re.findall(r'<path class="hyp" d="([^"]*)"', page)
+ok = (len(paths) == 2 and paths[1].count("M") == want and
+      "computed (psg-stage)" in page and len(set(st)) >= 4)
+print("%s - the computed hypnogram is drawn below the imported one: %d "
+      "steps for %d epochs (%s)" % ("ok" if ok else "not ok",
+                                    paths[1].count("M") if len(paths) > 1
+                                    else 0, len(st), " ".join(sorted(set(st)))))
+PYEOF
+[ $? -eq 0 ] || failures=$((failures + 1))
+
 # The 8-h night's exports, read back event for event.
 psg-export "$TMP/n.h5" --edf-annotations "$TMP/n.annot.edf" \
 	--bids "$TMP/n" --tsv "$TMP/ntsv"
