@@ -710,7 +710,7 @@ const char *psg_epoch_call(const psg_table *ep, int64_t row)
 
 const char *psg_epoch_stage(const psg_table *ep, int64_t row)
 {
-	int s = psg_table_column(ep, "stage");
+	int s = psg_table_column(ep, "sleep_stage");
 	if (s < 0 || !ep->col[s].is_text)
 		return psg_epoch_call(ep, row);
 	if (row < 0 || row >= ep->nrows)

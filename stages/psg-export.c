@@ -273,11 +273,11 @@ static void table_tsv(FILE *f, const void *data)
 }
 
 /* epochs.tsv: /epochs plus psgpipe's calls as text in `stage`, unless the
-   table has psg-stage's own `stage` (then that is the stage). */
+   table has psg-stage's `sleep_stage` (then that is the stage). */
 static void epochs_tsv(FILE *f, const void *data)
 {
 	const psg_table *t = data;
-	int call = psg_epoch_call(t, 0) && psg_table_column(t, "stage") < 0;
+	int call = psg_epoch_call(t, 0) && psg_table_column(t, "sleep_stage") < 0;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);

@@ -277,7 +277,7 @@ static int annotation_level(const psg_table *t, int64_t i)
 
 static int computed_level(const psg_table *t, int64_t i)
 {
-	return name_level(col_text(t, "stage", i));
+	return name_level(col_text(t, "sleep_stage", i));
 }
 
 /* A step line of the rows' levels, each row a run from its onset. */
@@ -330,7 +330,7 @@ static void track_hypnogram(fig *g)
 			 atonia);
 	if (t)
 		hypnogram_track(g, t, annotation_level, note);
-	int c = psg_table_column(ep, "stage");
+	int c = psg_table_column(ep, "sleep_stage");
 	if (c >= 0 && ep->col[c].is_text && ep->nrows)
 		hypnogram_track(g, ep, computed_level, "computed (psg-stage)");
 }

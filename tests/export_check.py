@@ -4,7 +4,7 @@
         BIDS_PREFIX TSV_DIR
 
 The expected annotations are rebuilt here from the HDF5 with h5py, and the
-epoch stages from the /epochs "stage" column (psg-stage's names) when the
+epoch stages from the /epochs "sleep_stage" column (psg-stage's names) when the
 night has one, else by the rule in docs/hdf5.md ("wake" 1 -> W, -1 -> ?,
 else "sws" 1 -> N3, "wake" 0 -> N, else ?), not taken from psg-export.  The EDF+
 file is read back by edflib (the dump of tests/tools/edfannot) and by MNE
@@ -38,8 +38,8 @@ def ticks(s):
 
 def calls(ep):
     names = ep.dtype.names
-    if "stage" in names:   # psg-stage's hypnogram, as text (schema 2.0)
-        return [text(s) or "?" for s in ep["stage"]]
+    if "sleep_stage" in names:   # psg-stage's hypnogram, as text (2.0)
+        return [text(s) or "?" for s in ep["sleep_stage"]]
     out = []
     for row in ep:
         w = row["wake"] if "wake" in names else math.nan
@@ -160,8 +160,9 @@ for name, d in f["events"].items():
                d, name + ".tsv")
 epdf = pd.read_csv(os.path.join(tsvdir, "epochs.tsv"), sep="\t", float_precision="round_trip")
 same_table(epdf, f["epochs"], "epochs.tsv")
-check(list(epdf["stage"].fillna("?")) == epcalls,
-      "TSV epochs.tsv: the stage column as text (W, N3, N, ?)")
+stcol = "sleep_stage" if "sleep_stage" in epdf.columns else "stage"
+check(list(epdf[stcol].fillna("?")) == epcalls,
+      "TSV epochs.tsv: the %s column as text" % stcol)
 same_table(pd.read_csv(os.path.join(tsvdir, "channels.tsv"), sep="\t", float_precision="round_trip",
                        keep_default_na=False, na_values=["NaN"]),
            f["channels"], "channels.tsv")

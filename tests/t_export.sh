@@ -63,7 +63,7 @@ b <- read.delim(file.path(d, "emg_bursts.tsv"))
 s <- read.delim(file.path(d, "summary.tsv"))
 v <- read.delim(paste0(d, "/../bids/sub-01_events.tsv"), na.strings = "n/a")
 h <- read.delim(paste0(d, "/../bids/sub-01_hypnogram.tsv"))
-cat(nrow(e), is.character(e$stage), is.character(b$label),
+cat(nrow(e), is.character(e$sleep_stage), is.character(b$label),
     is.character(b$kind), s$unit[s$name == "waso"], nrow(v),
     is.character(v$trial_type), nrow(h) == nrow(e), "\n")
 EOF

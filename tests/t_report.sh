@@ -68,7 +68,7 @@ psg-report "$TMP/st.h5" -o "$TMP/st.html"
 $PY - "$TMP/st.h5" "$TMP/st.html" <<'PYEOF'
 import re, sys
 import h5py
-st = [s.decode() for s in h5py.File(sys.argv[1])["epochs"]["stage"]]
+st = [s.decode() for s in h5py.File(sys.argv[1])["epochs"]["sleep_stage"]]
 want = sum(s in ("W", "R", "N1", "N2", "N3") for s in st) + st.count("R")
 page = open(sys.argv[2]).read()
 paths = re.findall(r'<path class="hyp" d="([^"]*)"', page)
