@@ -252,6 +252,30 @@ int64_t psg_sample_time(const psg_channel *c, int64_t t0, int64_t idx)
 	return t;
 }
 
+/* The slow path of psg_clock_time: the divisions once, then steps.  Where
+   the split sum could overflow, the clock stays unset (k->c NULL) so every
+   call comes here and gets psg_sample_time's saturated answer. */
+int64_t psg_clock_seek(psg_clock *k, const psg_channel *c, int64_t t0,
+		       int64_t idx)
+{
+	int64_t t = psg_sample_time(c, t0, idx), num;
+	k->c = NULL, k->t0 = t0, k->idx = idx, k->t = t;
+	if (c->spr < 1 || c->period < 1 || idx < 0)
+		return t;
+	k->r = idx % c->spr;
+	if (__builtin_mul_overflow(idx / c->spr, c->period, &k->base) ||
+	    __builtin_add_overflow(k->base, t0, &k->base) ||
+	    __builtin_mul_overflow(c->spr, c->period, &num) ||
+	    __builtin_add_overflow(num, c->spr, &num))
+		return t;
+	num = k->r * c->period + c->spr / 2;
+	k->nq = num / c->spr, k->nr = num % c->spr;
+	if (k->base + k->nq != t)
+		return t;
+	k->c = c;
+	return t;
+}
+
 int psg_header_add_role(psg_header *h, const char *stage, const char *role,
 			int channel)
 {

@@ -104,6 +104,10 @@ static void add_window(psg_welch *p)
    fills; the overlap stays for the next one. */
 void psg_welch_push(psg_welch *p, const float *x, int64_t n)
 {
+	if (n == 1 && p->have < p->w - 1) {   /* detectors push a sample */
+		p->seg[p->have++] = *x;
+		return;
+	}
 	while (n > 0) {
 		int64_t k = p->w - p->have < n ? p->w - p->have : n;
 		memcpy(p->seg + p->have, x, (size_t)k * sizeof *x);

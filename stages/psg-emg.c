@@ -203,6 +203,7 @@ typedef struct emgch {
 	psg_filter *bp;
 	int started;
 	int64_t t0, next, k;        /* input segment; k: next filtered sample */
+	psg_clock clk;              /* k's time */
 	/* filtered samples waiting for the ECG's R peaks */
 	float *q;
 	size_t qh, qn, qcap;
@@ -272,10 +273,12 @@ typedef struct state {
 	double ecg_rate, ecg_wait;    /* Hz; s of EMG held for R peaks */
 	int ecg_started;
 	int64_t e_t0, e_next, e_k;
+	psg_clock e_clk;
 	double known;               /* R peaks before this time are final */
 	double r[RCAP];
 	uint64_t nr;
 	double smax[8], cur_max, sec_end, last_r;
+	double thr;                 /* ecg_threshold() of smax, kept */
 	int nsmax, in_qrs, need_next;
 	double q_start, q_peak, q_t, q_prev, q_before, q_after, prev_a;
 	/* held until END */
@@ -1274,7 +1277,8 @@ static void env_feed(state *S, emgch *c, double t, float y, psg_writer *w)
 		c->nbox++;
 	c->box[c->boxi] = r;
 	c->boxsum += r;
-	c->boxi = (c->boxi + 1) % c->boxlen;
+	if (++c->boxi == c->boxlen)     /* a division a sample was 5 % */
+		c->boxi = 0;
 	if (++c->stepi < c->step || c->nbox < c->boxlen)
 		return;
 	c->stepi = 0;
@@ -1302,20 +1306,24 @@ static float median_small(float *v, int n)
 /* s[0..n) sorted: drop the value out (when not NaN), insert in, and
    return the new median.  One beat changes one value per template
    sample, so keeping each sample's history sorted is O(NBEAT) a sample
-   where sorting it again was O(NBEAT log NBEAT) (psg-emg's hot spot). */
+   where sorting it again was O(NBEAT log NBEAT) (psg-emg's hot spot).
+   in takes out's place and moves to its rank: the same sorted array as
+   dropping one and inserting the other, without shifting the rest (what
+   was left of psg-emg's time after the qsort). */
 static float sorted_swap(float *s, int n, float out, float in)
 {
+	int j = n;
 	if (!isnan(out)) {
-		int j = 0;
+		j = 0;
 		while (j < n - 1 && s[j] != out)
 			j++;
-		memmove(s + j, s + j + 1, (size_t)(n - 1 - j) * sizeof *s);
+		for (; j < n - 1 && s[j + 1] < in; j++)
+			s[j] = s[j + 1];
 		n--;
 	}
-	int k = n;
-	for (; k > 0 && s[k - 1] > in; k--)
-		s[k] = s[k - 1];
-	s[k] = in;
+	for (; j > 0 && s[j - 1] > in; j--)
+		s[j] = s[j - 1];
+	s[j] = in;
 	return s[(n + 1) / 2];
 }
 
@@ -1356,16 +1364,17 @@ static float unbleed(state *S, emgch *c, double t, float x)
 		return x;
 	if (S->nr > RCAP && c->beat < S->nr - RCAP)
 		c->beat = S->nr - RCAP, c->capn = 0;
+	long d = 0;             /* samples from the beat's R peak */
 	while (c->beat < S->nr &&
-	       lround((t - S->r[c->beat % RCAP]) * c->rate) > c->post) {
+	       (d = lround_fast((t - S->r[c->beat % RCAP]) * c->rate)) >
+	       c->post) {
 		beat_done(c);
 		c->capn = 0;
 		c->beat++;
 	}
 	if (c->beat >= S->nr)
 		return x;
-	double r = S->r[c->beat % RCAP];
-	long u = lround((t - r) * c->rate) + c->pre;
+	long u = d + c->pre;
 	if (u < 0 || u >= c->tlen)
 		return x;
 	c->cap[u] = x;
@@ -1402,9 +1411,11 @@ static void ecg_sample(state *S, double t, float y)
 {
 	double a = fabs(y), dt = 1 / S->ecg_rate;
 	if (t >= S->sec_end) {
-		if (S->sec_end > 0)
+		if (S->sec_end > 0) {
 			S->smax[S->nsmax < 8 ? S->nsmax++ :
 				(int)((int64_t)S->sec_end % 8)] = S->cur_max;
+			S->thr = ecg_threshold(S);
+		}
 		S->cur_max = 0, S->sec_end = floor(t) + 1;
 	}
 	S->cur_max = fmax(S->cur_max, a);
@@ -1416,7 +1427,7 @@ static void ecg_sample(state *S, double t, float y)
 	else if (S->in_qrs && t - S->q_t > 0.1 && !S->need_next)
 		qrs_done(S, dt);
 	if (!S->in_qrs && S->nsmax >= 2 && t - S->last_r > 0.25 &&
-	    a > ecg_threshold(S)) {
+	    a > S->thr) {
 		S->in_qrs = 1, S->q_start = t;
 		S->q_peak = a, S->q_t = t, S->q_before = S->prev_a;
 		S->need_next = 1;
@@ -1427,10 +1438,10 @@ static void ecg_sample(state *S, double t, float y)
 
 /* ---- the stream ---- */
 
-static double emg_time(const state *S, const emgch *c, int64_t k)
+static double emg_time(const state *S, emgch *c, int64_t k)
 {
-	return (double)psg_sample_time(&S->h->channels[c->ch], c->t0, k) /
-	       PSG_TICKS_PER_SEC;
+	return (double)psg_clock_time(&c->clk, &S->h->channels[c->ch], c->t0,
+				      k) / PSG_TICKS_PER_SEC;
 }
 
 /* Conditioned samples whose beats are known (all with force). */
@@ -1508,8 +1519,8 @@ static void ecg_drain(state *S)
 	const psg_channel *pc = &S->h->channels[S->ecg];
 	while ((n = psg_filter_pull(S->ecgf, buf, 4096)) > 0)
 		for (int i = 0; i < n; i++, S->e_k++)
-			ecg_sample(S, (double)psg_sample_time(pc, S->e_t0, S->e_k)
-				   / PSG_TICKS_PER_SEC, buf[i]);
+			ecg_sample(S, (double)psg_clock_time(&S->e_clk, pc,
+				   S->e_t0, S->e_k) / PSG_TICKS_PER_SEC, buf[i]);
 }
 
 static void ecg_block(state *S, const psg_block *b, psg_writer *w)

@@ -95,6 +95,8 @@ typedef struct feed {           /* one channel's per-epoch spectrum */
 	double sum, sum2;
 	double *sec;                /* chin: 10-100 Hz power per second */
 	size_t nsec, seccap;
+	psg_clock clk;              /* sample times */
+	grid_cache grid;            /* and their epochs */
 } feed;
 
 typedef struct det {
@@ -313,8 +315,8 @@ static void block(det *d, int which, const psg_block *b)
 	f->t0 = b->t0;
 	f->next = b->offset + b->n;
 	for (int32_t i = 0; i < b->n; i++) {
-		int64_t e = grid_epoch(d->h, psg_sample_time(pc, b->t0,
-							 b->offset + i));
+		int64_t e = grid_epoch_at(&f->grid, d->h, psg_clock_time(
+				&f->clk, pc, b->t0, b->offset + i));
 		if (e != f->epoch) {
 			finish_epoch(d, which);
 			f->epoch = e;

@@ -136,6 +136,7 @@ typedef struct eog {            /* an EOG channel, filtered like the EEG */
 	int64_t k;                  /* filtered samples out in the segment */
 	slot *ring;                 /* the last `cap` filtered samples */
 	size_t cap;
+	size_t ki;                  /* k % cap, kept: no division a sample */
 } eog;
 
 typedef struct det {
@@ -147,7 +148,10 @@ typedef struct det {
 	float *ybuf, *pbuf, *abuf;  /* wave band, SWA band, amplitude band */
 	int64_t t0, next;           /* input segment */
 	int64_t k;                  /* filtered samples seen in segment */
+	psg_clock clk;              /* k's time */
 	int64_t last_e;             /* epoch of the last sample */
+	int64_t acc_e;              /* epoch_acc's last epoch, */
+	size_t acc_i;               /* and its slot: no division a sample */
 	int64_t kswa;
 	/* the wave being followed: times in s from the recording start */
 	int state;                  /* 0 none, 1 in negative, 2 in positive */
@@ -447,7 +451,9 @@ static int pick_eog(const psg_header *h, const opts *o, int eeg, int *ch)
 
 static acc *epoch_acc(det *d, int64_t e)
 {
-	acc *a = &d->ring[e % d->nring];
+	if (e != d->acc_e)
+		d->acc_e = e, d->acc_i = (size_t)(e % d->nring);
+	acc *a = &d->ring[d->acc_i];
 	if (a->epoch != e) {
 		memset(a, 0, sizeof *a);
 		a->epoch = e;
@@ -770,7 +776,7 @@ static void drain(det *d, psg_writer *w)
 		    psg_filter_pull(d->amp, d->abuf, n) != n)
 			die(EXIT_IO, "internal error: filters out of step");
 		for (int i = 0; i < n; i++) {
-			int64_t ts = psg_sample_time(pc, d->t0, d->k);
+			int64_t ts = psg_clock_time(&d->clk, pc, d->t0, d->k);
 			double t = (double)ts / PSG_TICKS_PER_SEC;
 			float x = d->raw[d->raw_head++];
 			int64_t e = epoch_at(d, t);
@@ -794,7 +800,7 @@ static void drain(det *d, psg_writer *w)
 				settle(d, w, t - d->maxlag);
 			d->k++;
 		}
-		flush_epochs(d, (double)psg_sample_time(pc, d->t0, d->k) /
+		flush_epochs(d, (double)psg_clock_time(&d->clk, pc, d->t0, d->k) /
 			     PSG_TICKS_PER_SEC, w, 0);
 	}
 }
@@ -834,9 +840,11 @@ static void eog_drain(eog *e)
 	float buf[1024];
 	int n;
 	while ((n = psg_filter_pull(e->f, buf, 1024)) > 0)
-		for (int i = 0; i < n; i++, e->k++)
-			e->ring[e->k % (int64_t)e->cap] = (slot){e->t0, e->k,
-								 buf[i]};
+		for (int i = 0; i < n; i++, e->k++) {
+			e->ring[e->ki] = (slot){e->t0, e->k, buf[i]};
+			if (++e->ki == e->cap)
+				e->ki = 0;
+		}
 }
 
 static void eog_end_segment(eog *e)
@@ -853,6 +861,7 @@ static void eog_block(det *d, eog *e, const psg_block *b, psg_writer *w)
 			eog_end_segment(e);
 		e->t0 = b->t0;
 		e->k = b->offset;
+		e->ki = (size_t)(e->k % (int64_t)e->cap);
 	}
 	e->next = b->offset + b->n;
 	if (psg_filter_push(e->f, b->x, b->n))

@@ -154,6 +154,8 @@ typedef struct feed {           /* one channel's per-epoch spectrum */
 	size_t nsec, seccap, sec2cap;
 	int nwin;                   /* EEG: Welch windows read so far */
 	double prev[3];             /* their mean theta, alpha, beta */
+	psg_clock clk;              /* sample times */
+	grid_cache grid;            /* and their epochs */
 } feed;
 
 #define MAX_BASE 120            /* steps of arousal baseline at most */
@@ -527,9 +529,9 @@ static void block(det *d, int which, const psg_block *b)
 	f->next = b->offset + b->n;
 	int32_t start = 0;
 	for (int32_t i = 0; i <= b->n; i++) {
-		int64_t t = i < b->n ? psg_sample_time(pc, b->t0, b->offset + i)
-				     : 0;
-		int64_t e = i < b->n ? grid_epoch(d->h, t) : -2;
+		int64_t t = i < b->n ? psg_clock_time(&f->clk, pc, b->t0,
+						      b->offset + i) : 0;
+		int64_t e = i < b->n ? grid_epoch_at(&f->grid, d->h, t) : -2;
 		if (i == b->n || e != f->epoch) {
 			if (f->epoch >= 0 && which == F_EOG)
 				psg_welch_push(f->wel, b->x + start, i - start);
@@ -567,8 +569,8 @@ static void block(det *d, int which, const psg_block *b)
 			d->fill++;
 		if (++d->since >= d->n1 && d->fill == d->n2) {
 			d->since = 0;
-			arousal_step(d, psg_sample_time(pc, b->t0, b->offset +
-							i + 1));
+			arousal_step(d, psg_clock_time(&f->clk, pc, b->t0,
+						       b->offset + i + 1));
 		}
 	}
 }

@@ -457,6 +457,28 @@ static int64_t grid_epoch(const psg_header *h, int64_t t)
 	return (t - h->epoch_origin) / h->epoch_len;
 }
 
+/* grid_epoch for times that mostly stay in one epoch: the epoch's
+   bounds are kept, so a sample costs two comparisons, not a division.
+   Start from grid_cache g = {0}. */
+typedef struct grid_cache {
+	int64_t lo, hi, e;          /* times in [lo, hi) are in epoch e */
+} grid_cache;
+
+__attribute__((unused))
+static int64_t grid_epoch_at(grid_cache *g, const psg_header *h, int64_t t)
+{
+	if (t >= g->lo && t < g->hi)
+		return g->e;
+	g->e = grid_epoch(h, t);
+	if (g->e < 0)
+		g->lo = INT64_MIN, g->hi = h->epoch_origin;
+	else if (__builtin_mul_overflow(g->e, h->epoch_len, &g->lo) ||
+		 __builtin_add_overflow(g->lo, h->epoch_origin, &g->lo) ||
+		 __builtin_add_overflow(g->lo, h->epoch_len, &g->hi))
+		g->lo = g->hi = 0;          /* no range: compute every time */
+	return g->e;
+}
+
 /* Welch power in [lo, hi) Hz, hi capped at Nyquist. */
 __attribute__((unused))
 static double welch_band(const psg_welch *w, double lo, double hi,
@@ -497,6 +519,19 @@ static void *grow(void *p, size_t *cap, size_t n, size_t elem)
 		die(EXIT_IO, "out of memory");
 	*cap = c;
 	return q;
+}
+
+/* lround(x) without the libm call, for per-sample loops: exact for any
+   x (the truncation and its remainder are exact below 2^52; the rest goes
+   to lround). */
+__attribute__((unused))
+static inline long lround_fast(double x)
+{
+	if (!(fabs(x) < 0x1p52))
+		return lround(x);
+	long i = (long)x;
+	double f = x - (double)i;
+	return i + (f >= 0.5) - (f <= -0.5);   /* no branch to mispredict */
 }
 
 /* A streaming filter of these taps, which it frees; dies out of

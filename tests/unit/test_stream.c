@@ -198,6 +198,45 @@ static void test_writer_checks(void)
 	psg_header_free(h);
 }
 
+/* psg_clock_time against psg_sample_time: odd rates, runs across the
+   spr wrap, jumps back and forth, other channels, and indices whose
+   times saturate. */
+static void test_clock(void)
+{
+	const psg_channel cs[] = {
+		{.spr = 975, .period = 2 * PSG_TICKS_PER_SEC},
+		{.spr = 256, .period = PSG_TICKS_PER_SEC},
+		{.spr = 3, .period = 7},
+		{.spr = 1, .period = 30 * PSG_TICKS_PER_SEC},
+		{.spr = 7, .period = INT64_MAX / 4}};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+		psg_clock k = {0};
+		const psg_channel *c = &cs[i];
+		int64_t t0 = (int64_t)i * 12345 - 7;
+		for (int64_t idx = 0; idx < 5000; idx++)
+			bad += psg_clock_time(&k, c, t0, idx) !=
+			       psg_sample_time(c, t0, idx);
+		int64_t jumps[] = {17, 17, 16, 4999, 5000, 0, 1, 100000, 2};
+		for (size_t j = 0; j < sizeof jumps / sizeof *jumps; j++)
+			bad += psg_clock_time(&k, c, t0, jumps[j]) !=
+			       psg_sample_time(c, t0, jumps[j]);
+		bad += psg_clock_time(&k, &cs[0], 5, 3) !=
+		       psg_sample_time(&cs[0], 5, 3);
+	}
+	OK(!bad, "psg_clock_time equals psg_sample_time, step by step and "
+	   "after seeks (%d differ)", bad);
+	psg_clock k = {0};
+	const psg_channel *c = &cs[4];
+	for (int64_t idx = 20; idx < 40; idx++)
+		bad += psg_clock_time(&k, c, INT64_MAX - 100, idx) !=
+		       psg_sample_time(c, INT64_MAX - 100, idx);
+	for (int64_t idx = 0; idx < 40; idx++)
+		bad += psg_clock_time(&k, c, INT64_MIN + 5, -idx) !=
+		       psg_sample_time(c, INT64_MIN + 5, -idx);
+	OK(!bad, "psg_clock_time saturates as psg_sample_time does");
+}
+
 static void test_helpers(void)
 {
 	psg_channel c = {.spr = 975, .period = 2 * PSG_TICKS_PER_SEC};
@@ -293,6 +332,7 @@ int main(void)
 	test_bad_magic();
 	test_writer_checks();
 	test_helpers();
+	test_clock();
 	test_sha256();
 	test_tal();
 	return TAP_DONE();
