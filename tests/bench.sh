@@ -34,6 +34,9 @@ line() {   # name seconds rss_kb floor hours [samples per second]
 }
 
 TF='/usr/bin/time -f "%e %M"'
+# BENCH_READ=0, BENCH_SYNTH=0, BENCH_FILTER=0, BENCH_CHAIN=0, BENCH_COHORT=0
+# leave a part out.
+[ "${BENCH_READ:-1}" = 1 ] || HOURS=
 for h in $HOURS; do
 	f=$DIR/night${h}h_${CH}ch.edf
 	[ -s "$f" ] || "$T/mkedf" --hours "$h" --channels "$CH" --rate "$RATE" -o "$f"
@@ -94,39 +97,78 @@ if [ "$BENCH_FILTER" = 1 ]; then
 	done
 fi
 
-# The chain (issue 21): a generated 8-h, 16-channel night (EEG/EOG 256 Hz,
-# EMG 512 Hz; BENCH_CHAIN_HOURS).  The floor is reading it: psg-read
-# --no-hash > /dev/null.  Each detector is timed alone on the stream its
-# upstream stages wrote (read from a file, written to a file), so its line
-# is its own cost; then the whole chain as psg-night runs it.  Ratios are
-# to the floor measured in the same run.
+# The chain (issue 21): a generated night of BENCH_CHAIN_HOURS (default
+# 1 and 8) with psg-synth's 16-channel montage (EEG/EOG 256 Hz, EMG 512
+# Hz).  The floor is reading it: psg-read --no-hash > /dev/null.  Each
+# detector alone reads the stream its upstream stages wrote (from a file
+# in the page cache, made untimed beforehand) and writes to /dev/null, as
+# the floor does, so its line is its own cost; psg-h5 writes its file.
+# Then the pipe itself: psg-read | cat > /dev/null and through six cats
+# (a hop is a copy into and out of the kernel, with no work), and the
+# whole chain as psg-night runs it.  Each line is the median of
+# BENCH_REPEAT runs (default 3) of wall time, CPU time (user + system, of
+# every process of the line) and peak RSS (the largest process's); ratios
+# are to the floor's wall time of the same run.
 BENCH_CHAIN=${BENCH_CHAIN:-1}
+REP=${BENCH_REPEAT:-3}
+# Prints the median "wall cpu rss_kb" of $REP runs of the shell command $1.
+median3() {
+	i=0
+	: >"$DIR/runs"
+	while [ "$i" -lt "$REP" ]; do
+		sh -c "/usr/bin/time -f '%e %U %S %M' sh -c \"$1\"" \
+			2>"$DIR/time.log" >/dev/null
+		tail -1 "$DIR/time.log" >>"$DIR/runs"
+		i=$((i + 1))
+	done
+	for col in 1 2 4; do
+		if [ "$col" = 2 ]; then
+			awk '{ print $2 + $3 }' "$DIR/runs"
+		else
+			cut -d' ' -f"$col" "$DIR/runs"
+		fi | sort -n | awk '{ v[NR] = $1 } END { printf "%s ", v[int((NR + 1) / 2)] }'
+	done
+	echo
+}
+chainline() {   # name wall cpu rss_kb floor_wall floor_cpu
+	awk -v n="$1" -v s="$2" -v c="$3" -v m="$4" -v f="$5" -v fc="$6" 'BEGIN {
+		gsub(/\|/, "\\|", n)
+		printf "| %-42s | %6.2f | %6.2f | %6.2f | %6.2f | %6.1f |\n",
+		       n, s, c, s / f, c / fc, m / 1024 }'
+}
 if [ "$BENCH_CHAIN" = 1 ]; then
-	for h in ${BENCH_CHAIN_HOURS:-8}; do
+	for h in ${BENCH_CHAIN_HOURS:-1 8}; do
 		f=$DIR/synth${h}h.edf
 		[ -s "$f" ] || "$B/psg-synth" -H "$h" -s 1 -o "$f" >/dev/null
-		echo "== the chain, $h h, psg-synth's 16-channel montage ($(du -h "$f" | cut -f1))"
-		set -- $(measure "$TF $B/psg-read --no-hash $f")
-		floor=$1
-		line "psg-read --no-hash (floor)" "$1" "$2" "$floor" "$h" 3937
-		set -- $(measure "$TF $B/psg-read $f")
-		line "psg-read (default: SHA-256 on)" "$1" "$2" "$floor" "$h" 3937
-		set -- $(measure "$TF $B/psg-read --backend edflib $f")
-		line "psg-read --backend edflib" "$1" "$2" "$floor" "$h" 3937
+		echo "== the chain, $h h, psg-synth's 16-channel montage ($(du -h "$f" | cut -f1)); load: $(uptime | sed 's/.*load/load/')"
+		echo "| stage | wall s | cpu s | wall x floor | cpu x floor | peak MB |"
+		echo "|---|---:|---:|---:|---:|---:|"
+		set -- $(median3 "$B/psg-read --no-hash $f > /dev/null")
+		floor="$1 $2"
+		chainline "psg-read --no-hash (floor)" "$1" "$2" "$3" $floor
+		set -- $(median3 "$B/psg-read $f > /dev/null")
+		chainline "psg-read (default: SHA-256 on)" "$1" "$2" "$3" $floor
+		set -- $(median3 "$B/psg-read --backend edflib $f > /dev/null")
+		chainline "psg-read --backend edflib" "$1" "$2" "$3" $floor
 		"$B/psg-read" "$f" >"$DIR/s0.psg"
 		prev=$DIR/s0.psg
 		for st in wake sws spindle stage emg; do
 			[ -x "$B/psg-$st" ] || continue
-			set -- $(measure "$TF sh -c '$B/psg-$st < $prev > $DIR/s-$st.psg'")
-			line "psg-$st alone (stream file in, file out)" "$1" "$2" "$floor" "$h" 3937
+			set -- $(median3 "$B/psg-$st < $prev > /dev/null")
+			chainline "psg-$st alone" "$1" "$2" "$3" $floor
+			"$B/psg-$st" <"$prev" >"$DIR/s-$st.psg"
 			[ "$prev" = "$DIR/s0.psg" ] || rm -f "$prev"
 			prev=$DIR/s-$st.psg
 		done
-		set -- $(measure "$TF $B/psg-h5 -o $DIR/chain.h5 < $prev")
-		line "psg-h5 alone" "$1" "$2" "$floor" "$h" 3937
+		set -- $(median3 "$B/psg-h5 -o $DIR/chain.h5 < $prev")
+		chainline "psg-h5 alone" "$1" "$2" "$3" $floor
 		rm -f "$prev" "$DIR/s0.psg" "$DIR/chain.h5"
-		set -- $(measure "$TF $B/psg-night $f -o $DIR/chain.h5")
-		line "psg-night (the whole chain)" "$1" "$2" "$floor" "$h" 3937
+		set -- $(median3 "$B/psg-read --no-hash $f | cat > /dev/null")
+		chainline "psg-read --no-hash | cat (one hop)" "$1" "$2" "$3" $floor
+		set -- $(median3 "$B/psg-read --no-hash $f | cat | cat | cat | cat | cat | cat > /dev/null")
+		chainline "psg-read --no-hash | cat x6 (six hops)" "$1" "$2" "$3" $floor
+		set -- $(median3 "$B/psg-night -q $f -o $DIR/chain.h5")
+		chainline "psg-night (the whole chain)" "$1" "$2" "$3" $floor
 		rm -f "$DIR/chain.h5"
 	done
 fi
