@@ -8,13 +8,17 @@
 # 12-85 each there), so events are scored in 0-1000 s (--span); the whole
 # excerpt is shown too.
 #
-# Three parameters are tuned, the thresholds of the absolute sigma power
-# and of the relative sigma power's z, and the shortest spindle (A7 0.3 s,
-# AASM 0.5 s), by leave-one-recording-out cross-validation: for each
-# excerpt, the grid point with the best pooled F1 on the other three is
-# run on it, and the held-out counts are summed.  Only that CV figure is
-# the result; the published A7 defaults (1.25, 1.6) are shown beside it.
-# Prints one line per excerpt and pooled lines; ~1 min on 2 cores.
+# Five parameters are tuned, the thresholds of the absolute sigma power
+# and of the relative sigma power's z, the shortest spindle (A7 0.3 s,
+# AASM 0.5 s), the sigma band's pass-band edges (1-Hz transitions outside
+# them) and how a spindle ends (A7's rule, a hysteresis on the covariance
+# --extent-cov 0.7, or joining spindles under 0.5 s apart --merge 0.5),
+# by leave-one-recording-out cross-validation: for each excerpt, the grid
+# point with the best pooled F1 on the other three is run on it, and the
+# held-out counts are summed.  Only that CV figure is the result; the
+# stage's defaults (A7's published thresholds and ending, and the band
+# 11.5-16 Hz) are shown beside it.  Prints one line per excerpt and
+# pooled lines; ~10 min on 2 cores.
 set -eu
 : "${PSG_BUILD:=build}"
 B=$PSG_BUILD/bin
@@ -24,6 +28,8 @@ SPAN=0-1000
 ABS="1.0 1.125 1.25 1.375 1.5 1.625 1.75"
 REL="1.2 1.4 1.6 1.8 2.0"
 DMIN="0.3 0.4 0.5"
+SIGMA="11-16 11.5-15.5 11.5-16 12-15"
+END="a7 --extent-cov=0.7 --merge=0.5"
 [ -f "$D/excerpt1_eeg_hyp.edf" ] || {
 	echo "validate-spindles: $D is absent, nothing to validate" >&2
 	exit 0
@@ -54,19 +60,28 @@ for n in 1 2 3 4; do
 	"$B/psg-read" --no-hash "$D/excerpt${n}_eeg_hyp.edf" >"$TMP/rec.$n"
 done
 
-# The grid on every excerpt: $TMP/grid holds "abs rel,dmin excerpt TP DET
-# REF" (the second field joins two parameters).
+# One run of the grid on every excerpt: "abs rel,dmin,sigma,end excerpt
+# TP DET REF" (the second field joins four parameters).
+cell() {
+	a=$1 r=$2 m=$3 s=$4 e=$5
+	x=
+	[ "$e" = a7 ] || x=$e
+	for n in 1 2 3 4; do
+		"$B/psg-spindle" --no-kcomplex --abs-power "$a" \
+		    --rel-power "$r" --duration "$m-2.5" --sigma "$s" $x \
+		    <"$TMP/rec.$n" >"$TMP/out"
+		c=$("$B/psg-score" -e "$D/Visual_scoring1_excerpt$n.txt" \
+		    --iou $IOU --span $SPAN "$TMP/out" | counts)
+		echo "$a $r,$m,$s,$e $n $c"
+	done
+}
 for a in $ABS; do
 	for r in $REL; do
 		for m in $DMIN; do
-			for n in 1 2 3 4; do
-				"$B/psg-spindle" --no-kcomplex --abs-power "$a" \
-				    --rel-power "$r" --duration "$m-2.5" \
-				    <"$TMP/rec.$n" >"$TMP/out"
-				c=$("$B/psg-score" -e \
-				    "$D/Visual_scoring1_excerpt$n.txt" --iou $IOU \
-				    --span $SPAN "$TMP/out" | counts)
-				echo "$a $r,$m $n $c"
+			for s in $SIGMA; do
+				for e in $END; do
+					cell "$a" "$r" "$m" "$s" "$e"
+				done
 			done
 		done
 	done
@@ -74,8 +89,9 @@ done >"$TMP/grid"
 
 # Leave one recording out: the best pooled F1 on the other three.
 echo "psg-spindle vs expert 1, IoU >= $IOU, onsets in $SPAN s;"
-echo "CV: --abs-power, --rel-power and the shortest --duration chosen on the"
-echo "other three excerpts"
+echo "CV: --abs-power, --rel-power, the shortest --duration, --sigma and the"
+echo "ending (A7's, --extent-cov 0.7, --merge 0.5) chosen on the other three"
+echo "excerpts"
 for n in 1 2 3 4; do
 	best=$(awk -v n="$n" '$3 != n {k = $1 " " $2; t[k] += $4; d[k] += $5;
 		r[k] += $6} END {for (k in t) printf "%.6f %s\n",
@@ -87,13 +103,13 @@ for n in 1 2 3 4; do
 	echo "$n $c $2 $3"
 done >"$TMP/cv"
 while read -r n t d r a rel; do
-	printf "excerpt %s  CV (abs %s, rel,dmin %s): TP %s det %s ref %s F1 %s\n" \
+	printf "excerpt %s  CV (abs %s, rel,dmin,sigma,end %s): TP %s det %s ref %s F1 %s\n" \
 	    "$n" "$a" "$rel" "$t" "$d" "$r" "$(f1 "$t" "$d" "$r")"
 done <"$TMP/cv"
 set -- $(awk '{t += $2; d += $3; r += $4} END {print t, d, r}' "$TMP/cv")
 echo "pooled CV F1 $(f1 "$@")  (TP $1, detected $2, reference $3)"
 
-# Beside it, each excerpt and pooled: A7's published defaults, expert 2,
+# Beside it, each excerpt and pooled: the stage's defaults, expert 2,
 # the DREAMS detector; in the scored span and over the whole excerpt.
 for span in $SPAN 0-1e9; do
 	echo "--- onsets in $span s"
