@@ -21,7 +21,11 @@
  *    N1 and N2 epochs whose N2 score (below) averages under its
  *    threshold over 5 minutes.  A REM period is long and its EEG
  *    resembles N1's, while N1 comes in short runs between wake and N2
- *    (AASM 7.B); --rem-run 0 turns it off;
+ *    (AASM 7.B); --rem-run 0 turns it off.  W of up to --rem-bridge 1
+ *    minute inside the stretch stays W but does not end it, and the N1
+ *    epochs either side of it are R too (R continues, AASM 7.E.2, while
+ *    the EEG stays low-amplitude mixed-frequency without K-complexes or
+ *    spindles: an N1 call here);
  *  - N2 or N1 (AASM 7.B, 7.C) by N2's score: the epoch's delta power
  *    (0.5-4 Hz, log10) over the night's median of NREM sleep outside N3
  *    (N1 is low-amplitude, mixed-frequency EEG; N2 carries K-complexes
@@ -60,6 +64,7 @@ typedef struct opts {
 	double atonia;              /* decades of chin tone below N2's */
 	double rem_eog;             /* decades of EOG/EEG above its median */
 	double rem_run;             /* minutes: EEG-only R runs */
+	double rem_bridge;          /* minutes of W that do not break one */
 	double flat_uv;
 	int optional;
 } opts;
@@ -141,6 +146,9 @@ static void usage(FILE *f)
 	      "                       median (default 0.3)\n"
 	      "      --rem-run MIN    EEG only: R needs a run this long "
 	      "(default 10; 0 = no R)\n"
+	      "      --rem-bridge MIN EEG only: W this long or shorter "
+	      "inside such a run does\n"
+	      "                       not end it (default 1)\n"
 	      "      --flat UV        unusable EEG below this SD (default 1)\n"
 	      "      --optional       no suitable channel: pass the stream "
 	      "through, exit 0\n"
@@ -155,16 +163,17 @@ static void usage(FILE *f)
 static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_EOG = 256, O_EMG, O_N2D, O_N2E, O_N2W, O_ATONIA, O_REMEOG,
-	       O_REMRUN, O_FLAT, O_OPTIONAL };
+	       O_REMRUN, O_FLAT, O_OPTIONAL, O_BRIDGE };
 	static const struct option lo[] = {{"channel", 1, 0, 'c'},
 		{"eog", 1, 0, O_EOG}, {"emg", 1, 0, O_EMG},
 		{"n2-delta", 1, 0, O_N2D}, {"n2-events", 1, 0, O_N2E},
 		{"n2-wake", 1, 0, O_N2W},
 		{"atonia", 1, 0, O_ATONIA}, {"rem-eog", 1, 0, O_REMEOG},
 		{"rem-run", 1, 0, O_REMRUN}, {"flat", 1, 0, O_FLAT},
+		{"rem-bridge", 1, 0, O_BRIDGE},
 		{"optional", 0, 0, O_OPTIONAL}, {"help", 0, 0, 'h'},
 		{0, 0, 0, 0}};
-	*o = (opts){NULL, NULL, NULL, -0.25, 0.2, 0.5, 0.3, 0.3, 10, 1, 0};
+	*o = (opts){NULL, NULL, NULL, -0.25, 0.2, 0.5, 0.3, 0.3, 10, 1, 1, 0};
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
@@ -184,6 +193,8 @@ static void parse_args(int argc, char **argv, opts *o)
 			break;
 		case O_REMRUN: o->rem_run = opt_num("--rem-run", optarg, 0,
 						    1e6); break;
+		case O_BRIDGE: o->rem_bridge = opt_num("--rem-bridge", optarg,
+						       0, 60); break;
 		case O_FLAT: o->flat_uv = opt_num("--flat", optarg, 0, 1e6);
 			break;
 		case O_OPTIONAL: o->optional = 1; break;
@@ -511,29 +522,66 @@ static double local_n2(const det *d, size_t i, size_t k)
 	return n ? sum / n : NAN;
 }
 
+/* The end of the run of candidates from i: candidates, and W of at most
+   `bridge' epochs between two of them (a brief awakening, or psg-wake
+   taking REM's alpha and beta for wake, does not end a REM period). */
+static size_t run_end(const det *d, const unsigned char *cand, size_t i,
+		      size_t bridge)
+{
+	size_t j = i;
+	for (;;) {
+		while (j < d->nnight && cand[j])
+			j++;
+		size_t w = j;
+		while (w < d->nnight && w - j < bridge &&
+		       d->night[w].stage == PSG_STAGE_W)
+			w++;
+		if (w == j || w >= d->nnight || !cand[w])
+			return j;
+		j = w;
+	}
+}
+
+/* R continues over the N1 epochs next to a run (AASM 7.E.2: R goes on
+   while the EEG stays low-amplitude mixed-frequency without K-complexes
+   or spindles, which is what an N1 call here says; likewise back to the
+   N2 before it, the segment before the first REMs). */
+static void rem_extend(det *d, size_t i, size_t j, double conf)
+{
+	for (size_t m = j; m < d->nnight && d->night[m].stage == PSG_STAGE_N1;
+	     m++)
+		set(&d->night[m], PSG_STAGE_R, R_RUN, conf);
+	for (size_t m = i; m > 0 && d->night[m - 1].stage == PSG_STAGE_N1; m--)
+		set(&d->night[m - 1], PSG_STAGE_R, R_RUN, conf);
+}
+
 /* EEG alone: R is a stretch of at least --rem-run minutes of N1 and N2
    epochs whose N2 score is below its threshold on average over 5
    minutes: a REM period is long and its EEG resembles N1's (some of its
    epochs pass for N2 by their sawtooth waves and spindle-like bursts),
-   while N1 itself comes in short runs between wake and N2. */
+   while N1 itself comes in short runs between wake and N2.  W up to
+   --rem-bridge inside it stays W but does not end it; the N1 epochs
+   either side of it are R too (rem_extend). */
 static void rem_runs(det *d)
 {
 	double len = (double)d->h->epoch_len / PSG_TICKS_PER_SEC / 60;
 	size_t k = (size_t)(REM_HALF / len + 0.5), i = 0;
+	size_t bridge = (size_t)(d->o->rem_bridge / len + 1e-9);
 	unsigned char *cand = calloc(d->nnight + 1, 1);
 	if (!cand)
 		die(EXIT_IO, "out of memory");
 	for (size_t j = 0; j < d->nnight; j++)
 		cand[j] = light(&d->night[j]) && local_n2(d, j, k) < 0;
 	while (i < d->nnight) {
-		size_t j = i;
-		while (j < d->nnight && cand[j])
-			j++;
+		size_t j = cand[i] ? run_end(d, cand, i, bridge) : i;
 		if (j > i && d->o->rem_run > 0 &&
-		    (double)(j - i) * len >= d->o->rem_run)
+		    (double)(j - i) * len >= d->o->rem_run) {
 			for (size_t m = i; m < j; m++)
-				set(&d->night[m], PSG_STAGE_R, R_RUN, logistic(
-				    -local_n2(d, m, k) / 0.1));
+				if (cand[m])
+					set(&d->night[m], PSG_STAGE_R, R_RUN,
+					    logistic(-local_n2(d, m, k) / 0.1));
+			rem_extend(d, i, j, logistic(0));
+		}
 		i = j > i ? j : i + 1;
 	}
 	free(cand);
