@@ -40,6 +40,7 @@ typedef struct opts {
 	const char *audio[MAX_EXTRA];
 	int naudio;
 	int64_t audio_offset;
+	int header_only;            /* HEAD and END only */
 } opts;
 
 static void usage(FILE *f)
@@ -67,6 +68,10 @@ static void usage(FILE *f)
 	      "      --block SEC         samples per data block (default 1)\n"
 	      "      --backend NAME      auto (default), edflib or native\n"
 	      "      --no-hash           skip the source's SHA-256\n"
+	      "      --header-only       the header and the end record, no "
+	      "samples or events\n"
+	      "                          (what psg-night reads to learn the "
+	      "stages' choices)\n"
 	      "  -h, --help              this help\n"
 	      "      --version           the version\n\n"
 	      "Exit: 0 ok, 1 usage, 2 unreadable/malformed input or write "
@@ -76,13 +81,14 @@ static void usage(FILE *f)
 static void parse_args(int argc, char **argv, opts *o)
 {
 	enum { O_AUDIO = 256, O_AOFF, O_ORIGIN, O_BLOCK, O_BACKEND, O_NOHASH,
-	       O_VERSION };
+	       O_VERSION, O_HEADER };
 	static const struct option lo[] = {
 		{"channels", 1, 0, 'c'}, {"annotations", 1, 0, 'a'},
 		{"audio", 1, 0, O_AUDIO}, {"audio-offset", 1, 0, O_AOFF},
 		{"epoch", 1, 0, 'e'}, {"epoch-origin", 1, 0, O_ORIGIN},
 		{"block", 1, 0, O_BLOCK}, {"backend", 1, 0, O_BACKEND},
-		{"no-hash", 0, 0, O_NOHASH}, {"help", 0, 0, 'h'},
+		{"no-hash", 0, 0, O_NOHASH}, {"header-only", 0, 0, O_HEADER},
+		{"help", 0, 0, 'h'},
 		{"version", 0, 0, O_VERSION}, {0, 0, 0, 0}};
 	int c;
 	o->open.hash = 1;
@@ -128,6 +134,7 @@ static void parse_args(int argc, char **argv, opts *o)
 				die(EXIT_USAGE, "unknown backend '%s'", optarg);
 			break;
 		case O_NOHASH: o->open.hash = 0; break;
+		case O_HEADER: o->header_only = 1, o->open.hash = 0; break;
 		case 'h': usage(stdout); exit(0);
 		case O_VERSION: puts("psg-read (psgpipe) " PSG_VERSION); exit(0);
 		default: bad_option(c, argv);
@@ -355,7 +362,15 @@ int main(int argc, char **argv)
 	m.h = h;
 	if (!(m.w = psg_writer_open_fd(1, h, &st)))
 		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
-	pump(in, &m);
+	if (o.header_only) {
+		/* A whole stream without records: the stages read it in a
+		   moment, where stopping them with a broken pipe after the
+		   header cost psg-night a fifth of the night. */
+		psg_end e = {.duration = h->duration};
+		if (psg_writer_finish(m.w, &e))
+			die(EXIT_IO, "%s", psg_writer_errmsg(m.w));
+	} else
+		pump(in, &m);
 	print_warnings_from(in, path, warned);
 	for (int i = 0; i < m.naudio; i++) {
 		sf_close(m.au[i].sf);

@@ -394,6 +394,25 @@ static void sorted_remove(sorted *b, double v)
 	b->n--;
 }
 
+/* sorted_add(b, in), then sorted_remove(b, out), in one pass: in takes
+   out's place and moves to its rank, the same sorted values without
+   shifting the rest of the baseline twice. */
+static void sorted_replace(sorted *b, double out, double in)
+{
+	int i = 0;
+	while (i < b->n && b->v[i] != out)
+		i++;
+	if (i == b->n) {
+		sorted_add(b, in);
+		return;
+	}
+	for (; i < b->n - 1 && b->v[i + 1] < in; i++)
+		b->v[i] = b->v[i + 1];
+	for (; i > 0 && b->v[i - 1] > in; i--)
+		b->v[i] = b->v[i - 1];
+	b->v[i] = in;
+}
+
 /* z of v against the baseline's values between its 10th and 90th
    percentiles (A7: the trimmed baseline's mean and SD); 0 without
    spread. */
@@ -412,6 +431,34 @@ static double trimmed_z(const sorted *b, double v)
 		s2 += (b->v[i] - m) * (b->v[i] - m);
 	double sd = n > 1 ? sqrt(s2 / (n - 1)) : 0;
 	return sd > 0 ? (v - m) / sd : 0;
+}
+
+/* trimmed_z of a against va and of b against vb, for baselines of one
+   length (the two of a window): each sum runs in its own order, so the
+   bits are trimmed_z's, but side by side, where one after the other each
+   addition waited on the one before (a quarter of psg-spindle's time). */
+static void trimmed_z2(const sorted *a, double va, const sorted *b,
+		       double vb, double *za, double *zb)
+{
+	if (a->n != b->n || a->n < 2) {
+		*za = trimmed_z(a, va), *zb = trimmed_z(b, vb);
+		return;
+	}
+	int lo = (int)lround(0.1 * (a->n - 1)), hi = (int)lround(0.9 *
+							      (a->n - 1));
+	int n = hi - lo + 1;
+	double sa = 0, sb = 0, qa = 0, qb = 0;
+	for (int i = lo; i <= hi; i++)
+		sa += a->v[i], sb += b->v[i];
+	double ma = sa / n, mb = sb / n;
+	for (int i = lo; i <= hi; i++) {
+		qa += (a->v[i] - ma) * (a->v[i] - ma);
+		qb += (b->v[i] - mb) * (b->v[i] - mb);
+	}
+	double sda = n > 1 ? sqrt(qa / (n - 1)) : 0;
+	double sdb = n > 1 ? sqrt(qb / (n - 1)) : 0;
+	*za = sda > 0 ? (va - ma) / sda : 0;
+	*zb = sdb > 0 ? (vb - mb) / sdb : 0;
 }
 
 /* The window of three steps starting at step i (0.3 s every 0.1 s). */
@@ -532,8 +579,7 @@ static void finalize(det *d, int64_t f)
 {
 	spin *s = &d->sp;
 	step *w = at(s, f);
-	w->zrel = trimmed_z(&s->brel, w->rel);
-	w->zcov = trimmed_z(&s->bcov, w->cov);
+	trimmed_z2(&s->brel, w->rel, &s->bcov, w->cov, &w->zrel, &w->zcov);
 	s->nfinal = f + 1;
 	judge_step(d, f);
 	s->nbin = f + 1;
@@ -554,14 +600,17 @@ static void new_window(det *d, int64_t i)
 {
 	spin *s = &d->sp;
 	window_features(s, i, 3);
-	sorted_add(&s->brel, at(s, i)->rel);
-	sorted_add(&s->bcov, at(s, i)->cov);
-	s->nwin = i + 1;
-	int64_t f = i - s->half;
-	if (f >= 0) {
-		drop_old(s, f);
-		finalize(d, f);
+	int64_t f = i - s->half, old = f - s->half - 1;
+	if (old >= 0) {     /* as drop_old(s, f) after the adds */
+		sorted_replace(&s->brel, at(s, old)->rel, at(s, i)->rel);
+		sorted_replace(&s->bcov, at(s, old)->cov, at(s, i)->cov);
+	} else {
+		sorted_add(&s->brel, at(s, i)->rel);
+		sorted_add(&s->bcov, at(s, i)->cov);
 	}
+	s->nwin = i + 1;
+	if (f >= 0)
+		finalize(d, f);
 }
 
 /* The step boundary after step j: 0.1 s steps from the segment's first

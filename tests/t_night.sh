@@ -37,6 +37,13 @@ swsp=$(fig "$TMP/mixed.h5" sws_percent)
 check "SWS percent is of sleep time with psg-wake's calls ($swsm / $tst min = $swsp %)" \
 	awk -v a="$swsm" -v b="$tst" -v p="$swsp" -v k="$(fig "$TMP/mixed.h5" sws_basis)" \
 	'BEGIN { exit !(k == 1 && a > 0 && (100 * a / b - p) ^ 2 < 1e-18) }'
+# The first pass reads psg-read --header-only: a whole stream, no records.
+psg-read --header-only "$TMP/mixed.edf" >"$TMP/head.psg"
+check "psg-read --header-only is a whole stream without records (psg-night's first pass)" \
+	sh -c "psg-dump '$TMP/head.psg' | tail -n 1 | grep -q '^end duration=7200.0000000 records=0 '"
+psg-dump -H "$TMP/head.psg" | grep -v '^history' >"$TMP/head1"
+psg-read "$TMP/mixed.edf" | psg-dump -H | grep -v '^history' >"$TMP/head2"
+check "...and its header is the full read's" cmp -s "$TMP/head1" "$TMP/head2"
 summary=$(grep -c . "$TMP/mixed.out")
 check "the channel map and summary are short ($summary lines)" test "$summary" -le 14
 check "the channel map comes first: wake's EEG is C4-M1, sws's F4-M1" \
