@@ -17,14 +17,17 @@ chain() {   # chain OUT.h5 psg-read-args...: the detectors and psg-stage
 psg-synth -H 4 -p healthy -s 11 -o "$TMP/h.edf" >/dev/null
 psg-synth -H 4 -p insomnia -s 12 -o "$TMP/i.edf" >/dev/null
 psg-synth -H 3 -p healthy -s 13 --gaps 2 -o "$TMP/g.edf" >/dev/null
+# mains hum (60 Hz here) on a chin as small as R's: the tone must not see it
+psg-synth -H 3 -p mixed -s 14 --mains 60 -o "$TMP/m.edf" >/dev/null
 chain "$TMP/h.h5" "$TMP/h.edf"
 chain "$TMP/i.h5" "$TMP/i.edf"
 chain "$TMP/he.h5" -c C4-M1 "$TMP/h.edf"
 chain "$TMP/g.h5" "$TMP/g.edf"
+chain "$TMP/m.h5" "$TMP/m.edf"
 chain "$TMP/ha.h5" -a "$TMP/h.hypnogram.edf" "$TMP/h.edf"
-check "psg-stage runs in the chain on four generated nights" \
+check "psg-stage runs in the chain on five generated nights" \
 	test -s "$TMP/h.h5" -a -s "$TMP/i.h5" -a -s "$TMP/he.h5" -a \
-	-s "$TMP/g.h5" -a -s "$TMP/ha.h5"
+	-s "$TMP/g.h5" -a -s "$TMP/ha.h5" -a -s "$TMP/m.h5"
 
 $PY - "$TMP" >"$TMP/out" 2>&1 <<'PYEOF'
 import csv, sys
@@ -57,6 +60,7 @@ for h5, night, acc_min, k_min, what in (
         ("h", "h", 0.9, 0.85, "healthy, full montage"),
         ("i", "i", 0.9, 0.85, "insomnia, full montage"),
         ("g", "g", 0.9, 0.85, "healthy EDF+D with 2 pauses"),
+        ("m", "m", 0.85, 0.8, "mixed, 60-Hz mains, pops (unscored epochs)"),
         ("he", "h", 0.9, 0.85, "healthy, C4-M1 alone")):
     ep = h5py.File("%s/%s.h5" % (d, h5), "r")["epochs"][:]
     t = truth(night)
@@ -68,6 +72,10 @@ for h5, night, acc_min, k_min, what in (
     ok(po >= acc_min and k >= k_min and len(ep) == len(t),
        "%s: accuracy %.3f >= %g, kappa %.3f >= %g" % (what, po, acc_min,
                                                        k, k_min))
+    if h5 == "m":
+        ok(cm[4, 4] >= 0.8 * cm[4].sum(),
+           "mixed with mains: R found by the chin (%d of %d)" %
+           (cm[4, 4], cm[4].sum()))
     if h5 == "h":
         ok(all((cm[i, i] / cm[i].sum() >= 0.5) for i in (0, 2, 3, 4)),
            "healthy: W, N2, N3 and R each mostly found (recall >= 0.5)")
@@ -119,6 +127,10 @@ for h5, night, source in (("h", "h", 0), ("g", "g", 0), ("ha", "h", 1)):
         ok(s["hyp_gap"] > 0 and s["hyp_trt"] + s["hyp_gap"] ==
            len(t) * 0.5, "EDF+D: %g min of pauses counted apart from "
            "TRT %g" % (s["hyp_gap"], s["hyp_trt"]))
+    if h5 == "m":
+        ok(cm[4, 4] >= 0.8 * cm[4].sum(),
+           "mixed with mains: R found by the chin (%d of %d)" %
+           (cm[4, 4], cm[4].sum()))
     if h5 == "h":
         ok(s["hyp_cycles"] >= 2 and s["hyp_tst"] > 0 and
            0 < s["hyp_se"] <= 100 and s["hyp_sme"] >= s["hyp_se"],
@@ -127,8 +139,8 @@ for h5, night, source in (("h", "h", 0), ("g", "g", 0), ("ha", "h", 1)):
 PYEOF
 [ $? -eq 0 ] || echo "not ok - the Python checks stopped" >>"$TMP/out"
 cat "$TMP/out"
-check "the $(grep -c '^ok' "$TMP/out") generated-night checks above pass (11 expected)" \
-	sh -c "! grep -q '^not ok' '$TMP/out' && [ \$(grep -c '^ok' '$TMP/out') -eq 11 ]"
+check "the $(grep -c '^ok' "$TMP/out") generated-night checks above pass (13 expected)" \
+	sh -c "! grep -q '^not ok' '$TMP/out' && [ \$(grep -c '^ok' '$TMP/out') -eq 13 ]"
 
 # psg-score's five stages: its confusion matrix against one counted here
 # from the HDF5 epochs and the truth (a generated night), and against an
