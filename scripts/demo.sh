@@ -46,15 +46,15 @@ if [ -f "$D/excerpt1_eeg_hyp.edf" ] && [ -f "$D/Hypnogram_excerpt1.txt" ]; then
 		"the expert's R&K staging (20-s epochs)"
 	real=$OUT/dreams1.h5
 	night "$D/excerpt1_eeg_hyp.edf" "$real" --epoch 20 \
-		--detectors wake,sws,spindle --hypnogram "$D/Hypnogram_excerpt1.txt"
-	echo "  against the expert (psg-score; N3 = S3+S4):"
+		--detectors wake,sws,spindle,stage --hypnogram "$D/Hypnogram_excerpt1.txt"
+	echo "  against the expert (psg-score; N3 = S3+S4; stages: psg-stage from the EEG alone; in-sample, these excerpts shaped the defaults):"
 	"$BIN/psg-score" -r "$D/Hypnogram_excerpt1.txt" "$real" | sed 's/^/    /'
 else
 	echo "== A real excerpt: the bundled Sleep-EDF SC4001 (5 min, EEG only;" \
 		"../shared/data/dreams is absent)"
 	real=$OUT/SC4001E0-excerpt.h5
 	night "$ROOT/testdata/SC4001E0-excerpt.edf" "$real" \
-		--detectors wake,sws,spindle \
+		--detectors wake,sws,spindle,stage \
 		--hypnogram "$ROOT/testdata/SC4001EC-Hypnogram.edf"
 fi
 
