@@ -265,7 +265,8 @@ typedef struct psg_muscle_opts {
 	double pct, window, hold;    /* rest: percentile, s, frozen for <= s */
 	double min_s;                /* shorter contractions are dropped */
 	double tone_s;               /* a rise this long, on average below the
-					onset rise, is a new tone */
+					onset rise and levelled off, is a new
+					tone */
 } psg_muscle_opts;
 void psg_muscle_defaults(psg_muscle_opts *o);
 

@@ -22,12 +22,17 @@
  * not where the wake's higher tone does.  Contractions shorter than min_s
  * (0.1, AASM transient muscle activity) are dropped.
  *
- * A rise that lasts tone_s (10) with a mean below the onset rise is a
- * change of tone, not a contraction (the chin's tone is higher awake than
- * asleep, AASM Manual; 2-8x in psg-synth): it is dropped, and the rest starts
- * again from the new tone.  So a spasm's mean must reach the onset rise;
- * a tone step larger than that comes out as a spasm as long as the step
- * (our rule: no published one separates them).
+ * A rise that lasts tone_s (10) with a mean below the onset rise, and
+ * that has levelled off, is a change of tone, not a contraction (the
+ * chin's tone is higher awake than asleep, AASM Manual; 2-8x in
+ * psg-synth): it is dropped, and the rest starts again from the new tone.
+ * Levelled off: the mean of the last third of its 1-s means is less than
+ * on_uv / 8 (1 uV) above the first third's.  A cramp that creeps in
+ * crosses the onset on its envelope's peaks while its mean is still under
+ * it; it keeps rising, so it stays a contraction until its mean reaches
+ * the rise (without this, its rest followed it and it was lost).  A tone
+ * step larger than the onset rise comes out as a spasm as long as the
+ * step (our rules: no published one separates them).
  *
  * Shape (no scoring rule exists; our definitions): from the contraction's
  * 1-s means above rest, the time from onset to the highest, and the sub-
@@ -131,6 +136,7 @@ struct psg_muscle {
 	double qsum;
 	float *sec;                 /* its 1-s means, for the shape */
 	int slen, sn, nsec;
+	int rising, rising_at;      /* still rising, as of nsec == rising_at */
 	double ssum;
 };
 
@@ -219,6 +225,7 @@ static void start(psg_muscle *m, double t, double x, double rest,
 	m->peak = x, m->peak_t = 0, m->sum = 0, m->n = 0, m->level = 0;
 	m->qsum = 0, m->qwn = 0, m->qwi = 0;
 	m->ssum = 0, m->sn = 0, m->nsec = 0;
+	m->rising = 0, m->rising_at = -1;
 }
 
 /* The value x above rest joins the contraction in progress. */
@@ -243,6 +250,21 @@ static void take(psg_muscle *m, double t, double x)
 			m->sec[m->nsec++] = (float)(m->ssum / m->slen);
 		m->ssum = 0, m->sn = 0;
 	}
+}
+
+/* Its last third of 1-s means lies on_uv / 8 or more above its first
+   third: it has not levelled off (not a new tone yet). */
+static int rising(psg_muscle *m)
+{
+	if (m->rising_at == m->nsec)
+		return m->rising;
+	int k = m->nsec / 3;
+	double first = 0, last = 0;
+	for (int i = 0; i < k; i++)
+		first += m->sec[i], last += m->sec[m->nsec - 1 - i];
+	m->rising_at = m->nsec;
+	m->rising = k > 0 && (last - first) / k >= m->o.on_uv / 8;
+	return m->rising;
 }
 
 /* off_s of rest: within off_uv of it, or within rel_off of the
@@ -282,7 +304,8 @@ int psg_muscle_push(psg_muscle *m, double t, double e, psg_contraction *c)
 		start(m, t, x, rest, rise);
 	}
 	take(m, t, x);
-	if (t - m->on >= m->o.tone_s && m->sum / m->n < m->rise) {
+	if (t - m->on >= m->o.tone_s && m->sum / m->n < m->rise &&
+	    !rising(m)) {
 		m->in = 0;              /* a new tone: rest starts from it */
 		psg_pctl_reset(m->rest);
 		m->bn = 0, m->bsum = 0;

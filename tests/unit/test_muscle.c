@@ -76,6 +76,18 @@ static double ramp(double t)           /* 40 s rising to +40 over 30 s */
 	return 10 + fmin(30, (t - 400));
 }
 
+/* A cramp that creeps in: from 400 s it rises by 0.2 uV/s to +40 uV
+   (200 s), holds 100 s, and ends; its envelope ripples +-3 uV at 1 Hz,
+   so the first crossings of the onset come while its mean is still under
+   it (a real envelope fluctuates so). */
+static double creep(double t)
+{
+	if (t < 400 || t >= 700)
+		return 0;
+	double u = t - 400;
+	return fmin(40, 0.2 * u) + 3 * sin(2 * 3.141592653589793 * u);
+}
+
 int main(void)
 {
 	psg_muscle_opts o;
@@ -138,6 +150,16 @@ int main(void)
 	OK(n == 1 && c[0].t_peak > 29 && c[0].t_peak < 40,
 	   "a contraction rising for 30 s peaks 30-40 s in (%.1f s)",
 	   n ? c[0].t_peak : 0);
+	psg_muscle_free(m);
+
+	m = psg_muscle_new(&o, RATE);
+	n = run(m, 1000, creep, c, 8);
+	OK(n == 1 && c[0].on < 460 && fabs(c[0].off - 700) < 1 &&
+	   fabs(c[0].rest - 2) < 0.5,
+	   "a cramp creeping in over 200 s is one contraction from its first "
+	   "minute to its end, over the rest before it (%d: %.1f-%.1f s over "
+	   "%.1f uV)", n, n ? c[0].on : 0, n ? c[0].off : 0,
+	   n ? c[0].rest : 0);
 	psg_muscle_free(m);
 
 	/* A break inside a contraction ends it there; the rest starts again. */
