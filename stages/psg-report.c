@@ -326,7 +326,7 @@ static void track_hypnogram(fig *g)
 			atonia = psg_result_figure(g->r, i)->value;
 	char note[64] = "imported";
 	if (isfinite(atonia))
-		snprintf(note, sizeof note, "imported; REM atonia index %.2f",
+		snprintf(note, sizeof note, "imported, REM atonia %.2f",
 			 atonia);
 	if (t)
 		hypnogram_track(g, t, annotation_level, note);
@@ -397,6 +397,7 @@ typedef struct raster {
 	const char *label;     /* NULL: every row of t */
 	int64_t n;
 	int rank;
+	size_t order;          /* ties keep the tables' order */
 } raster;
 
 typedef struct rasters {
@@ -425,7 +426,8 @@ static void add_raster(rasters *rs, const psg_table *t, const char *label)
 {
 	rs->v = grow(rs->v, &rs->cap, rs->n + 1, sizeof *rs->v);
 	raster *w = &rs->v[rs->n++];
-	*w = (raster){t, label, 0, rank_of(label ? label : t->type)};
+	*w = (raster){t, label, 0, rank_of(label ? label : t->type),
+		rs->n - 1};
 	for (int64_t i = 0; i < t->nrows; i++)
 		w->n += in_row(w, i);
 }
@@ -461,16 +463,35 @@ static void rasters_of(rasters *rs, const psg_table *t)
 static int by_rank(const void *a, const void *b)
 {
 	const raster *p = a, *q = b;
-	return p->rank - q->rank;
+	if (p->rank != q->rank)
+		return p->rank - q->rank;
+	return (p->order > q->order) - (p->order < q->order);
+}
+
+/* A label's row names its table too: psg-emg writes spasms, twitches and
+   bursts both to emg_bursts (by its leg, chin and jaw rules) and to the
+   muscle tables (every muscle, events and their parts). */
+static const char *table_name(const char *type)
+{
+	static const char *const names[][2] = {{"emg_bursts", "EMG rules"},
+		{"emg_channels", "EMG, each channel"}, {"muscle_events", "muscles"},
+		{"muscle_parts", "each muscle"}};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (!strcmp(type, names[i][0]))
+			return names[i][1];
+	return type;
 }
 
 /* Marks closer than half a pixel merge into one. */
 static void draw_raster(fig *g, const raster *w)
 {
 	double x0 = -1, x1 = -1, h = ROW_H - 4;
-	char note[32];
+	char note[32], title[96];
 	snprintf(note, sizeof note, "%lld", (long long)w->n);
-	track_title(g, ROW_H, w->label ? w->label : w->t->type, note);
+	if (w->label)
+		snprintf(title, sizeof title, "%.40s (%s)", w->label,
+			 table_name(w->t->type));
+	track_title(g, ROW_H, w->label ? title : w->t->type, note);
 	for (int64_t i = 0; i <= w->t->nrows; i++) {
 		double a = 0, b = 0;
 		if (i < w->t->nrows) {
