@@ -179,6 +179,7 @@ typedef struct psg_clock {
 	int64_t t0, idx, t;       /* the last call's arguments and answer */
 	int64_t base, r, nq, nr;  /* t = base + nq; nq, nr: (r * period +
 				     spr / 2) divided by spr */
+	int64_t pq, pr;           /* period divided by spr, once */
 } psg_clock;
 int64_t psg_clock_seek(psg_clock *k, const psg_channel *c, int64_t t0,
 		       int64_t idx);
@@ -195,7 +196,7 @@ static inline int64_t psg_clock_time(psg_clock *k, const psg_channel *c,
 		if (__builtin_add_overflow(k->base, c->period, &k->base))
 			return psg_clock_seek(k, c, t0, idx);
 	} else {
-		k->nq += c->period / c->spr, k->nr += c->period % c->spr;
+		k->nq += k->pq, k->nr += k->pr;
 		if (k->nr >= c->spr)
 			k->nr -= c->spr, k->nq++;
 	}

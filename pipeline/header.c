@@ -270,6 +270,7 @@ int64_t psg_clock_seek(psg_clock *k, const psg_channel *c, int64_t t0,
 		return t;
 	num = k->r * c->period + c->spr / 2;
 	k->nq = num / c->spr, k->nr = num % c->spr;
+	k->pq = c->period / c->spr, k->pr = c->period % c->spr;
 	if (k->base + k->nq != t)
 		return t;
 	k->c = c;
