@@ -18,7 +18,7 @@
  *    night median of sleep: R's eye movements are sharp, < 500 ms, and
  *    reach the EOG far more than the EEG) or R in the epoch before (R
  *    continues, AASM 7.E.2).  Spindles do not veto it (below);
- *  - R with the EEG alone: a stretch of at least --rem-run 10 minutes of
+ *  - R with the EEG alone: a stretch of at least --rem-run 5 minutes of
  *    N1 and N2 epochs whose N2 score (below) averages under its
  *    threshold over 5 minutes.  A REM period is long and its EEG
  *    resembles N1's, while N1 comes in short runs between wake and N2
@@ -146,7 +146,7 @@ static void usage(FILE *f)
 	      "far above its\n"
 	      "                       median (default 0.3)\n"
 	      "      --rem-run MIN    EEG only: R needs a run this long "
-	      "(default 10; 0 = no R)\n"
+	      "(default 5; 0 = no R)\n"
 	      "      --rem-bridge MIN EEG only: W this long or shorter "
 	      "inside such a run does\n"
 	      "                       not end it (default 1)\n"
@@ -174,7 +174,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"rem-bridge", 1, 0, O_BRIDGE},
 		{"optional", 0, 0, O_OPTIONAL}, {"help", 0, 0, 'h'},
 		{0, 0, 0, 0}};
-	*o = (opts){NULL, NULL, NULL, -0.25, 0.2, 0.5, 0.3, 0.3, 10, 1, 1, 0};
+	*o = (opts){NULL, NULL, NULL, -0.25, 0.2, 0.5, 0.3, 0.3, 5, 1, 1, 0};
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
