@@ -35,8 +35,9 @@
  *    times how far psg-wake's wake_score lies below -0.3 decades (N1 is
  *    drowsiness, its EEG nearer wake's: Ogilvie 2001).  N2 when the score
  *    reaches --n2-delta -0.25, else N1;
- *  - `sleep_stage` per epoch: 0 W, 1 N1, 2 N2, 3 N3, 4 R, -1 unscored
- *    (not `stage`: psg-export derives a text column of that name);
+ *  - `sleep_stage` per epoch, sent as 0 W, 1 N1, 2 N2, 3 N3, 4 R, -1
+ *    unscored and stored by psg-h5 as the names (schema 2.0, coded.c;
+ *    not `stage`, which is psg-synth's truth);
  *  - `stage_conf` (0-1, not a calibrated probability): W and N3 take
  *    psg-wake's and psg-sws's scores as logistic distances from their
  *    boundary; N2, N1 and R the logistic distance (scale 0.1 decade) of
