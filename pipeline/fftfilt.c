@@ -52,13 +52,29 @@ struct psg_filter {
 
 /* ---- plans ---- */
 
-static int good_size(int n)
+/* Over the 2^a 3^b 5^c 7^d sizes m in [lo, hi] (FFTW's fastest): the
+   least work per output sample, M log M / (M - N + 1), and in *first the
+   smallest m whose work is at most `limit'.  The sizes are generated, not
+   found by testing every integer of the range for those factors (up to
+   150 000 of them per filter: a tenth of a detector's start-up). */
+static double scan_sizes(long lo, long hi, int ntaps, double limit,
+			 long *first)
 {
-	static const int f[] = {2, 3, 5, 7};
-	for (int i = 0; i < 4; i++)
-		while (n % f[i] == 0)
-			n /= f[i];
-	return n == 1;
+	double best = 0;
+	for (long a = 1; a <= hi; a *= 2)
+		for (long b = a; b <= hi; b *= 3)
+			for (long c = b; c <= hi; c *= 5)
+				for (long m = c; m <= hi; m *= 7) {
+					if (m < lo)
+						continue;
+					double w = (double)m * log2((double)m) /
+						   (double)(m - ntaps + 1);
+					if (best == 0 || w < best)
+						best = w;
+					if (w <= limit && (!*first || m < *first))
+						*first = m;
+				}
+	return best;
 }
 
 /* The smallest FFT size within 5 % of the least work per output sample:
@@ -67,22 +83,12 @@ static int good_size(int n)
 static int choose_size(int ntaps)
 {
 	long lo = 2L * ntaps > 256 ? 2L * ntaps : 256;
-	long hi = 32L * ntaps > 4096 ? 32L * ntaps : 4096;
-	double best = 0;
+	long hi = 32L * ntaps > 4096 ? 32L * ntaps : 4096, m = 0;
 	if (hi > (1L << 24))
 		hi = 1L << 24;
-	for (long m = lo; m <= hi; m++)
-		if (good_size((int)m)) {
-			double c = (double)m * log2((double)m) /
-				   (double)(m - ntaps + 1);
-			if (best == 0 || c < best)
-				best = c;
-		}
-	for (long m = lo; m <= hi; m++)
-		if (good_size((int)m) && (double)m * log2((double)m) /
-		    (double)(m - ntaps + 1) <= 1.05 * best)
-			return (int)m;
-	return 0;
+	double best = scan_sizes(lo, hi, ntaps, -1, &m);
+	scan_sizes(lo, hi, ntaps, 1.05 * best, &m);
+	return (int)m;
 }
 
 static const char *wisdom_path(void)
@@ -238,8 +244,7 @@ static int feed(psg_filter *f, const float *x, size_t n)
 {
 	while (n) {
 		size_t room = (size_t)(f->m - f->have), k = n < room ? n : room;
-		for (size_t i = 0; i < k; i++)
-			f->buf[f->have + i] = x[i];
+		memcpy(f->buf + f->have, x, k * sizeof *x);
 		f->have += (int)k, x += k, n -= k;
 		if (f->have == f->m) {
 			int st = run_block(f, f->step);

@@ -137,6 +137,7 @@ typedef struct spin {
 	int64_t nwin;               /* windows computed */
 	int64_t nfinal;             /* windows z-scored */
 	int64_t nbin;               /* steps judged */
+	int64_t end;                /* step_end() of the last step begun */
 	float prev_s;
 	step ring[RING];
 	sorted brel, bcov;
@@ -159,6 +160,7 @@ typedef struct kcx {
 	/* the background: the band's last BACKGROUND s, squared */
 	float *sq;
 	int64_t nsq, cap;
+	int64_t sqi;                /* nsq % cap, kept: no division a sample */
 	double sum;                 /* of sq */
 	double bg;                  /* RMS before the current wave */
 } kcx;
@@ -620,28 +622,55 @@ static int64_t step_end(const spin *s, int64_t j)
 	return s->k0 + (int64_t)llround((double)(j + 1) * 0.1 * s->rate);
 }
 
-static void sp_sample(det *d, float ys, float yb, float yt)
+/* Step j begins at the segment's sample k; the window of the three
+   steps before it is complete. */
+static step *begin_step(det *d)
 {
 	spin *s = &d->sp;
 	int64_t j = s->nstep - 1;
-	if (j < 0 || s->k >= step_end(s, j)) {
-		if (j >= 2)
-			new_window(d, j - 2);
-		j = s->nstep++;
-		step *p = at(s, j);
-		memset(p, 0, sizeof *p);
-		p->first = s->k;
-		p->smin = INFINITY, p->smax = -INFINITY;
-	}
+	if (j >= 2)
+		new_window(d, j - 2);
+	j = s->nstep++;
+	s->end = step_end(s, j);
 	step *p = at(s, j);
-	p->n++;
-	p->ss += ys, p->sb += yb;
-	p->ss2 += (double)ys * ys, p->sb2 += (double)yb * yb;
-	p->ssb += (double)ys * yb, p->st2 += (double)yt * yt;
-	p->smin = fminf(p->smin, ys), p->smax = fmaxf(p->smax, ys);
-	p->zc += (ys >= 0) != (s->prev_s >= 0);
-	s->prev_s = ys;
-	s->k++;
+	memset(p, 0, sizeof *p);
+	p->first = s->k;
+	p->smin = INFINITY, p->smax = -INFINITY;
+	return p;
+}
+
+/* n filtered samples into the steps: the sums of a step run in locals
+   over its samples (in the order they come, so with the same bits), and
+   its end is known when it begins, not rounded again each sample. */
+static void sp_samples(det *d, const float *ys, const float *yb,
+		       const float *yt, int n)
+{
+	spin *s = &d->sp;
+	for (int i = 0; i < n;) {
+		step *p = s->nstep && s->k < s->end ? at(s, s->nstep - 1) :
+			  begin_step(d);
+		int64_t left = s->end - s->k;
+		int m = left < n - i ? (int)left : n - i;
+		double ss = p->ss, sb = p->sb, ss2 = p->ss2, sb2 = p->sb2;
+		double ssb = p->ssb, st2 = p->st2;
+		float smin = p->smin, smax = p->smax, prev = s->prev_s;
+		int zc = p->zc;
+		for (int e = i + m; i < e; i++) {
+			float a = ys[i], b = yb[i], t = yt[i];
+			ss += a, sb += b;
+			ss2 += (double)a * a, sb2 += (double)b * b;
+			ssb += (double)a * b, st2 += (double)t * t;
+			smin = a < smin ? a : smin;   /* fminf, inline */
+			smax = a > smax ? a : smax;
+			zc += (a >= 0) != (prev >= 0);
+			prev = a;
+		}
+		p->ss = ss, p->sb = sb, p->ss2 = ss2, p->sb2 = sb2;
+		p->ssb = ssb, p->st2 = st2;
+		p->smin = smin, p->smax = smax, p->zc = zc, p->n += m;
+		s->prev_s = prev;
+		s->k += m;
+	}
 }
 
 /* The segment is over: the windows left (the last one whole) get their
@@ -684,8 +713,7 @@ static void sp_drain(det *d)
 		    psg_filter_pull(s->fb, s->yb, n) != n ||
 		    psg_filter_pull(s->ft, s->yt, n) != n)
 			die(EXIT_IO, "internal error: filters out of step");
-		for (int i = 0; i < n; i++)
-			sp_sample(d, s->ys[i], s->yb[i], s->yt[i]);
+		sp_samples(d, s->ys, s->yb, s->yt, n);
 	}
 }
 
@@ -772,15 +800,17 @@ static void kc_sample(det *d, float y)
 		c->state = 2;
 		c->zero = c->k;
 	}
-	if (c->state == 1)
-		c->neg = fminf(c->neg, y);
-	if (c->state == 2)
-		c->pos = fmaxf(c->pos, y);
+	if (c->state == 1 && y < c->neg)
+		c->neg = y;
+	if (c->state == 2 && y > c->pos)
+		c->pos = y;
 	c->prev = y;
 	c->k++;
-	float *q = &c->sq[c->nsq++ % c->cap], y2 = y * y;
+	float *q = &c->sq[c->sqi], y2 = y * y;
+	if (++c->sqi == c->cap)
+		c->sqi = 0;
 	/* the same float leaves the sum as entered it: no drift */
-	c->sum += (double)y2 - (c->nsq > c->cap ? *q : 0);
+	c->sum += (double)y2 - (++c->nsq > c->cap ? *q : 0);
 	*q = y2;
 }
 
@@ -801,7 +831,8 @@ static void kc_end_segment(det *d)
 	kc_drain(d);
 	c->state = 0;   /* a wave cut by a gap does not count */
 	c->prev = 0;
-	c->nsq = 0, c->sum = 0;   /* nor does the background before it */
+	c->nsq = c->sqi = 0;   /* nor does the background before it */
+	c->sum = 0;
 }
 
 static void kc_block(det *d, const psg_block *b)

@@ -137,6 +137,8 @@ typedef struct eog {            /* an EOG channel, filtered like the EEG */
 	slot *ring;                 /* the last `cap` filtered samples */
 	size_t cap;
 	size_t ki;                  /* k % cap, kept: no division a sample */
+	int64_t seen_t0, seen_k;    /* the t0 and k that seen_s is of: */
+	double seen_s;              /* the last filtered sample's time, s */
 } eog;
 
 typedef struct det {
@@ -150,6 +152,8 @@ typedef struct det {
 	int64_t k;                  /* filtered samples seen in segment */
 	psg_clock clk;              /* k's time */
 	int64_t last_e;             /* epoch of the last sample */
+	int64_t e_cur, e_from, e_until; /* epoch_at() holds e_cur in ticks
+					   [e_from, e_until) */
 	int64_t acc_e;              /* epoch_acc's last epoch, */
 	size_t acc_i;               /* and its slot: no division a sample */
 	int64_t kswa;
@@ -528,6 +532,33 @@ static int64_t epoch_at(const det *d, double t)
 	return t < org ? -1 : (int64_t)((t - org) / len);
 }
 
+/* The epoch of tick ts: epoch_at(ts / PSG_TICKS_PER_SEC).  That is
+   monotone in ts, so it holds from the tick it was last computed at up
+   to the first tick of the next epoch, found once by stepping from the
+   exact boundary (the seconds' rounding moves it by a tick at most):
+   two divisions an epoch, not a sample. */
+static int64_t epoch_of_tick(det *d, int64_t ts)
+{
+	if (ts >= d->e_from && ts < d->e_until)
+		return d->e_cur;
+	int64_t e = epoch_at(d, (double)ts / PSG_TICKS_PER_SEC), b;
+	d->e_cur = e, d->e_from = ts, d->e_until = ts + 1;
+	if (__builtin_mul_overflow(e + 1, d->h->epoch_len, &b) ||
+	    __builtin_add_overflow(b, d->h->epoch_origin, &b) || b <= ts)
+		return e;   /* no boundary to keep: each tick computes */
+	for (int i = 0; i < 64; i++) {
+		int up = epoch_at(d, (double)b / PSG_TICKS_PER_SEC) <= e;
+		int down = !up && b - 1 > ts &&
+			   epoch_at(d, (double)(b - 1) / PSG_TICKS_PER_SEC) > e;
+		if (!up && !down) {
+			d->e_until = b;
+			break;
+		}
+		b += up ? 1 : -1;
+	}
+	return e;
+}
+
 /* Adds [a, b) s of qualifying wave to the epochs it covers. */
 static void cover(det *d, double a, double b)
 {
@@ -635,6 +666,19 @@ static void judge(det *d, const wave *wv, psg_writer *w)
 		die(EXIT_IO, "%s", psg_writer_errmsg(w));
 }
 
+/* The time of the EOG's last filtered sample, s: computed once each
+   time the EOG moves, not on every EEG sample a wave waits. */
+static double eog_time(const eog *c)
+{
+	eog *e = (eog *)c;
+	if (e->seen_k != e->k || e->seen_t0 != e->t0) {
+		e->seen_k = e->k, e->seen_t0 = e->t0;
+		e->seen_s = (double)psg_sample_time(e->pc, e->t0, e->k - 1) /
+			    PSG_TICKS_PER_SEC;
+	}
+	return e->seen_s;
+}
+
 /* Whether every EOG channel has filtered output past the wave's end. */
 static int eog_passed(const det *d, const wave *wv)
 {
@@ -642,8 +686,7 @@ static int eog_passed(const det *d, const wave *wv)
 		const eog *e = &d->eog[j];
 		if (e->t0 > wv->seg)
 			continue;
-		if (e->t0 < wv->seg || (double)psg_sample_time(e->pc, e->t0,
-		    e->k - 1) / PSG_TICKS_PER_SEC < wv->end)
+		if (e->t0 < wv->seg || eog_time(e) < wv->end)
 			return 0;
 	}
 	return 1;
@@ -764,8 +807,34 @@ static int ready(const det *d)
 	return n < 4096 ? n : 4096;
 }
 
+/* The raw samples from `from' up to the current one go to the Welch
+   sums in one call (they belong to the epoch of those sums). */
+static void welch_catch_up(det *d, size_t *from)
+{
+	if (d->raw_head > *from)
+		psg_welch_push(d->wel, d->raw + *from,
+			       (int64_t)(d->raw_head - *from));
+	*from = d->raw_head;
+}
+
+/* One filtered sample of the current epoch's accumulator: the raw
+   twin's flat/saturation/artefact checks and the SWA band's power. */
+static void epoch_sample(det *d, int64_t e, float x, float p)
+{
+	acc *a = epoch_acc(d, e);
+	double ax = fabs(x);
+	a->n++;
+	a->sum += x, a->sum2 += (double)x * x;
+	if (ax > a->maxabs)   /* fmax inline: a NaN leaves it too */
+		a->maxabs = ax;
+	a->nsat += x >= d->phys_hi || x <= d->phys_lo;
+	a->pow_sum += (double)p * p;
+}
+
 /* Filtered samples that came out: waves, and with their raw twins the
-   epochs' flat/saturation/artefact checks. */
+   epochs' flat/saturation/artefact checks.  The Welch sums get the raw
+   samples of an epoch a run at a time (welch_catch_up) rather than one
+   call a sample; the bits are the same. */
 static void drain(det *d, psg_writer *w)
 {
 	const psg_channel *pc = &d->h->channels[d->ch];
@@ -775,31 +844,28 @@ static void drain(det *d, psg_writer *w)
 		    psg_filter_pull(d->swa, d->pbuf, n) != n ||
 		    psg_filter_pull(d->amp, d->abuf, n) != n)
 			die(EXIT_IO, "internal error: filters out of step");
+		size_t wfrom = d->raw_head;
 		for (int i = 0; i < n; i++) {
 			int64_t ts = psg_clock_time(&d->clk, pc, d->t0, d->k);
 			double t = (double)ts / PSG_TICKS_PER_SEC;
-			float x = d->raw[d->raw_head++];
-			int64_t e = epoch_at(d, t);
+			int64_t e = epoch_of_tick(d, ts);
 			if (e != d->last_e) {   /* keep the ring from wrapping */
+				welch_catch_up(d, &wfrom);
 				spectral_edge(d, e);
 				flush_epochs(d, t, w, 0);
 				d->last_e = e;
 			}
+			float x = d->raw[d->raw_head++];
 			if (e >= 0)
-				psg_welch_push(d->wel, &x, 1);
-			if (e >= 0) {
-				acc *a = epoch_acc(d, e);
-				a->n++;
-				a->sum += x, a->sum2 += (double)x * x;
-				a->maxabs = fmax(a->maxabs, fabs(x));
-				a->nsat += x >= d->phys_hi || x <= d->phys_lo;
-				a->pow_sum += (double)d->pbuf[i] * d->pbuf[i];
-			}
+				epoch_sample(d, e, x, d->pbuf[i]);
+			else
+				wfrom = d->raw_head;   /* before the epochs */
 			wave_step(d, t, d->ybuf[i], d->abuf[i], w);
 			if (d->npend)
 				settle(d, w, t - d->maxlag);
 			d->k++;
 		}
+		welch_catch_up(d, &wfrom);
 		flush_epochs(d, (double)psg_clock_time(&d->clk, pc, d->t0, d->k) /
 			     PSG_TICKS_PER_SEC, w, 0);
 	}
@@ -909,6 +975,7 @@ static void setup_eog(det *d, const psg_header *h, const opts *o)
 		eog *e = &d->eog[j];
 		e->ch = ch[j];
 		e->pc = &h->channels[ch[j]];
+		e->seen_k = INT64_MIN;   /* eog_time() has seen nothing */
 		d->maxlag = fmax(d->maxlag, (double)e->pc->period /
 				 PSG_TICKS_PER_SEC);
 	}
