@@ -48,6 +48,8 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
+PRELOAD_SRC := $(wildcard tests/tools/preload/*.c)
+PRELOADS := $(PRELOAD_SRC:tests/tools/preload/%.c=$(B)/tools/%.so)
 HDRS := include/psg.h $(wildcard pipeline/*.h stages/*.h tests/unit/*.h)
 
 .PHONY: all check check-valgrind bench validate validate-spindles demo install clean \
@@ -79,12 +81,19 @@ $(B)/tools/%: tests/tools/%.c $(B)/libpsg.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $< $(B)/libpsg.a $(LDLIBS_ALL) -o $@
 
+# Test libraries loaded with LD_PRELOAD: never sanitized (ASan must come
+# first in a sanitized program; the test tells it not to check).
+$(B)/tools/%.so: tests/tools/preload/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(PKG_CFLAGS) $(CFLAGS) -fPIC -shared $< \
+		-ldl -o $@
+
 # The fuzzing smoke (tests/t_fuzz.sh) needs clang's libFuzzer.
 HAVE_FUZZ_CC := $(shell command -v $(FUZZ_CC) 2>/dev/null)
-check: all $(TESTS) $(TOOLS) $(if $(HAVE_FUZZ_CC),fuzz-build)
+check: all $(TESTS) $(TOOLS) $(PRELOADS) $(if $(HAVE_FUZZ_CC),fuzz-build)
 	PSG_BUILD=$(B) sh tests/run.sh
 
-check-valgrind: all $(TESTS) $(TOOLS)
+check-valgrind: all $(TESTS) $(TOOLS) $(PRELOADS)
 	PSG_BUILD=$(B) sh tests/valgrind.sh
 
 bench: all $(TOOLS)

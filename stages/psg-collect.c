@@ -688,10 +688,13 @@ static void parse_args(int argc, char **argv, opts *o)
 		    "'%s'", o->out);
 }
 
-/* read_night in crash_probe's child: into a table of its own. */
+/* read_night in crash_probe's child, which reads every night in turn:
+   into a table of its own, kept from night to night as read_all keeps
+   the real one (a fresh table per night names every column anew: 3x the
+   parent's work). */
 static void probe_night(void *path)
 {
-	table t = {0};
+	static table t;
 	char why[512];
 	read_night(&t, path, why, sizeof why);
 }
@@ -699,9 +702,11 @@ static void probe_night(void *path)
 static void read_all(table *t, const paths *p, const opts *o)
 {
 	char why[512], sig[128];
+	crash_prober probe;
+	crash_probe_start(&probe, probe_night, (void *const *)p->v, p->n);
 	for (size_t i = 0; i < p->n; i++) {
 		int code = 0;
-		if (crash_probe(probe_night, p->v[i], sig, sizeof sig)) {
+		if (crash_probe_item(&probe, i, sig, sizeof sig)) {
 			snprintf(why, sizeof why, "the HDF5 library crashed "
 				 "reading it (%s): a corrupt file", sig);
 			code = EXIT_IO;
@@ -712,6 +717,7 @@ static void read_all(table *t, const paths *p, const opts *o)
 		if (code)
 			warn("%s: %s; skipped", p->v[i], why);
 	}
+	crash_probe_end(&probe);
 	if (!t->nrows)
 		die(EXIT_UNSUITABLE, "no psgpipe night found");
 }

@@ -264,47 +264,159 @@ static void stdout_not_input(const char *path)
 /* libhdf5 can die of a signal on a corrupt file (a SIGSEGV inside
    H5Dread, e.g. an events dataset whose bytes are a repeated 8-byte
    pattern), and no check of ours before the call can prevent it.  So a
-   stage that reads results first runs the read in a forked child, with
+   stage that reads results first runs the reads in a forked child, with
    the fault signals at their defaults (no sanitizer report of a fault not
-   ours) and no stderr (the real read words errors), and reads for real
-   only if the child lived.  Returns 0, or -1 with how the child died in
-   why.  PSG_CRASH_PROBE=0 turns the probe off (to see the crash itself,
-   tests/fuzz/mutate.py).  The child ends with _exit: it must not run the
-   parent's exit handlers (tmpout_discard). */
+   ours), no stderr (the real read words errors) and no stdout, and reads
+   an item for real only once the child has read it and lived.
+   One child reads all the items in order and writes a byte down a pipe
+   after each: a child per item cost psg-collect ~45 ms of CPU a night (each
+   child's first HDF5 open touches pages shared copy-on-write with the
+   parent: a fault and a page copy each), ~100x the read itself.  When the
+   child dies, the item it was on is the first without its byte: a child
+   that died of a signal (or a sanitizer's exit) on an item it did not
+   start with is run again from that item, since an earlier item may have
+   left libhdf5 broken, and only a child that dies on its first item
+   convicts it; a new child goes on after it.  An exit 2 or 3 (die() in
+   the read) is no crash: the real read words it.  The parent reads item
+   i while the child reads on.  PSG_CRASH_PROBE=0 turns the probe off (to
+   see the crash itself, tests/fuzz/mutate.py).  The child ends with
+   _exit: it must not run the parent's exit handlers (tmpout_discard). */
+typedef struct crash_prober {
+	void (*read)(void *);
+	void *const *args;
+	size_t n;
+	pid_t pid;      /* the child, 0 when none runs */
+	int fd;         /* the read end of its pipe */
+	size_t start;   /* the child's first item */
+	size_t done;    /* items [0, done) read by a child that lived */
+	int off;        /* PSG_CRASH_PROBE=0, or fork/pipe failed */
+} crash_prober;
+
 __attribute__((unused))
-static int crash_probe(void (*read)(void *), void *arg, char *why,
-		       size_t len)
+static void crash_probe_start(crash_prober *p, void (*read)(void *),
+			      void *const *args, size_t n)
+{
+	const char *env = getenv("PSG_CRASH_PROBE");
+	memset(p, 0, sizeof *p);
+	p->read = read;
+	p->args = args;
+	p->n = n;
+	p->off = env && !strcmp(env, "0");
+}
+
+/* The child: items from p->start on, a byte each after reading it. */
+__attribute__((unused))
+static void crash_probe_child(const crash_prober *p, int fd)
 {
 	static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-	const char *env = getenv("PSG_CRASH_PROBE");
-	int status;
-	if (env && !strcmp(env, "0"))
-		return 0;
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		return 0;   /* no probe: the read alone, as before */
-	if (!pid) {
-		for (size_t i = 0; i < sizeof faults / sizeof *faults; i++)
-			signal(faults[i], SIG_DFL);
-		int fd = open("/dev/null", O_WRONLY);
-		if (fd >= 0)
-			dup2(fd, 2);
-		read(arg);
-		_exit(0);
+	for (size_t i = 0; i < sizeof faults / sizeof *faults; i++)
+		signal(faults[i], SIG_DFL);
+	int null = open("/dev/null", O_WRONLY);
+	if (null >= 0) {
+		dup2(null, 2);
+		dup2(null, 1);   /* a reader of ours sees EOF when we end */
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 0;
+	for (size_t i = p->start; i < p->n; i++) {
+		p->read(p->args[i]);
+		if (write(fd, "", 1) != 1)
+			_exit(0);   /* the parent is gone */
+	}
+	_exit(0);
+}
+
+/* A child from item p->done on; -1 when none could be started. */
+__attribute__((unused))
+static int crash_probe_spawn(crash_prober *p)
+{
+	int fds[2];
+	if (pipe(fds))
+		return -1;
+	fflush(NULL);
+	p->start = p->done;
+	p->pid = fork();
+	if (!p->pid) {
+		close(fds[0]);
+		crash_probe_child(p, fds[1]);
+	}
+	close(fds[1]);
+	if (p->pid < 0) {
+		close(fds[0]);
+		p->pid = 0;
+		return -1;
+	}
+	p->fd = fds[0];
+	return 0;
+}
+
+/* Reaps the child that closed its pipe; 1 when it crashed, with how in
+   why. */
+__attribute__((unused))
+static int crash_probe_reap(crash_prober *p, char *why, size_t len)
+{
+	int status = 0;
+	close(p->fd);
+	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	p->pid = 0;
 	if (WIFSIGNALED(status))
 		snprintf(why, len, "signal %d, %s", WTERMSIG(status),
 			 strsignal(WTERMSIG(status)));
-	else if (WEXITSTATUS(status) && WEXITSTATUS(status) != EXIT_IO &&
+	else if (WIFEXITED(status) && WEXITSTATUS(status) &&
+		 WEXITSTATUS(status) != EXIT_IO &&
 		 WEXITSTATUS(status) != EXIT_UNSUITABLE)
 		snprintf(why, len, "exit %d", WEXITSTATUS(status));
 	else
 		return 0;
-	return -1;
+	return 1;
+}
+
+/* Item i, after items 0..i-1: 0 when a child read it and lived (or there
+   is no probe), -1 when libhdf5 crashed on it, with how in why. */
+__attribute__((unused))
+static int crash_probe_item(crash_prober *p, size_t i, char *why,
+			    size_t len)
+{
+	char buf[512];
+	while (!p->off && p->done <= i) {
+		if (!p->pid && crash_probe_spawn(p)) {
+			p->off = 1;   /* no probe: the reads alone, as before */
+			break;
+		}
+		ssize_t got = read(p->fd, buf, sizeof buf);
+		if (got > 0)
+			p->done += (size_t)got;
+		else if (got < 0 && errno == EINTR)
+			continue;
+		else if (!crash_probe_reap(p, why, len))
+			p->done++;   /* no crash on it: the real read judges */
+		else if (p->start == p->done) {
+			p->done++;   /* convicted: the next child goes on after it */
+			return -1;
+		}
+		/* else: again from it, in a child of its own */
+	}
+	return 0;
+}
+
+/* Lets the child end (it has read every item, or gets SIGPIPE). */
+__attribute__((unused))
+static void crash_probe_end(crash_prober *p)
+{
+	char why[128];
+	if (p->pid)
+		crash_probe_reap(p, why, sizeof why);
+}
+
+/* The probe for a stage that reads one item. */
+__attribute__((unused))
+static int crash_probe(void (*read)(void *), void *arg, char *why,
+		       size_t len)
+{
+	crash_prober p;
+	crash_probe_start(&p, read, &arg, 1);
+	int r = crash_probe_item(&p, 0, why, len);
+	crash_probe_end(&p);
+	return r;
 }
 
 /* The one optional input after the options: a file, or "-" for stdin. */
