@@ -183,6 +183,10 @@ typedef struct psg_clock {
 } psg_clock;
 int64_t psg_clock_seek(psg_clock *k, const psg_channel *c, int64_t t0,
 		       int64_t idx);
+/* psg_clock_time of idx, idx + 1, ..., idx + n - 1 into t[0..n), with
+   the clock's state in registers between the steps. */
+void psg_clock_times(psg_clock *k, const psg_channel *c, int64_t t0,
+		     int64_t idx, size_t n, int64_t *t);
 static inline int64_t psg_clock_time(psg_clock *k, const psg_channel *c,
 				     int64_t t0, int64_t idx)
 {

@@ -271,10 +271,44 @@ int64_t psg_clock_seek(psg_clock *k, const psg_channel *c, int64_t t0,
 	num = k->r * c->period + c->spr / 2;
 	k->nq = num / c->spr, k->nr = num % c->spr;
 	k->pq = c->period / c->spr, k->pr = c->period % c->spr;
-	if (k->base + k->nq != t)
-		return t;
+	if (__builtin_add_overflow(k->base, k->nq, &num) || num != t)
+		return t;   /* saturated near INT64_MAX: stays unset */
 	k->c = c;
 	return t;
+}
+
+void psg_clock_times(psg_clock *k, const psg_channel *c, int64_t t0,
+		     int64_t idx, size_t n, int64_t *t)
+{
+	size_t j = 0;
+	while (j < n) {
+		t[j] = psg_clock_time(k, c, t0, idx + (int64_t)j);
+		if (++j == n || k->c != c)
+			continue;   /* done, or unset: each by the slow path */
+		const int64_t spr = c->spr, period = c->period;
+		const int64_t pq = k->pq, pr = k->pr;
+		int64_t base = k->base, r = k->r, nq = k->nq, nr = k->nr, tj;
+		for (; j < n; j++) {   /* psg_clock_time's step */
+			if (++r == spr) {
+				r = 0, nq = 0, nr = spr / 2;
+				if (__builtin_add_overflow(base, period, &base))
+					break;
+			} else {
+				nq += pq, nr += pr;
+				if (nr >= spr)
+					nr -= spr, nq++;
+			}
+			if (__builtin_add_overflow(base, nq, &tj))
+				break;
+			t[j] = tj;
+		}
+		if (j < n) {   /* would overflow: psg_clock_seek saturates */
+			k->c = NULL;
+			continue;
+		}
+		k->base = base, k->r = r, k->nq = nq, k->nr = nr;
+		k->idx = idx + (int64_t)n - 1, k->t = t[n - 1];
+	}
 }
 
 int psg_header_add_role(psg_header *h, const char *stage, const char *role,

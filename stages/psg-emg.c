@@ -126,6 +126,9 @@
 #include <ctype.h>
 #include <math.h>
 #include <strings.h>
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
 
 #define MAXCH 32                /* EMG channels used */
 #define NBEAT 15                /* beats in the median ECG template */
@@ -220,6 +223,7 @@ typedef struct emgch {
 	int blen, bn;               /* 0.5-s block means for the baseline */
 	double bsum;
 	psg_pctl *base;
+	double rest;                /* its percentile, kept from push to push */
 	double *et;                 /* look-ahead queue: time, value */
 	float *ev;
 	int eqcap, eqh, eqn;
@@ -1240,15 +1244,17 @@ static void env_push(state *S, emgch *c, double t, float e, psg_writer *w)
 	c->bsum += e;
 	if (++c->bn == c->blen) {
 		psg_pctl_push(c->base, (float)(c->bsum / c->blen));
+		c->rest = psg_pctl_get(c->base, S->o->pct);
 		c->bsum = 0, c->bn = 0;
 	}
 	if (c->eqn == c->eqcap) {
-		detect(S, c, c->et[c->eqh], c->ev[c->eqh],
-		       psg_pctl_get(c->base, S->o->pct), w);
-		c->eqh = (c->eqh + 1) % c->eqcap;
+		detect(S, c, c->et[c->eqh], c->ev[c->eqh], c->rest, w);
+		if (++c->eqh == c->eqcap)
+			c->eqh = 0;
 		c->eqn--;
 	}
-	int j = (c->eqh + c->eqn++) % c->eqcap;
+	int j = c->eqh + c->eqn++;
+	j -= j >= c->eqcap ? c->eqcap : 0;
 	c->et[j] = t, c->ev[j] = e;
 }
 
@@ -1258,33 +1264,43 @@ static void env_flush(state *S, emgch *c, psg_writer *w)
 	if (psg_muscle_end(c->mus, &k))
 		muscle_add(S, c, &k);
 	for (; c->eqn; c->eqn--, c->eqh = (c->eqh + 1) % c->eqcap)
-		detect(S, c, c->et[c->eqh], c->ev[c->eqh],
-		       psg_pctl_get(c->base, S->o->pct), w);
+		detect(S, c, c->et[c->eqh], c->ev[c->eqh], c->rest, w);
 	detect_close(S, c, w);
 	if (c - S->c == S->aton)
 		mini_flush(S);
 	c->eqh = 0, c->nbox = 0, c->boxi = 0, c->boxsum = 0, c->stepi = 0;
 	c->bn = 0, c->bsum = 0;
 	psg_pctl_reset(c->base);
+	c->rest = NAN;
 }
 
-/* A conditioned sample: rectified, averaged over the box, decimated. */
-static void env_feed(state *S, emgch *c, double t, float y, psg_writer *w)
+/* Conditioned samples y[0..n) at t[0..n): rectified, averaged over the
+   box, decimated.  The box's state stays in locals between envelope
+   values (it was read and written through c at every sample). */
+static void env_feed(state *S, emgch *c, const double *t, const float *y,
+		     size_t n, psg_writer *w)
 {
-	float r = fabsf(y);
-	if (c->nbox == c->boxlen)
-		c->boxsum -= c->box[c->boxi];
-	else
-		c->nbox++;
-	c->box[c->boxi] = r;
-	c->boxsum += r;
-	if (++c->boxi == c->boxlen)     /* a division a sample was 5 % */
-		c->boxi = 0;
-	if (++c->stepi < c->step || c->nbox < c->boxlen)
-		return;
-	c->stepi = 0;
-	env_push(S, c, t - (c->boxlen - 1) / (2 * c->rate),
-		 (float)(c->boxsum / c->boxlen), w);
+	const float *box_end = c->box + c->boxlen;
+	float *b = c->box + c->boxi;
+	int nbox = c->nbox, stepi = c->stepi;
+	double sum = c->boxsum, half = (c->boxlen - 1) / (2 * c->rate);
+	for (size_t j = 0; j < n; j++) {
+		float r = fabsf(y[j]);
+		if (nbox == c->boxlen)
+			sum -= *b;
+		else
+			nbox++;
+		*b = r;
+		sum += r;
+		if (++b == box_end)
+			b = c->box;
+		if (++stepi < c->step || nbox < c->boxlen)
+			continue;
+		stepi = 0;
+		env_push(S, c, t[j] - half, (float)(sum / c->boxlen), w);
+	}
+	c->boxi = (int)(b - c->box), c->nbox = nbox, c->stepi = stepi;
+	c->boxsum = sum;
 }
 
 /* ---- ECG bleed ---- */
@@ -1333,6 +1349,26 @@ static vfloat vsel(vmask m, vfloat a, vfloat b)
 	return (vfloat)((m & (vmask)a) | (~m & (vmask)b));
 }
 
+/* a < b ? a : b and a > b ? a : b: one instruction each on x86-64 (its
+   minps and maxps are exactly these), where the selects take four. */
+static vfloat vmin(vfloat a, vfloat b)
+{
+#ifdef __SSE__
+	return (vfloat)_mm_min_ps((__m128)a, (__m128)b);
+#else
+	return vsel(a < b, a, b);
+#endif
+}
+
+static vfloat vmax(vfloat a, vfloat b)
+{
+#ifdef __SSE__
+	return (vfloat)_mm_max_ps((__m128)a, (__m128)b);
+#else
+	return vsel(a > b, a, b);
+#endif
+}
+
 static void template_swap(emgch *c, const float *out, int count)
 {
 	size_t ts = (size_t)c->tstride;
@@ -1343,7 +1379,7 @@ static void template_swap(emgch *c, const float *out, int count)
 		for (int k = 0; k < NBEAT; k++) {
 			float *s = c->srt + k * ts + i0;
 			vfloat sk = vload(s), a = vsel(sk < o, sk, vload(s + ts));
-			vfloat m = vsel(a < in, a, in), v = vsel(prev > m, prev, m);
+			vfloat v = vmax(prev, vmin(a, in));
 			memcpy(s, &v, sizeof v);
 			prev = a;
 		}
@@ -1380,29 +1416,41 @@ static void beat_done(emgch *c)
 		c->nhist++;
 }
 
-/* The sample x at t with the bleed of the beat around it removed. */
-static float unbleed(state *S, emgch *c, double t, float x)
+/* The samples x[0..n) at t[0..n) into y with the bleed of the beat
+   around each removed: beat by beat, each sample's place in its beat's
+   template from its own time (never by counting: a rate whose period
+   is not a whole number of ticks can skip or repeat a place). */
+static void unbleed(state *S, emgch *c, const double *t, const float *x,
+		    float *y, size_t n)
 {
-	if (S->ecg < 0)
-		return x;
-	if (S->nr > RCAP && c->beat < S->nr - RCAP)
+	size_t j = 0;
+	if (S->ecg >= 0 && S->nr > RCAP && c->beat < S->nr - RCAP)
 		c->beat = S->nr - RCAP, c->capn = 0;
-	long d = 0;             /* samples from the beat's R peak */
-	while (c->beat < S->nr &&
-	       (d = lround_fast((t - S->r[c->beat % RCAP]) * c->rate)) >
-	       c->post) {
-		beat_done(c);
-		c->capn = 0;
-		c->beat++;
+	while (S->ecg >= 0 && j < n && c->beat < S->nr) {
+		double r = S->r[c->beat % RCAP], rate = c->rate;
+		long pre = c->pre, post = c->post, tlen = c->tlen;
+		int sub = c->nhist >= 3, capn = c->capn;
+		for (; j < n; j++) {
+			long u = lround_fast((t[j] - r) * rate);
+			float v = x[j];
+			if (u > post)
+				break;
+			u += pre;
+			if (u >= 0 && u < tlen) {
+				c->cap[u] = v, capn++;
+				v = sub ? v - c->med[u] : v;
+			}
+			y[j] = v;
+		}
+		c->capn = capn;
+		if (j < n) {            /* past this beat: the next one */
+			beat_done(c);
+			c->capn = 0;
+			c->beat++;
+		}
 	}
-	if (c->beat >= S->nr)
-		return x;
-	long u = d + c->pre;
-	if (u < 0 || u >= c->tlen)
-		return x;
-	c->cap[u] = x;
-	c->capn++;
-	return c->nhist >= 3 ? x - c->med[u] : x;
+	for (; j < n; j++)      /* no beat known there */
+		y[j] = x[j];
 }
 
 /* R peaks: |5-25 Hz ECG| above 0.4 x the median of the last 8 seconds'
@@ -1432,7 +1480,7 @@ static double ecg_threshold(const state *S)
 
 static void ecg_sample(state *S, double t, float y)
 {
-	double a = fabs(y), dt = 1 / S->ecg_rate;
+	double a = fabs(y);
 	if (t >= S->sec_end) {
 		if (S->sec_end > 0) {
 			S->smax[S->nsmax < 8 ? S->nsmax++ :
@@ -1441,14 +1489,15 @@ static void ecg_sample(state *S, double t, float y)
 		}
 		S->cur_max = 0, S->sec_end = floor(t) + 1;
 	}
-	S->cur_max = fmax(S->cur_max, a);
+	if (a > S->cur_max)     /* fmax's answer (a NaN a leaves it), inline */
+		S->cur_max = a;
 	if (S->need_next)
 		S->q_after = a, S->need_next = 0;
 	if (S->in_qrs && a > S->q_peak)
 		S->q_peak = a, S->q_t = t, S->q_before = S->prev_a,
 		S->need_next = 1;
 	else if (S->in_qrs && t - S->q_t > 0.1 && !S->need_next)
-		qrs_done(S, dt);
+		qrs_done(S, 1 / S->ecg_rate);
 	if (!S->in_qrs && S->nsmax >= 2 && t - S->last_r > 0.25 &&
 	    a > S->thr) {
 		S->in_qrs = 1, S->q_start = t;
@@ -1461,25 +1510,32 @@ static void ecg_sample(state *S, double t, float y)
 
 /* ---- the stream ---- */
 
-static double emg_time(const state *S, emgch *c, int64_t k)
-{
-	return (double)psg_clock_time(&c->clk, &S->h->channels[c->ch], c->t0,
-				      k) / PSG_TICKS_PER_SEC;
-}
-
-/* Conditioned samples whose beats are known (all with force). */
+/* Conditioned samples whose beats are known (all with force), RUN at a
+   time: each step over a whole run keeps its state in registers. */
+#define RUN 256
 static void emg_run(state *S, emgch *c, psg_writer *w, int force)
 {
-	double pre = (double)c->pre / c->rate;
+	double pre = (double)c->pre / c->rate, t[RUN];
+	float y[RUN];
+	int64_t tick[RUN];
+	int wait = !force && S->ecg >= 0;
 	while (c->qn) {
-		double t = emg_time(S, c, c->k);
-		/* Waits for the ECG, but never for longer than its filter
-		   can hold it back (an FFT block) and 5 s. */
-		if (!force && S->ecg >= 0 && t + pre > S->known &&
-		    (double)c->qn < S->ecg_wait * c->rate)
+		size_t n = c->qn < RUN ? c->qn : RUN, m = 0;
+		psg_clock_times(&c->clk, &S->h->channels[c->ch], c->t0, c->k, n,
+				tick);
+		for (; m < n; m++) {
+			t[m] = (double)tick[m] / PSG_TICKS_PER_SEC;
+			/* Waits for the ECG, but never for longer than its
+			   filter can hold it back (an FFT block) and 5 s. */
+			if (wait && t[m] + pre > S->known &&
+			    (double)(c->qn - m) < S->ecg_wait * c->rate)
+				break;
+		}
+		unbleed(S, c, t, c->q + c->qh, y, m);
+		env_feed(S, c, t, y, m, w);
+		c->qh += m, c->qn -= m, c->k += (int64_t)m;
+		if (m < n)
 			break;
-		env_feed(S, c, t, unbleed(S, c, t, c->q[c->qh]), w);
-		c->qh++, c->qn--, c->k++;
 	}
 }
 
@@ -1537,13 +1593,16 @@ static void emg_block(state *S, emgch *c, const psg_block *b, psg_writer *w)
 
 static void ecg_drain(state *S)
 {
-	float buf[4096];
+	float buf[RUN];
+	int64_t tick[RUN];
 	int n;
 	const psg_channel *pc = &S->h->channels[S->ecg];
-	while ((n = psg_filter_pull(S->ecgf, buf, 4096)) > 0)
+	while ((n = psg_filter_pull(S->ecgf, buf, RUN)) > 0) {
+		psg_clock_times(&S->e_clk, pc, S->e_t0, S->e_k, (size_t)n, tick);
 		for (int i = 0; i < n; i++, S->e_k++)
-			ecg_sample(S, (double)psg_clock_time(&S->e_clk, pc,
-				   S->e_t0, S->e_k) / PSG_TICKS_PER_SEC, buf[i]);
+			ecg_sample(S, (double)tick[i] / PSG_TICKS_PER_SEC,
+				   buf[i]);
+	}
 }
 
 static void ecg_block(state *S, const psg_block *b, psg_writer *w)
@@ -2165,6 +2224,7 @@ static void channel_init(state *S, emgch *c)
 	c->blen = (int)fmax(1, lround(0.5 * c->env_rate));
 	double win = c->role == R_LEG ? o->leg_win : o->chin_win;
 	c->base = psg_pctl_new((int)ceil(win / 0.5));
+	c->rest = NAN;
 	c->eqcap = (int)ceil(win / 2 * c->env_rate) + 1;
 	/* Bruxism bursts come 0.3-1 s apart: the chin's rest that ends a
 	   burst is shorter than the legs' 0.5 s. */

@@ -7,7 +7,9 @@
 #include "tap.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define RATE 100.0
 
@@ -184,6 +186,32 @@ int main(void)
 	   "the running percentile holds the last 5 values (4..8)");
 	psg_pctl_reset(p);
 	OK(isnan(psg_pctl_get(p, 50)), "...and none after a reset");
+	psg_pctl_free(p);
+
+	/* Values in any order, with ties: each percentile against a fresh
+	   sort of the window's last CAP values. */
+	enum { CAP = 37, NV = 3000 };
+	float hist[NV], win[CAP];
+	uint32_t x = 12345;
+	int bad = 0;
+	p = psg_pctl_new(CAP);
+	for (int i = 0; i < NV; i++) {
+		x = x * 1664525u + 1013904223u;
+		hist[i] = (float)(x >> 24) / 8;   /* 0..32 in steps of 1/8 */
+		psg_pctl_push(p, hist[i]);
+		int w = i + 1 < CAP ? i + 1 : CAP;
+		memcpy(win, hist + i + 1 - w, (size_t)w * sizeof *win);
+		for (int a = 1; a < w; a++)       /* insertion sort */
+			for (int b = a; b > 0 && win[b - 1] > win[b]; b--) {
+				float t = win[b];
+				win[b] = win[b - 1], win[b - 1] = t;
+			}
+		for (double q = 0; q <= 100 && w >= 4; q += 12.5)
+			bad += psg_pctl_get(p, q) !=
+			       win[(int)(q / 100 * (w - 1) + 0.5)];
+	}
+	OK(!bad, "the running percentile equals a sort of the window over "
+	   "%d values with ties (%d differ)", NV, bad);
 	psg_pctl_free(p);
 	return TAP_DONE();
 }

@@ -235,6 +235,25 @@ static void test_clock(void)
 		bad += psg_clock_time(&k, c, INT64_MIN + 5, -idx) !=
 		       psg_sample_time(c, INT64_MIN + 5, -idx);
 	OK(!bad, "psg_clock_time saturates as psg_sample_time does");
+	/* psg_clock_times: runs of every length from 1 to 600, one after
+	   the other (stepping) or jumping, and into saturation. */
+	int64_t run[600];
+	for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+		psg_clock kr = {0};
+		int64_t t0s[] = {(int64_t)i * 12345 - 7, INT64_MAX - 100};
+		for (int z = 0; z < 2; z++) {
+			int64_t idx = z ? 20 : 0;
+			for (size_t n = 1; n <= 600; n += n < 20 ? 1 : 37) {
+				psg_clock_times(&kr, &cs[i], t0s[z], idx, n, run);
+				for (size_t j = 0; j < n; j++)
+					bad += run[j] != psg_sample_time(&cs[i],
+						t0s[z], idx + (int64_t)j);
+				idx += n % 3 ? (int64_t)n : (int64_t)n / 2;
+			}
+		}
+	}
+	OK(!bad, "psg_clock_times equals psg_sample_time over runs, jumps "
+	   "and saturation (%d differ)", bad);
 }
 
 static void test_helpers(void)
