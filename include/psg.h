@@ -251,6 +251,27 @@ int psg_label_muscle(const char *label, char *name, size_t n);
 /* "'a', 'b', 'c'": every label, for messages (ends in "..." if cut). */
 void psg_channel_list(const psg_header *h, char *buf, size_t n);
 
+/* ---- a baseline's trimmed mean and SD (pipeline/trimmed.c) --------------- */
+
+/* Up to cap values, added and removed in any order, with the mean and SD
+   of those between the lo_pct-th and hi_pct-th percentiles (ranks
+   rounded), kept as values come and go rather than summed afresh. */
+typedef struct psg_trimmed psg_trimmed;
+psg_trimmed *psg_trimmed_new(int cap, double lo_pct, double hi_pct);
+/* PSG_ERR_ARG when full or v is NaN. */
+int psg_trimmed_add(psg_trimmed *b, double v);
+/* Removes one value equal to v: 1, or 0 when there is none. */
+int psg_trimmed_remove(psg_trimmed *b, double v);
+void psg_trimmed_clear(psg_trimmed *b);
+int psg_trimmed_count(const psg_trimmed *b);
+/* The trimmed values' mean and SD (n - 1; exactly 0 when they are all
+   equal); returns how many they are (0: none, NaNs). */
+int psg_trimmed_stats(const psg_trimmed *b, double *mean, double *sd);
+/* (v - mean) / SD of the trimmed values; 0 below two values or without
+   spread. */
+double psg_trimmed_z(const psg_trimmed *b, double v);
+void psg_trimmed_free(psg_trimmed *b);
+
 /* ---- muscle contractions (pipeline/muscle.c) ---------------------------- */
 
 /* A running percentile over the last cap values. */

@@ -118,11 +118,6 @@ typedef struct run {            /* a candidate spindle */
 	double abs, zrel, zcov, corr;   /* largest step values */
 } run;
 
-typedef struct sorted {         /* a baseline's values, kept sorted */
-	double v[RING];
-	int n;
-} sorted;
-
 typedef struct spin {
 	const opts *o;
 	int ch;
@@ -140,7 +135,7 @@ typedef struct spin {
 	int64_t end;                /* step_end() of the last step begun */
 	float prev_s;
 	step ring[RING];
-	sorted brel, bcov;
+	psg_trimmed *brel, *bcov;   /* the two baselines */
 	int half;                   /* windows either side in the baseline */
 	run r;
 	run pend;                   /* a run ended, waiting for --merge */
@@ -374,93 +369,11 @@ static step *at(spin *s, int64_t i)
 	return &s->ring[i % RING];
 }
 
-static void sorted_add(sorted *b, double v)
+/* A baseline takes a window's value (one in RING: never full). */
+static void baseline_add(psg_trimmed *b, double v)
 {
-	int i = b->n;
-	while (i > 0 && b->v[i - 1] > v) {
-		b->v[i] = b->v[i - 1];
-		i--;
-	}
-	b->v[i] = v;
-	b->n++;
-}
-
-static void sorted_remove(sorted *b, double v)
-{
-	int i = 0;
-	while (i < b->n && b->v[i] != v)
-		i++;
-	if (i == b->n)
-		return;
-	memmove(b->v + i, b->v + i + 1, (size_t)(b->n - i - 1) * sizeof *b->v);
-	b->n--;
-}
-
-/* sorted_add(b, in), then sorted_remove(b, out), in one pass: in takes
-   out's place and moves to its rank, the same sorted values without
-   shifting the rest of the baseline twice. */
-static void sorted_replace(sorted *b, double out, double in)
-{
-	int i = 0;
-	while (i < b->n && b->v[i] != out)
-		i++;
-	if (i == b->n) {
-		sorted_add(b, in);
-		return;
-	}
-	for (; i < b->n - 1 && b->v[i + 1] < in; i++)
-		b->v[i] = b->v[i + 1];
-	for (; i > 0 && b->v[i - 1] > in; i--)
-		b->v[i] = b->v[i - 1];
-	b->v[i] = in;
-}
-
-/* z of v against the baseline's values between its 10th and 90th
-   percentiles (A7: the trimmed baseline's mean and SD); 0 without
-   spread. */
-static double trimmed_z(const sorted *b, double v)
-{
-	if (b->n < 2)
-		return 0;
-	int lo = (int)lround(0.1 * (b->n - 1)), hi = (int)lround(0.9 *
-							      (b->n - 1));
-	double s = 0, s2 = 0;
-	int n = hi - lo + 1;
-	for (int i = lo; i <= hi; i++)
-		s += b->v[i];
-	double m = s / n;
-	for (int i = lo; i <= hi; i++)
-		s2 += (b->v[i] - m) * (b->v[i] - m);
-	double sd = n > 1 ? sqrt(s2 / (n - 1)) : 0;
-	return sd > 0 ? (v - m) / sd : 0;
-}
-
-/* trimmed_z of a against va and of b against vb, for baselines of one
-   length (the two of a window): each sum runs in its own order, so the
-   bits are trimmed_z's, but side by side, where one after the other each
-   addition waited on the one before (a quarter of psg-spindle's time). */
-static void trimmed_z2(const sorted *a, double va, const sorted *b,
-		       double vb, double *za, double *zb)
-{
-	if (a->n != b->n || a->n < 2) {
-		*za = trimmed_z(a, va), *zb = trimmed_z(b, vb);
-		return;
-	}
-	int lo = (int)lround(0.1 * (a->n - 1)), hi = (int)lround(0.9 *
-							      (a->n - 1));
-	int n = hi - lo + 1;
-	double sa = 0, sb = 0, qa = 0, qb = 0;
-	for (int i = lo; i <= hi; i++)
-		sa += a->v[i], sb += b->v[i];
-	double ma = sa / n, mb = sb / n;
-	for (int i = lo; i <= hi; i++) {
-		qa += (a->v[i] - ma) * (a->v[i] - ma);
-		qb += (b->v[i] - mb) * (b->v[i] - mb);
-	}
-	double sda = n > 1 ? sqrt(qa / (n - 1)) : 0;
-	double sdb = n > 1 ? sqrt(qb / (n - 1)) : 0;
-	*za = sda > 0 ? (va - ma) / sda : 0;
-	*zb = sdb > 0 ? (vb - mb) / sdb : 0;
+	if (psg_trimmed_add(b, v))
+		die(EXIT_IO, "internal error: a baseline is full");
 }
 
 /* The window of three steps starting at step i (0.3 s every 0.1 s). */
@@ -581,7 +494,11 @@ static void finalize(det *d, int64_t f)
 {
 	spin *s = &d->sp;
 	step *w = at(s, f);
-	trimmed_z2(&s->brel, w->rel, &s->bcov, w->cov, &w->zrel, &w->zcov);
+	/* A7: z against the baseline's values between its 10th and 90th
+	   percentiles (their mean and SD, kept as windows come and go:
+	   pipeline/trimmed.c) */
+	w->zrel = psg_trimmed_z(s->brel, w->rel);
+	w->zcov = psg_trimmed_z(s->bcov, w->cov);
 	s->nfinal = f + 1;
 	judge_step(d, f);
 	s->nbin = f + 1;
@@ -591,8 +508,8 @@ static void drop_old(spin *s, int64_t f)
 {
 	int64_t old = f - s->half - 1;
 	if (old >= 0) {
-		sorted_remove(&s->brel, at(s, old)->rel);
-		sorted_remove(&s->bcov, at(s, old)->cov);
+		psg_trimmed_remove(s->brel, at(s, old)->rel);
+		psg_trimmed_remove(s->bcov, at(s, old)->cov);
 	}
 }
 
@@ -603,12 +520,11 @@ static void new_window(det *d, int64_t i)
 	spin *s = &d->sp;
 	window_features(s, i, 3);
 	int64_t f = i - s->half, old = f - s->half - 1;
-	if (old >= 0) {     /* as drop_old(s, f) after the adds */
-		sorted_replace(&s->brel, at(s, old)->rel, at(s, i)->rel);
-		sorted_replace(&s->bcov, at(s, old)->cov, at(s, i)->cov);
-	} else {
-		sorted_add(&s->brel, at(s, i)->rel);
-		sorted_add(&s->bcov, at(s, i)->cov);
+	baseline_add(s->brel, at(s, i)->rel);
+	baseline_add(s->bcov, at(s, i)->cov);
+	if (old >= 0) {     /* as drop_old(s, f) */
+		psg_trimmed_remove(s->brel, at(s, old)->rel);
+		psg_trimmed_remove(s->bcov, at(s, old)->cov);
 	}
 	s->nwin = i + 1;
 	if (f >= 0)
@@ -691,7 +607,8 @@ static void sp_flush(det *d)
 	close_run(d);
 	expire_pending(d, -1);
 	s->nstep = s->nwin = s->nfinal = s->nbin = 0;
-	s->brel.n = s->bcov.n = 0;
+	psg_trimmed_clear(s->brel);
+	psg_trimmed_clear(s->bcov);
 	s->prev_s = 0;
 }
 
@@ -762,6 +679,10 @@ static void sp_setup(det *d, const psg_header *h, const opts *o)
 	s->ft = bandpass(o->tot_lo, top, 0, s->rate);
 	s->ys = buffer(), s->yb = buffer(), s->yt = buffer();
 	s->half = (int)lround(o->baseline / 0.1 / 2);
+	s->brel = psg_trimmed_new(RING, 10, 90);
+	s->bcov = psg_trimmed_new(RING, 10, 90);
+	if (!s->brel || !s->bcov)
+		die(EXIT_IO, "out of memory");
 }
 
 /* ---- K-complexes ---- */
@@ -1053,6 +974,8 @@ int main(int argc, char **argv)
 	psg_filter_free(d.sp.fs);
 	psg_filter_free(d.sp.fb);
 	psg_filter_free(d.sp.ft);
+	psg_trimmed_free(d.sp.brel);
+	psg_trimmed_free(d.sp.bcov);
 	psg_filter_free(d.kc.f);
 	free(d.sp.ys), free(d.sp.yb), free(d.sp.yt), free(d.kc.y), free(d.kc.sq);
 	free(d.sp_on.t), free(d.kc_on.t), free(d.wk), free(d.runs);
