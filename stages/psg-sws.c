@@ -141,6 +141,14 @@ typedef struct eog {            /* an EOG channel, filtered like the EEG */
 	double seen_s;              /* the last filtered sample's time, s */
 } eog;
 
+typedef struct twin {           /* one EOG channel's samples, waiting for
+				   the other's (a pair is subtracted) */
+	int j;                      /* which of the two */
+	int64_t t0, off;            /* segment, index of x[0] */
+	float *x;
+	size_t n, cap;
+} twin;
+
 typedef struct det {
 	const opts *o;
 	const psg_header *h;
@@ -183,8 +191,12 @@ typedef struct det {
 	double separation;          /* Ashman's D of the night's two groups */
 	int uncertain;              /* N3 called without two populations */
 	/* ocular rejection: waves wait until the EOG has caught up */
-	eog eog[2];
+	eog eog[2];                 /* with two, eog[0] filters and keeps
+				       their difference */
 	int neog;                   /* 0 off, 1 bipolar, 2 a difference */
+	twin tw;
+	float *dbuf;                /* the difference of a pair's samples */
+	size_t dcap;
 	double maxlag;              /* s: how long a wave may wait */
 	wave *pend;
 	size_t npend, pend_cap;
@@ -617,18 +629,17 @@ static int eog_at(const eog *e, int64_t seg, int64_t i, float *v)
    long). */
 static double eog_p2p(const det *d, const wave *wv)
 {
-	const eog *a = &d->eog[0], *b = d->neog > 1 ? &d->eog[1] : NULL;
+	const eog *a = &d->eog[0];
 	double per_s = (double)a->pc->spr / a->pc->period * PSG_TICKS_PER_SEC;
 	double seg = (double)wv->seg / PSG_TICKS_PER_SEC;
 	int64_t i0 = (int64_t)ceil((wv->start - seg) * per_s);
 	int64_t i1 = (int64_t)floor((wv->end - seg) * per_s), have = 0;
 	double lo = INFINITY, hi = -INFINITY;
 	for (int64_t i = i0; i <= i1; i++) {
-		float v, u = 0;
-		if (!eog_at(a, wv->seg, i, &v) || (b && !eog_at(b, wv->seg, i,
-								 &u)))
+		float v;
+		if (!eog_at(a, wv->seg, i, &v))
 			continue;
-		lo = fmin(lo, v - u), hi = fmax(hi, v - u);
+		lo = fmin(lo, v), hi = fmax(hi, v);
 		have++;
 	}
 	return have > 0 && have >= 0.8 * (double)(i1 - i0 + 1) ? hi - lo : NAN;
@@ -679,17 +690,13 @@ static double eog_time(const eog *c)
 	return e->seen_s;
 }
 
-/* Whether every EOG channel has filtered output past the wave's end. */
+/* Whether the EOG (a pair's difference) has filtered output past the
+   wave's end. */
 static int eog_passed(const det *d, const wave *wv)
 {
-	for (int j = 0; j < d->neog; j++) {
-		const eog *e = &d->eog[j];
-		if (e->t0 > wv->seg)
-			continue;
-		if (e->t0 < wv->seg || eog_time(e) < wv->end)
-			return 0;
-	}
-	return 1;
+	const eog *e = &d->eog[0];
+	return d->neog == 0 || e->t0 > wv->seg ||
+	       (e->t0 == wv->seg && eog_time(e) >= wv->end);
 }
 
 /* Judges the waiting waves whose EOG has come, and those that ended
@@ -936,6 +943,79 @@ static void eog_block(det *d, eog *e, const psg_block *b, psg_writer *w)
 	settle(d, w, -INFINITY);
 }
 
+/* Room for n floats in *p (what it holds stays). */
+static float *room(float *p, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return p;
+	p = realloc(p, n * sizeof *p);
+	if (!p)
+		die(EXIT_IO, "out of memory");
+	*cap = n;
+	return p;
+}
+
+/* Samples [from, n) of block b, of pair channel j, wait for the other
+   channel's. */
+static void twin_keep(twin *q, int j, const psg_block *b, size_t from)
+{
+	size_t n = (size_t)b->n - from;
+	q->x = room(q->x, &q->cap, n);
+	memcpy(q->x, b->x + from, n * sizeof *q->x);
+	q->j = j, q->t0 = b->t0, q->off = b->offset + (int64_t)from, q->n = n;
+}
+
+/* A block of pair channel j.  The horizontal EOG is the pair's
+   difference, and a linear filter's output is the same for it as the
+   difference of the two outputs (to float rounding): the difference is
+   filtered, one filter where there were two.  A block waits for the
+   other channel's block of the same samples; samples the other channel
+   never has (a gap in one only) are dropped, as the two rings' lookups
+   skipped them. */
+static void eog_pair(det *d, int j, const psg_block *b, psg_writer *w)
+{
+	twin *q = &d->tw;
+	size_t n = (size_t)b->n;
+	if (q->n && q->j == j && q->t0 == b->t0 &&
+	    q->off + (int64_t)q->n == b->offset) {   /* the same one, on */
+		q->x = room(q->x, &q->cap, q->n + n);
+		memcpy(q->x + q->n, b->x, n * sizeof *q->x);
+		q->n += n;
+		return;
+	}
+	if (!q->n || q->j == j || b->t0 > q->t0) {   /* the older is lost */
+		twin_keep(q, j, b, 0);
+		return;
+	}
+	if (b->t0 < q->t0)
+		return;
+	int64_t lo = b->offset > q->off ? b->offset : q->off;
+	int64_t qend = q->off + (int64_t)q->n, bend = b->offset + (int64_t)n;
+	int64_t hi = bend < qend ? bend : qend;
+	if (hi > lo) {
+		const float *x0 = j == 0 ? b->x + (lo - b->offset) :
+			q->x + (lo - q->off);
+		const float *x1 = j == 0 ? q->x + (lo - q->off) :
+			b->x + (lo - b->offset);
+		size_t k = (size_t)(hi - lo);
+		d->dbuf = room(d->dbuf, &d->dcap, k);
+		for (size_t i = 0; i < k; i++)
+			d->dbuf[i] = x0[i] - x1[i];
+		psg_block dif = {d->eog[0].ch, b->t0, lo, (int32_t)k, d->dbuf};
+		eog_block(d, &d->eog[0], &dif, w);
+	}
+	if (bend > qend) {          /* the one that goes on waits */
+		twin_keep(q, j, b, (size_t)((hi > b->offset ? hi : b->offset) -
+					    b->offset));
+	} else if (qend > bend) {
+		size_t from = (size_t)((hi > q->off ? hi : q->off) - q->off);
+		memmove(q->x, q->x + from, (q->n - from) * sizeof *q->x);
+		q->off += (int64_t)from, q->n -= from;
+	} else {
+		q->n = 0;
+	}
+}
+
 static psg_filter *make_filter(double lo, double hi, double tr, double rate)
 {
 	psg_fir_spec s = {PSG_FIR_BANDPASS, lo, hi, tr, 0, 0};
@@ -981,7 +1061,8 @@ static void setup_eog(det *d, const psg_header *h, const opts *o)
 	}
 	double delay = (psg_filter_latency(d->sw) +
 			psg_filter_fft_size(d->sw)) / d->rate;
-	for (int j = 0; j < d->neog; j++) {
+	/* one filter and ring: the EOG's, or a pair's difference (same rate) */
+	for (int j = 0; j < (d->neog ? 1 : 0); j++) {
 		eog *e = &d->eog[j];
 		double r = psg_channel_rate(e->pc);
 		e->f = make_filter(o->band_lo, o->band_hi, o->transition, r);
@@ -989,7 +1070,7 @@ static void setup_eog(det *d, const psg_header *h, const opts *o)
 				     psg_filter_fft_size(e->f)) / r);
 	}
 	d->maxlag += delay + 1;
-	for (int j = 0; j < d->neog; j++) {
+	for (int j = 0; j < (d->neog ? 1 : 0); j++) {
 		eog *e = &d->eog[j];
 		double r = psg_channel_rate(e->pc);
 		/* a wave (<= 3 s) may wait maxlag; the EOG may run maxlag ahead */
@@ -1330,8 +1411,8 @@ int main(int argc, char **argv)
 	psg_writer *w = open_stdout_stream(h);
 	while ((st = psg_reader_next(in, &rec)) > 0) {
 		if (rec.kind == PSG_REC_END) {
-			for (int j = 0; j < d.neog; j++)
-				eog_end_segment(&d.eog[j]);
+			if (d.neog)
+				eog_end_segment(&d.eog[0]);
 			end_segment(&d, w);
 			settle(&d, w, INFINITY);
 			spectral_edge(&d, -1);
@@ -1351,7 +1432,9 @@ int main(int argc, char **argv)
 		if (rec.block.channel == d.ch)
 			block(&d, &rec.block, w);
 		for (int j = 0; j < d.neog; j++)
-			if (rec.block.channel == d.eog[j].ch)
+			if (rec.block.channel == d.eog[j].ch && d.neog == 2)
+				eog_pair(&d, j, &rec.block, w);
+			else if (rec.block.channel == d.eog[j].ch)
 				eog_block(&d, &d.eog[j], &rec.block, w);
 	}
 	if (st < 0)
@@ -1360,10 +1443,10 @@ int main(int argc, char **argv)
 	psg_filter_free(d.swa);
 	psg_filter_free(d.amp);
 	psg_welch_free(d.wel);
-	for (int j = 0; j < d.neog; j++) {
-		psg_filter_free(d.eog[j].f);
-		free(d.eog[j].ring);
-	}
+	psg_filter_free(d.eog[0].f);
+	free(d.eog[0].ring);
+	free(d.tw.x);
+	free(d.dbuf);
 	free(d.pend);
 	free(d.ring);
 	free(d.night);

@@ -140,6 +140,38 @@ fc.write_edf('$TMP/yasa.edf', [dict(label='EEG Fz', rate=100, x=x,
 else
 	skip "../shared absent: Sleep-EDF wake excerpt and DREAMS"
 fi
+# A pair of EOG channels is compared as its difference, and filtered as
+# one (the difference, not each): on a recording of whole microvolts,
+# where E1-M2 minus E2-M2 is exactly the bipolar E1-E2 beside it, the
+# pair (either way round) and the bipolar channel give the same waves,
+# ocular rejections and calls.  Eye movements (opposite in E1 and E2,
+# 40 % of them in Fz) must be rejected; the slow waves (common to both
+# eyes' leads, so absent from their difference) must not.
+PYTHONPATH="$ROOT/tests" $PY -c "
+import numpy as np, filter_check as fc
+r, n = 100, 600
+t = np.arange(n * r) / r
+rng = np.random.default_rng(7)
+sw = 60 * np.sin(2 * np.pi * 1.0 * t) * (np.sin(2 * np.pi * t / 120) > 0)
+eye = 150 * np.sin(2 * np.pi * 0.8 * t) * (np.sin(2 * np.pi * t / 120 + 2) > 0.3)
+noise = lambda: 5 * rng.standard_normal(n * r)
+fz = np.round(sw + 0.4 * eye + noise())
+e1 = np.round(0.5 * sw + eye + noise())
+e2 = np.round(0.5 * sw - eye + noise())
+ch = lambda l, x: dict(label=l, rate=r, x=x, pmin=-32768, pmax=32767)
+fc.write_edf('$TMP/pair.edf', [ch('EEG Fz', fz), ch('E1-M2', e1), ch('E2-M2', e2)])
+fc.write_edf('$TMP/bip.edf', [ch('EEG Fz', fz), ch('E1-E2', e1 - e2)])"
+calls() { grep -E '^(event|epoch|summary)'; }
+psg-read "$TMP/pair.edf" | psg-sws --eog 'E1-M2,E2-M2' | psg-dump --no-samples |
+	calls >"$TMP/pair.txt"
+psg-read "$TMP/pair.edf" | psg-sws --eog 'E2-M2,E1-M2' | psg-dump --no-samples |
+	calls >"$TMP/pair2.txt"
+psg-read "$TMP/bip.edf" | psg-sws --eog 'E1-E2' | psg-dump --no-samples |
+	calls >"$TMP/bip.txt"
+ocular=$(sed -n 's/^summary "sws_ocular_waves" unit="" value=//p' "$TMP/pair.txt")
+waves=$(grep -c '^event' "$TMP/pair.txt")
+check "an EOG pair is its difference: the same $waves waves, $ocular ocular, and calls as the bipolar channel, either way round" \
+	sh -c "test '${ocular:-0}' -gt 0 -a '$waves' -gt 0 && cmp -s '$TMP/pair.txt' '$TMP/bip.txt' && cmp -s '$TMP/pair.txt' '$TMP/pair2.txt'"
 # A night without N3 (W, N1, N2 and REM only): no epoch may be called SWS.
 { for s in W N1 N2 R; do
 	k=0; c=$(case $s in W|N1) echo 10;; N2) echo 120;; R) echo 40;; esac)
