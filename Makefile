@@ -73,6 +73,19 @@ $(B)/bin/%: stages/%.c $(B)/libpsg.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $< $(B)/libpsg.a $(LDLIBS_ALL) -o $@
 
+# psg-chain runs stream stages as threads of one process (stages/psg-chain.c):
+# each is linked in from its own source, main renamed, its entry chain_VERB.
+CHAIN_STAGES := read filter wake sws spindle stage emg h5 dump
+CHAIN_OBJ := $(CHAIN_STAGES:%=$(B)/chain/psg-%.o)
+
+$(B)/chain/psg-%.o: stages/psg-%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -DPSG_CHAIN=chain_$* -Dmain=chain_main_$* -c $< -o $@
+
+$(B)/bin/psg-chain: stages/psg-chain.c $(CHAIN_OBJ) $(B)/libpsg.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $< $(CHAIN_OBJ) $(B)/libpsg.a $(LDLIBS_ALL) -o $@
+
 $(B)/tests/%: tests/unit/%.c $(B)/libpsg.a $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $< $(B)/libpsg.a $(LDLIBS_ALL) -o $@

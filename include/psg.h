@@ -457,6 +457,26 @@ int psg_writer_flush(psg_writer *w);
 int psg_writer_finish(psg_writer *w, const psg_end *end);
 const char *psg_writer_errmsg(const psg_writer *w);
 
+/* ---- in-process links (psg-chain) -------------------------------------- */
+
+/* A link carries one stream between two threads of one process, as a pipe
+   carries it between two processes, but hands whole buffers over instead
+   of copying them through the kernel.  Memory stays bounded: a writer
+   ahead of its reader waits.  Its two ends are closed by whoever runs the
+   threads, not by the reader or writer on it: close_write when the writer
+   is done (its reader then meets the end of its input after the last
+   buffer), close_read when the reader is gone (a write then fails with
+   EPIPE, as on a pipe without a reader).  Free it after both threads. */
+typedef struct psg_link psg_link;
+psg_link *psg_link_new(void);
+void psg_link_free(psg_link *l);
+void psg_link_close_write(psg_link *l);
+void psg_link_close_read(psg_link *l);
+psg_reader *psg_reader_open_link(psg_link *l, int *status, char *msg,
+				 size_t msglen);
+psg_writer *psg_writer_open_link(psg_link *l, const psg_header *h,
+				 int *status);
+
 /* ---- writing EDF+/BDF+ files ------------------------------------------- */
 
 /* psgpipe's own EDF+/BDF+ writer (edflib's cannot write EDF+D): used by

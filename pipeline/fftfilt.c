@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #define MAX_PLANS 64
@@ -34,6 +35,21 @@ typedef struct plan {
 
 static plan plans[MAX_PLANS];
 static int nplans, wisdom_loaded;
+
+/* FFTW's planners are not thread-safe (its "thread safety" notes: only
+   the execute functions are), and psg-chain runs stages as threads: every
+   plan made or destroyed, and the plan cache above, under one lock. */
+static pthread_mutex_t planner = PTHREAD_MUTEX_INITIALIZER;
+
+void psg__planner_lock(void)
+{
+	pthread_mutex_lock(&planner);
+}
+
+void psg__planner_unlock(void)
+{
+	pthread_mutex_unlock(&planner);
+}
 
 struct psg_filter {
 	int ntaps, d, m, step;   /* taps, delay, FFT size, new per block */
@@ -107,7 +123,7 @@ static void save_wisdom(const char *path)
 		unlink(tmp);
 }
 
-static const plan *get_plan(int m)
+static const plan *find_or_make_plan(int m)
 {
 	for (int i = 0; i < nplans; i++)
 		if (plans[i].m == m)
@@ -135,6 +151,14 @@ static const plan *get_plan(int m)
 	nplans++;
 	if (wp && flags == FFTW_MEASURE)
 		save_wisdom(wp);
+	return p;
+}
+
+static const plan *get_plan(int m)
+{
+	psg__planner_lock();
+	const plan *p = find_or_make_plan(m);
+	psg__planner_unlock();
 	return p;
 }
 

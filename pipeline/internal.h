@@ -11,6 +11,7 @@
 #include "psg.h"
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct psg_reader_ops {
 	int (*next)(psg_reader *r, psg_record *rec);
@@ -75,12 +76,27 @@ psg_hasher *psg__hasher_start(const char *path);
 /* Joins the thread; writes 64 hex digits or "" on failure. */
 void psg__hasher_finish(psg_hasher *hs, char out[65]);
 
-/* Output through a PSG__OUTBUF-byte buffer (outbuf.c): 0, or -1 with
-   errno set.  psg__buffered flushes each time the buffer fills. */
+/* Output through a PSG__OUTBUF-byte buffer (outbuf.c) into a link, if
+   not NULL, else into fd: 0, or -1 with errno set.  psg__buffered flushes
+   each time the buffer fills; a link may hand back another buffer. */
 #define PSG__OUTBUF (1u << 20)
 int psg__write_all(int fd, const unsigned char *p, size_t n);
-int psg__buffered(int fd, unsigned char *buf, size_t *used, const void *p,
-		  size_t n);
+int psg__flush_to(psg_link *link, int fd, unsigned char **buf, size_t *used);
+int psg__buffered(psg_link *link, int fd, unsigned char **buf, size_t *used,
+		  const void *p, size_t n);
+
+/* Links (link.c).  put hands over *buf (len bytes, not 0) and sets *buf
+   to an empty PSG__OUTBUF-byte buffer: 0, or -1 with errno EPIPE (the
+   reader is gone) or ENOMEM.  get hands back *buf (may be NULL) and sets
+   it to the next full buffer: its length, or 0 at the end. */
+int psg__link_put(psg_link *l, unsigned char **buf, size_t len);
+ssize_t psg__link_get(psg_link *l, unsigned char **buf);
+/* Around every FFTW plan made or destroyed (fftfilt.c): threads. */
+void psg__planner_lock(void);
+void psg__planner_unlock(void);
+
+/* A stream reader on a link (stream_read.c). */
+int psg__open_stream_link(psg_reader *r, psg_link *l);
 
 /* Whether the header's start date-time lies within the limits (years
    PSG_MIN_YEAR..PSG_MAX_YEAR, months 1-12, ...). */

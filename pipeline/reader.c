@@ -46,7 +46,9 @@ static psg_reader *finish_open(psg_reader *r, int st, int *status, char *msg,
 	return NULL;
 }
 
-psg_reader *psg_reader_open_fd(int fd, int *status, char *msg, size_t msglen)
+/* A stream on fd, or on link if not NULL. */
+static psg_reader *open_stream_on(int fd, psg_link *link, int *status,
+				  char *msg, size_t msglen)
 {
 	psg_reader *r = psg__reader_new();
 	if (!r) {
@@ -55,10 +57,22 @@ psg_reader *psg_reader_open_fd(int fd, int *status, char *msg, size_t msglen)
 			*status = PSG_ERR_NOMEM;
 		return NULL;
 	}
-	int st = psg__open_stream(r, fd, 0);
+	int st = link ? psg__open_stream_link(r, link) :
+		 psg__open_stream(r, fd, 0);
 	if (st == PSG_OK)
 		st = psg__check_header(r);
 	return finish_open(r, st, status, msg, msglen);
+}
+
+psg_reader *psg_reader_open_fd(int fd, int *status, char *msg, size_t msglen)
+{
+	return open_stream_on(fd, NULL, status, msg, msglen);
+}
+
+psg_reader *psg_reader_open_link(psg_link *l, int *status, char *msg,
+				 size_t msglen)
+{
+	return open_stream_on(-1, l, status, msg, msglen);
 }
 
 /* A stream file starts with the magic; anything else is taken for EDF. */

@@ -18,6 +18,7 @@
 
 typedef struct stream {
 	int fd, owns_fd;
+	psg_link *link;          /* if not NULL, the input instead of fd */
 	unsigned char *in;
 	size_t have, pos;
 	int eof;
@@ -51,7 +52,8 @@ static ssize_t read_exact(stream *s, void *dst, size_t n)
 		if (s->pos == s->have) {
 			if (s->eof)
 				break;
-			ssize_t k = read(s->fd, s->in, INBUF);
+			ssize_t k = s->link ? psg__link_get(s->link, &s->in) :
+				    read(s->fd, s->in, INBUF);
 			if (k < 0 && errno == EINTR)
 				continue;
 			if (k < 0)
@@ -533,7 +535,7 @@ static void stream_close(psg_reader *r)
 
 static const struct psg_reader_ops stream_ops = {stream_next, stream_close};
 
-int psg__open_stream(psg_reader *r, int fd, int owns_fd)
+static int open_stream(psg_reader *r, int fd, int owns_fd, psg_link *link)
 {
 	stream *s = calloc(1, sizeof *s);
 	unsigned char magic[PSG_MAGIC_LEN + 4];
@@ -545,7 +547,7 @@ int psg__open_stream(psg_reader *r, int fd, int owns_fd)
 		free(s);
 		return psg__fail(r, PSG_ERR_NOMEM, "out of memory");
 	}
-	s->fd = fd, s->owns_fd = owns_fd;
+	s->fd = fd, s->owns_fd = owns_fd, s->link = link;
 	r->impl = s, r->ops = &stream_ops, r->is_stream = 1;
 	ssize_t k = read_exact(s, magic, sizeof magic);
 	if (k < 0)
@@ -568,4 +570,14 @@ int psg__open_stream(psg_reader *r, int fd, int owns_fd)
 	if (tag != PSG_TAG_HEAD)
 		return psg__fail(r, PSG_ERR_FORMAT, "stream has no header");
 	return parse_header(r, s->payload, len);
+}
+
+int psg__open_stream(psg_reader *r, int fd, int owns_fd)
+{
+	return open_stream(r, fd, owns_fd, NULL);
+}
+
+int psg__open_stream_link(psg_reader *r, psg_link *l)
+{
+	return open_stream(r, -1, 0, l);
 }

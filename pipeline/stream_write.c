@@ -18,6 +18,7 @@
 
 struct psg_writer {
 	int fd;
+	psg_link *link;           /* if not NULL, the output instead of fd */
 	unsigned char *out;
 	size_t used;
 	unsigned char *rec;       /* payload under construction */
@@ -36,16 +37,14 @@ static int io_error(psg_writer *w)
 
 static int flush_out(psg_writer *w)
 {
-	if (psg__write_all(w->fd, w->out, w->used))
-		return io_error(w);
-	w->used = 0;
-	return PSG_OK;
+	return psg__flush_to(w->link, w->fd, &w->out, &w->used) ? io_error(w) :
+	       PSG_OK;
 }
 
 static int emit(psg_writer *w, const void *p, size_t n)
 {
-	return psg__buffered(w->fd, w->out, &w->used, p, n) ? io_error(w) :
-	       PSG_OK;
+	return psg__buffered(w->link, w->fd, &w->out, &w->used, p, n) ?
+	       io_error(w) : PSG_OK;
 }
 
 /* ---- payload builder ---- */
@@ -189,15 +188,17 @@ static void widen_pipe(int fd)
 #endif
 }
 
-psg_writer *psg_writer_open_fd(int fd, const psg_header *h, int *status)
+static psg_writer *open_writer(int fd, psg_link *link, const psg_header *h,
+			       int *status)
 {
 	psg_writer *w = calloc(1, sizeof *w);
 	int st = PSG_ERR_NOMEM;
 	if (!w || !(w->out = malloc(PSG__OUTBUF)) || !(w->h = psg_header_new()) ||
 	    psg_header_copy(w->h, h))
 		goto fail;
-	w->fd = fd;
-	widen_pipe(fd);
+	w->fd = fd, w->link = link;
+	if (!link)
+		widen_pipe(fd);
 	unsigned char ver[4];
 	psg__put_u32(ver, PSG_STREAM_MAJOR | (uint32_t)PSG_STREAM_MINOR << 16);
 	put_header(w, h);
@@ -213,6 +214,17 @@ fail:
 		*status = st;
 	psg_writer_free(w);
 	return NULL;
+}
+
+psg_writer *psg_writer_open_fd(int fd, const psg_header *h, int *status)
+{
+	return open_writer(fd, NULL, h, status);
+}
+
+psg_writer *psg_writer_open_link(psg_link *l, const psg_header *h,
+				 int *status)
+{
+	return open_writer(-1, l, h, status);
 }
 
 void psg_writer_free(psg_writer *w)

@@ -54,7 +54,9 @@ psg_welch *psg_welch_new(double rate, double window_s, double overlap,
 		p->win[i] = 0.5 - 0.5 * cos(2 * PI * i / w);
 		p->wss += p->win[i] * p->win[i];
 	}
+	psg__planner_lock();
 	p->plan = fftw_plan_dft_r2c_1d(w, p->x, p->X, FFTW_ESTIMATE);
+	psg__planner_unlock();
 	if (!p->plan) {
 		psg_welch_free(p);
 		return NULL;
@@ -67,8 +69,11 @@ void psg_welch_free(psg_welch *p)
 {
 	if (!p)
 		return;
-	if (p->plan)
+	if (p->plan) {
+		psg__planner_lock();
 		fftw_destroy_plan(p->plan);
+		psg__planner_unlock();
+	}
 	free(p->win);
 	fftw_free(p->x);
 	fftw_free(p->X);

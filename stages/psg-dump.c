@@ -228,7 +228,9 @@ int main(int argc, char **argv)
 	}
 	const char *path = single_input(argc, argv);
 	oo.no_samples = !show_samples;
-	psg_reader *in = psg_reader_open(path, &oo, &st, msg, sizeof msg);
+	psg_reader *in = strcmp(path, "-") || stdin_is_input() ?
+			 psg_reader_open(path, &oo, &st, msg, sizeof msg) :
+			 stream_in(&st, msg, sizeof msg);
 	if (!in)
 		die(exit_code(st), "%s", msg);
 	print_warnings(in, path);

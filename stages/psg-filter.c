@@ -308,7 +308,7 @@ int main(int argc, char **argv)
 		who[i] = -1;
 	for (int i = 0; i < nc; i++)
 		who[cs[i].src] = i;
-	psg_writer *w = psg_writer_open_fd(1, h, &st);
+	psg_writer *w = stream_out(h, &st);
 	if (!w)
 		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
 	while ((st = psg_reader_next(in, &rec)) > 0) {

@@ -100,7 +100,8 @@ static const char *g_tmp;   /* what H5Fcreate writes to (tmpout.h) */
 static int make_temp(const char *out)
 {
 	char err[PATH_MAX + 128];
-	tmpout_input_fd(0);
+	if (stdin_is_input())
+		tmpout_input_fd(0);
 	g_tmp = tmpout_make(0, out, 0, err, sizeof err);
 	return g_tmp ? 0 : fail(EXIT_IO, "%s", err);
 }
@@ -1572,7 +1573,7 @@ static int run(const opts *o)
 	s.ep.dset = s.ep.mem = H5I_INVALID_HID;
 	if (h5_globals() || make_temp(o->out))
 		return -1;
-	psg_reader *rd = psg_reader_open_fd(0, &st, msg, sizeof msg);
+	psg_reader *rd = stream_in(&st, msg, sizeof msg);
 	if (!rd)
 		return fail(exit_code(st), "standard input: %s; %s not written",
 			    msg, o->out);
@@ -1654,7 +1655,7 @@ static void parse_args(int argc, char **argv, opts *o)
 	no_operands(argc, argv);
 	if (!o->out || !*o->out)
 		die(EXIT_USAGE, "no output file: use -o OUT.h5");
-	if (isatty(0))
+	if (stdin_is_input() && isatty(0))
 		die(EXIT_USAGE, "standard input is a terminal: pipe a "
 		    "psgpipe stream into psg-h5");
 }
@@ -1675,7 +1676,9 @@ int main(int argc, char **argv)
 		g_code = EXIT_IO;
 	tmpout_discard();
 	if (g_code) {
-		fprintf(stderr, "%s: %s\n", stage_name, g_msg);
+		FILE *f = message_file();
+		if (f)
+			fprintf(f, "%s: %s\n", stage_name, g_msg);
 		return g_code;
 	}
 	h5_close(&g_str, H5Tclose);

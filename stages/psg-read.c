@@ -360,7 +360,7 @@ int main(int argc, char **argv)
 		open_audio(o.audio[i], &m.au[i], h, o.audio_offset);
 	m.naudio = o.naudio;
 	m.h = h;
-	if (!(m.w = psg_writer_open_fd(1, h, &st)))
+	if (!(m.w = stream_out(h, &st)))
 		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
 	if (o.header_only) {
 		/* A whole stream without records: the stages read it in a

@@ -1321,13 +1321,12 @@ static void decide(det *d, psg_writer *w)
 	d->n_epochs = (int64_t)d->nnight;
 	d->uncertain = !d->adaptive && !o->absolute && d->n_sws > 0;
 	if (d->uncertain && isfinite(d->separation))
-		fprintf(stderr, "psg-sws: note: the night shows no two "
-			"populations of epochs (Ashman's D %.2f < %g): N3 by "
-			"the AASM share alone, uncertain\n", d->separation,
-			o->bimodal);
+		note("the night shows no two populations of epochs "
+		     "(Ashman's D %.2f < %g): N3 by the AASM share alone, "
+		     "uncertain", d->separation, o->bimodal);
 	else if (d->uncertain)
-		fprintf(stderr, "psg-sws: note: too few epochs with slow waves "
-			"to compare: N3 by the AASM share alone, uncertain\n");
+		note("too few epochs with slow waves to compare: N3 by the "
+		     "AASM share alone, uncertain");
 	free(x);
 }
 

@@ -31,6 +31,95 @@ enum { EXIT_USAGE = 1, EXIT_IO = 2, EXIT_UNSUITABLE = 3 };
 
 static const char *stage_name = "psg";
 
+/* In-process chains (psg-chain, docs/stream.md): psg-chain links every
+   stream stage in, each compiled with PSG_CHAIN naming its entry and
+   main renamed, and runs each on a thread of its own, joined by links
+   (psg_link) instead of pipes.  The entry binds the stage to its slot;
+   the helpers below then read and write the links, write messages where
+   the slot says, and end the thread, not the process. */
+typedef struct chain_slot {
+	psg_link *in, *out;       /* NULL: standard input, standard output */
+	FILE *err;                /* the stage's messages */
+	/* Options parsed, stream about to be opened: the next stage may
+	   start (getopt's state is global). */
+	void (*started)(struct chain_slot *);
+	/* The stage ends with this exit code; does not return. */
+	void (*stop)(struct chain_slot *, int code);
+	/* Another stage failed first: this one's messages are its echo. */
+	int (*quiet)(struct chain_slot *);
+	void *runner;
+} chain_slot;
+
+#ifdef PSG_CHAIN
+static chain_slot *g_chain;
+int main(int argc, char **argv);
+int PSG_CHAIN(chain_slot *c, int argc, char **argv);
+int PSG_CHAIN(chain_slot *c, int argc, char **argv)
+{
+	g_chain = c;
+	return main(argc, argv);
+}
+#define chain_self() g_chain
+#else
+#define chain_self() ((chain_slot *)NULL)
+#endif
+
+/* Where messages go, or NULL when they are to be left unsaid. */
+__attribute__((unused))
+static FILE *message_file(void)
+{
+	chain_slot *c = chain_self();
+	return !c ? stderr : c->quiet(c) ? NULL : c->err;
+}
+
+/* Whether the stage's stream comes from standard input, and goes to
+   standard output (not so between two stages of a chain). */
+__attribute__((unused))
+static int stdin_is_input(void)
+{
+	return !chain_self() || !chain_self()->in;
+}
+
+__attribute__((unused))
+static int stdout_is_output(void)
+{
+	return !chain_self() || !chain_self()->out;
+}
+
+/* The stage's input and output streams: standard input and output, or in
+   a chain its links.  Opening them is where its options are behind it. */
+__attribute__((unused))
+static psg_reader *stream_in(int *status, char *msg, size_t msglen)
+{
+	chain_slot *c = chain_self();
+	if (c)
+		c->started(c);
+	return stdin_is_input() ? psg_reader_open_fd(0, status, msg, msglen) :
+	       psg_reader_open_link(c->in, status, msg, msglen);
+}
+
+__attribute__((unused))
+static psg_writer *stream_out(const psg_header *h, int *status)
+{
+	chain_slot *c = chain_self();
+	if (c)
+		c->started(c);
+	return stdout_is_output() ? psg_writer_open_fd(1, h, status) :
+	       psg_writer_open_link(c->out, h, status);
+}
+
+/* exit() for a stage: in a chain, the end of its thread. */
+__attribute__((noreturn, unused))
+static void stage_exit(int code)
+{
+	chain_slot *c = chain_self();
+	if (c) {
+		c->stop(c, code);
+		abort();   /* stop does not return */
+	}
+	exit(code);
+}
+
 /* A detector run with --optional (psg-night runs every detector on every
    recording): until it starts writing, input it cannot use (no suitable
    channel: EXIT_UNSUITABLE) is passed through unchanged with a warning,
@@ -48,17 +137,22 @@ __attribute__((format(printf, 2, 3), noreturn, unused))
 static void die(int code, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "%s: %s", stage_name, code == EXIT_UNSUITABLE &&
-		g_optional.in ? "warning: " : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
+	FILE *f = message_file();
+	if (f) {
+		fprintf(f, "%s: %s", stage_name, code == EXIT_UNSUITABLE &&
+			g_optional.in ? "warning: " : "");
+		va_start(ap, fmt);
+		vfprintf(f, fmt, ap);
+		va_end(ap);
+	}
 	if (code == EXIT_UNSUITABLE && g_optional.in) {
-		fputs("; passing the stream through (--optional)\n", stderr);
+		if (f)
+			fputs("; passing the stream through (--optional)\n", f);
 		pass_through();
 	}
-	fputc('\n', stderr);
-	exit(code);
+	if (f)
+		fputc('\n', f);
+	stage_exit(code);
 }
 
 /* A channel option that matches nothing: a usage error, with the labels
@@ -71,15 +165,34 @@ static void die_no_channel(const psg_header *h, const char *spec)
 	die(EXIT_USAGE, "no channel '%s'; the channels are %s", spec, list);
 }
 
+/* "psg-x: warning: ..." and "psg-x: note: ..." lines. */
+__attribute__((unused))
+static void say(const char *kind, const char *fmt, va_list ap)
+{
+	FILE *f = message_file();
+	if (!f)
+		return;
+	fprintf(f, "%s: %s: ", stage_name, kind);
+	vfprintf(f, fmt, ap);
+	fputc('\n', f);
+}
+
 __attribute__((format(printf, 1, 2), unused))
 static void warn(const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "%s: warning: ", stage_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	say("warning", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+__attribute__((format(printf, 1, 2), unused))
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say("note", fmt, ap);
+	va_end(ap);
 }
 
 /* The exit code for a library status. */
@@ -226,7 +339,7 @@ static int64_t clock_shift(const psg_header *from, const psg_header *to,
 __attribute__((unused))
 static void refuse_terminal(void)
 {
-	if (isatty(1))
+	if (stdout_is_output() && isatty(1))
 		die(EXIT_USAGE, "refusing to write a binary stream to a "
 		    "terminal (pipe it into another stage or redirect it)");
 }
@@ -252,6 +365,8 @@ static void stdout_not_input(const char *path)
 {
 	struct stat o, i;
 	int std = !strcmp(path, "-");
+	if (!stdout_is_output() || (std && !stdin_is_input()))
+		return;   /* a link, in a chain */
 	if (fstat(1, &o) || !S_ISREG(o.st_mode) ||
 	    (std ? fstat(0, &i) : stat(path, &i)) ||
 	    o.st_dev != i.st_dev || o.st_ino != i.st_ino)
@@ -447,7 +562,7 @@ static psg_writer *open_stdout_stream(const psg_header *h)
 {
 	int st;
 	g_optional.in = NULL;
-	psg_writer *w = psg_writer_open_fd(1, h, &st);
+	psg_writer *w = stream_out(h, &st);
 	if (!w)
 		die(EXIT_IO, "cannot write the stream: %s", psg_strerror(st));
 	return w;
@@ -485,7 +600,7 @@ static void pass_through(void)
 	psg_writer_free(w);
 	psg_header_free(h);
 	psg_reader_free(in);
-	exit(0);
+	stage_exit(0);
 }
 
 /* Opens the input stream on stdin or dies with a clear message. */
@@ -495,7 +610,7 @@ static psg_reader *open_stdin_stream(void)
 	int st;
 	char msg[512];
 	stdout_not_input("-");
-	psg_reader *r = psg_reader_open_fd(0, &st, msg, sizeof msg);
+	psg_reader *r = stream_in(&st, msg, sizeof msg);
 	if (!r)
 		die(exit_code(st), "standard input: %s", msg);
 	return r;

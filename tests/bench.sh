@@ -104,8 +104,9 @@ fi
 # in the page cache, made untimed beforehand) and writes to /dev/null, as
 # the floor does, so its line is its own cost; psg-h5 writes its file.
 # Then the pipe itself: psg-read | cat > /dev/null and through six cats
-# (a hop is a copy into and out of the kernel, with no work), and the
-# whole chain as psg-night runs it.  Each line is the median of
+# (a hop is a copy into and out of the kernel, with no work), the seven
+# stages through pipes and in psg-chain (threads, in-memory links), and
+# the whole chain as psg-night runs it (its first pass included).  Each line is the median of
 # BENCH_REPEAT runs (default 3) of wall time, CPU time (user + system, of
 # every process of the line) and peak RSS (the largest process's); ratios
 # are to the floor's wall time of the same run.
@@ -167,6 +168,10 @@ if [ "$BENCH_CHAIN" = 1 ]; then
 		chainline "psg-read --no-hash | cat (one hop)" "$1" "$2" "$3" $floor
 		set -- $(median3 "$B/psg-read --no-hash $f | cat | cat | cat | cat | cat | cat > /dev/null")
 		chainline "psg-read --no-hash | cat x6 (six hops)" "$1" "$2" "$3" $floor
+		set -- $(median3 "$B/psg-read $f | $B/psg-wake | $B/psg-sws | $B/psg-spindle | $B/psg-stage | $B/psg-emg | $B/psg-h5 -o $DIR/chain.h5")
+		chainline "the seven stages through pipes" "$1" "$2" "$3" $floor
+		set -- $(median3 "$B/psg-chain $B/psg-read $f '|' $B/psg-wake '|' $B/psg-sws '|' $B/psg-spindle '|' $B/psg-stage '|' $B/psg-emg '|' $B/psg-h5 -o $DIR/chain.h5")
+		chainline "...the same in psg-chain (one process)" "$1" "$2" "$3" $floor
 		set -- $(median3 "$B/psg-night -q $f -o $DIR/chain.h5")
 		chainline "psg-night (the whole chain)" "$1" "$2" "$3" $floor
 		rm -f "$DIR/chain.h5"
