@@ -58,6 +58,7 @@ typedef struct job {
 	int argc;
 	char **argv;
 	int index, started, done, parked, code;
+	int echo;                 /* failed only as its reader's echo */
 	pthread_t thread;
 } job;
 
@@ -96,12 +97,13 @@ static runner *runner_of(chain_slot *s)
 	return s->runner;
 }
 
-/* A stage that fails after the stage it feeds ended well failed because
-   that one stopped reading: a pipe's SIGPIPE, not a failure. */
+/* A stage that fails after the stage it feeds ended well, or itself only
+   echoed the one after it, failed because its reader stopped reading: a
+   pipe's SIGPIPE, not a failure (psg-read | psg-emg | psg-dump -H). */
 static int echo_of_reader(const runner *r, const job *j)
 {
-	return j->index + 1 < r->n && r->jobs[j->index + 1].done &&
-	       !r->jobs[j->index + 1].code;
+	const job *next = j->index + 1 < r->n ? &r->jobs[j->index + 1] : NULL;
+	return next && next->done && (!next->code || next->echo);
 }
 
 static void on_started(chain_slot *s)
@@ -121,7 +123,8 @@ static void finish(job *j, int code, int parked)
 	j->started = j->done = 1;
 	j->parked = parked;
 	j->code = code;
-	if (code && r->first_failed < 0 && !echo_of_reader(r, j))
+	j->echo = code && echo_of_reader(r, j);
+	if (code && !j->echo && r->first_failed < 0)
 		r->first_failed = j->index;
 	psg_link_close_read(j->slot.in);
 	psg_link_close_write(j->slot.out);

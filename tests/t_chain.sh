@@ -73,6 +73,10 @@ check "a reader that stops after the header ends the chain well (exit $rc)" \
 	test "$rc" -eq 0
 check "...psg-read's broken link left unsaid" test ! -s "$TMP/head.err"
 check "...and the header printed" grep -q '^channel ' "$TMP/head.txt"
+psg-chain psg-read "$TMP/x.edf" '|' psg-emg '|' psg-dump -H >/dev/null 2>"$TMP/head2.err"
+rc=$?
+check "...also two stages up: psg-emg's broken link, then psg-read's (exit $rc)" \
+	sh -c "test $rc -eq 0 && test ! -s '$TMP/head2.err'"
 
 # --status: each stage's exit code and messages apart, as psg-night reads them.
 mkdir "$TMP/st"
