@@ -2256,8 +2256,7 @@ static FILE *open_trace(const char *path)
 	char err[PATH_MAX + 256];
 	tmpout_handlers();
 	atexit(tmpout_discard);
-	if (stdin_is_input())
-		tmpout_input_fd(0);
+	tmpout_input_fd(0);
 	const char *tmp = tmpout_make(0, path, 1, err, sizeof err);
 	FILE *f = tmp ? fopen(tmp, "w") : NULL;
 	if (!tmp)

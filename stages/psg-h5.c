@@ -100,8 +100,7 @@ static const char *g_tmp;   /* what H5Fcreate writes to (tmpout.h) */
 static int make_temp(const char *out)
 {
 	char err[PATH_MAX + 128];
-	if (stdin_is_input())
-		tmpout_input_fd(0);
+	tmpout_input_fd(0);
 	g_tmp = tmpout_make(0, out, 0, err, sizeof err);
 	return g_tmp ? 0 : fail(EXIT_IO, "%s", err);
 }

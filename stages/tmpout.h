@@ -73,6 +73,8 @@ __attribute__((unused))
 static void tmpout_input_fd(int fd)
 {
 	struct stat st;
+	if (fd == 0 && !stdin_is_input())
+		return;   /* in psg-chain the input is a link, not fd 0 */
 	if (fd == 0)
 		stdout_not_input("-");
 	if (!fstat(fd, &st))
