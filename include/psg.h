@@ -570,6 +570,12 @@ void psg_filter_free(psg_filter *f);
 int psg_filter_push(psg_filter *f, const float *x, int n);
 /* Moves up to max filtered samples into y; returns how many. */
 int psg_filter_pull(psg_filter *f, float *y, int max);
+/* The filtered samples ready, in place, without _pull's copy: *n of them
+   from the pointer returned (NULL when none), which stays valid until
+   the next call on f other than _peek.  The caller may overwrite them,
+   and drops the first n it is done with by _consume (n <= *n). */
+float *psg_filter_peek(psg_filter *f, int *n);
+int psg_filter_consume(psg_filter *f, int n);
 /* Filtered samples ready to pull.  Output comes a FFT block at a time, so
    filters fed the same input are not equally far: pull the least of
    their counts from each to keep them sample-aligned. */

@@ -316,18 +316,33 @@ int psg_filter_ready(const psg_filter *f)
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
+float *psg_filter_peek(psg_filter *f, int *n)
+{
+	*n = psg_filter_ready(f);
+	return *n ? f->q + f->qhead : NULL;   /* the queue may not exist yet */
+}
+
+int psg_filter_consume(psg_filter *f, int n)
+{
+	if (n < 0 || (size_t)n > f->qn - f->qhead)
+		return PSG_ERR_ARG;
+	f->qhead += (size_t)n;
+	return PSG_OK;
+}
+
 int psg_filter_pull(psg_filter *f, float *y, int max)
 {
-	size_t n = f->qn - f->qhead;
+	int n;
+	const float *x = psg_filter_peek(f, &n);
 	if (max < 0)
 		return PSG_ERR_ARG;
-	if (n > (size_t)max)
-		n = (size_t)max;
+	if (n > max)
+		n = max;
 	if (!n)
-		return 0;   /* the queue may not exist yet */
-	memcpy(y, f->q + f->qhead, n * sizeof *y);
-	f->qhead += n;
-	return (int)n;
+		return 0;
+	memcpy(y, x, (size_t)n * sizeof *y);
+	f->qhead += (size_t)n;
+	return n;
 }
 
 int psg_filter_finish(psg_filter *f)

@@ -207,9 +207,6 @@ typedef struct emgch {
 	int started;
 	int64_t t0, next, k;        /* input segment; k: next filtered sample */
 	psg_clock clk;              /* k's time */
-	/* filtered samples waiting for the ECG's R peaks */
-	float *q;
-	size_t qh, qn, qcap;
 	/* ECG bleed template */
 	int pre, post, tlen;        /* samples before and after R */
 	int tstride;                /* tlen rounded up to LANES */
@@ -1274,11 +1271,12 @@ static void env_flush(state *S, emgch *c, psg_writer *w)
 	c->rest = NAN;
 }
 
-/* Conditioned samples y[0..n) at t[0..n): rectified, averaged over the
-   box, decimated.  The box's state stays in locals between envelope
-   values (it was read and written through c at every sample). */
-static void env_feed(state *S, emgch *c, const double *t, const float *y,
-		     size_t n, psg_writer *w)
+/* Conditioned samples y[0..n) at tick[0..n): rectified, averaged over
+   the box, decimated (a time in seconds only at each envelope value).
+   The box's state stays in locals between envelope values (it was read
+   and written through c at every sample). */
+static void env_feed(state *S, emgch *c, const int64_t *tick,
+		     const float *y, size_t n, psg_writer *w)
 {
 	const float *box_end = c->box + c->boxlen;
 	float *b = c->box + c->boxi;
@@ -1297,7 +1295,8 @@ static void env_feed(state *S, emgch *c, const double *t, const float *y,
 		if (++stepi < c->step || nbox < c->boxlen)
 			continue;
 		stepi = 0;
-		env_push(S, c, t[j] - half, (float)(sum / c->boxlen), w);
+		env_push(S, c, (double)tick[j] / PSG_TICKS_PER_SEC - half,
+			 (float)(sum / c->boxlen), w);
 	}
 	c->boxi = (int)(b - c->box), c->nbox = nbox, c->stepi = stepi;
 	c->boxsum = sum;
@@ -1416,12 +1415,35 @@ static void beat_done(emgch *c)
 		c->nhist++;
 }
 
-/* The samples x[0..n) at t[0..n) into y with the bleed of the beat
-   around each removed: beat by beat, each sample's place in its beat's
-   template from its own time (never by counting: a rate whose period
-   is not a whole number of ticks can skip or repeat a place). */
-static void unbleed(state *S, emgch *c, const double *t, const float *x,
-		    float *y, size_t n)
+/* A sample's place in the template of the beat at r: from its own
+   time, never by counting (a rate whose period is not a whole number of
+   ticks can skip or repeat a place). */
+static long place(int64_t tick, double r, double rate)
+{
+	return lround_fast(((double)tick / PSG_TICKS_PER_SEC - r) * rate);
+}
+
+/* The first of tick[j..n) whose place in the beat at r is at least u:
+   places only grow with time, so the samples before a beat's window are
+   passed by a search, not each placed. */
+static size_t first_place(const int64_t *tick, size_t j, size_t n, double r,
+			  double rate, long u)
+{
+	while (j < n) {
+		size_t mid = j + (n - j) / 2;
+		if (place(tick[mid], r, rate) < u)
+			j = mid + 1;
+		else
+			n = mid;
+	}
+	return j;
+}
+
+/* The samples x[0..n) at tick[0..n), in place, with the bleed of the
+   beat around each removed, beat by beat: only the samples inside a
+   beat's window are placed and touched. */
+static void unbleed(state *S, emgch *c, const int64_t *tick, float *x,
+		    size_t n)
 {
 	size_t j = 0;
 	if (S->ecg >= 0 && S->nr > RCAP && c->beat < S->nr - RCAP)
@@ -1430,17 +1452,16 @@ static void unbleed(state *S, emgch *c, const double *t, const float *x,
 		double r = S->r[c->beat % RCAP], rate = c->rate;
 		long pre = c->pre, post = c->post, tlen = c->tlen;
 		int sub = c->nhist >= 3, capn = c->capn;
-		for (; j < n; j++) {
-			long u = lround_fast((t[j] - r) * rate);
-			float v = x[j];
+		for (j = first_place(tick, j, n, r, rate, -pre); j < n; j++) {
+			long u = place(tick[j], r, rate);
 			if (u > post)
 				break;
 			u += pre;
 			if (u >= 0 && u < tlen) {
-				c->cap[u] = v, capn++;
-				v = sub ? v - c->med[u] : v;
+				c->cap[u] = x[j], capn++;
+				if (sub)
+					x[j] -= c->med[u];
 			}
-			y[j] = v;
 		}
 		c->capn = capn;
 		if (j < n) {            /* past this beat: the next one */
@@ -1449,8 +1470,6 @@ static void unbleed(state *S, emgch *c, const double *t, const float *x,
 			c->beat++;
 		}
 	}
-	for (; j < n; j++)      /* no beat known there */
-		y[j] = x[j];
 }
 
 /* R peaks: |5-25 Hz ECG| above 0.4 x the median of the last 8 seconds'
@@ -1510,70 +1529,62 @@ static void ecg_sample(state *S, double t, float y)
 
 /* ---- the stream ---- */
 
-/* Conditioned samples whose beats are known (all with force), RUN at a
-   time: each step over a whole run keeps its state in registers. */
+/* How many of the n samples at tick[0..n), of `avail' waiting, can be
+   conditioned now: a sample waits for the ECG's R peaks around it, but
+   never for longer than its filter can hold them back (an FFT block) and
+   5 s.  Each condition only turns true as the index grows, so the first
+   sample meeting both is searched for, not every sample tested. */
+static size_t emg_ready(const state *S, const emgch *c, const int64_t *tick,
+			size_t n, size_t avail)
+{
+	double pre = (double)c->pre / c->rate, wait = S->ecg_wait * c->rate;
+	size_t lo = 0, hi = n, m;
+	while (lo < hi) {       /* the first whose beat is not known yet */
+		m = lo + (hi - lo) / 2;
+		if ((double)tick[m] / PSG_TICKS_PER_SEC + pre > S->known)
+			hi = m;
+		else
+			lo = m + 1;
+	}
+	for (hi = n; lo < hi;) {        /* from it, the first held too long */
+		m = lo + (hi - lo) / 2;
+		if ((double)(avail - m) < wait)
+			hi = m;
+		else
+			lo = m + 1;
+	}
+	return lo;
+}
+
+/* The filter's output, conditioned in place in its queue (no copy out)
+   as far as the beats are known (all with force), RUN samples at a time:
+   each step over a whole run keeps its state in registers. */
 #define RUN 256
 static void emg_run(state *S, emgch *c, psg_writer *w, int force)
 {
-	double pre = (double)c->pre / c->rate, t[RUN];
-	float y[RUN];
 	int64_t tick[RUN];
-	int wait = !force && S->ecg >= 0;
-	while (c->qn) {
-		size_t n = c->qn < RUN ? c->qn : RUN, m = 0;
+	int avail;
+	float *x;
+	while ((x = psg_filter_peek(c->bp, &avail))) {
+		size_t n = avail < RUN ? (size_t)avail : RUN, m = n;
 		psg_clock_times(&c->clk, &S->h->channels[c->ch], c->t0, c->k, n,
 				tick);
-		for (; m < n; m++) {
-			t[m] = (double)tick[m] / PSG_TICKS_PER_SEC;
-			/* Waits for the ECG, but never for longer than its
-			   filter can hold it back (an FFT block) and 5 s. */
-			if (wait && t[m] + pre > S->known &&
-			    (double)(c->qn - m) < S->ecg_wait * c->rate)
-				break;
-		}
-		unbleed(S, c, t, c->q + c->qh, y, m);
-		env_feed(S, c, t, y, m, w);
-		c->qh += m, c->qn -= m, c->k += (int64_t)m;
+		if (!force && S->ecg >= 0)
+			m = emg_ready(S, c, tick, n, (size_t)avail);
+		unbleed(S, c, tick, x, m);
+		env_feed(S, c, tick, x, m, w);
+		psg_filter_consume(c->bp, (int)m);
+		c->k += (int64_t)m;
 		if (m < n)
 			break;
 	}
-}
-
-/* Room for n more samples at the queue's tail. */
-static void q_room(emgch *c, size_t n)
-{
-	if (c->qh + c->qn + n <= c->qcap)
-		return;
-	if (c->qn)
-		memmove(c->q, c->q + c->qh, c->qn * sizeof *c->q);
-	c->qh = 0;
-	if (c->qn + n > c->qcap) {
-		c->qcap = c->qn + n + 65536;
-		c->q = realloc(c->q, c->qcap * sizeof *c->q);
-		if (!c->q)
-			die(EXIT_IO, "out of memory");
-	}
-}
-
-static void emg_pull(state *S, emgch *c, psg_writer *w, int force)
-{
-	int n;
-	for (;;) {
-		q_room(c, 8192);
-		n = psg_filter_pull(c->bp, c->q + c->qh + c->qn, 8192);
-		if (n <= 0)
-			break;
-		c->qn += (size_t)n;
-		emg_run(S, c, w, force);
-	}
-	emg_run(S, c, w, force);
 }
 
 static void emg_end_segment(state *S, emgch *c, psg_writer *w)
 {
 	if (psg_filter_finish(c->bp))
 		die(EXIT_IO, "out of memory");
-	emg_pull(S, c, w, 1);
+	emg_run(S, c, w, 1);
 	env_flush(S, c, w);
 	c->capn = 0;
 }
@@ -1588,20 +1599,22 @@ static void emg_block(state *S, emgch *c, const psg_block *b, psg_writer *w)
 	c->next = b->offset + b->n;
 	if (psg_filter_push(c->bp, b->x, b->n))
 		die(EXIT_IO, "out of memory");
-	emg_pull(S, c, w, 0);
+	emg_run(S, c, w, 0);
 }
 
 static void ecg_drain(state *S)
 {
-	float buf[RUN];
 	int64_t tick[RUN];
 	int n;
+	const float *y;
 	const psg_channel *pc = &S->h->channels[S->ecg];
-	while ((n = psg_filter_pull(S->ecgf, buf, RUN)) > 0) {
+	while ((y = psg_filter_peek(S->ecgf, &n))) {
+		n = n < RUN ? n : RUN;
 		psg_clock_times(&S->e_clk, pc, S->e_t0, S->e_k, (size_t)n, tick);
 		for (int i = 0; i < n; i++, S->e_k++)
 			ecg_sample(S, (double)tick[i] / PSG_TICKS_PER_SEC,
-				   buf[i]);
+				   y[i]);
+		psg_filter_consume(S->ecgf, n);
 	}
 }
 
@@ -2278,7 +2291,7 @@ static void close_trace(FILE *f, const char *path)
 static void channel_free(emgch *c)
 {
 	psg_filter_free(c->bp);
-	free(c->q), free(c->box), free(c->et), free(c->ev), free(c->qw);
+	free(c->box), free(c->et), free(c->ev), free(c->qw);
 	free(c->cap), free(c->med), free(c->hist), free(c->srt);
 	psg_pctl_free(c->base);
 	psg_muscle_free(c->mus);

@@ -191,6 +191,66 @@ static void test_streaming(void)
 	free(h);
 }
 
+/* stream() with _peek and _consume in place of _pull, the samples
+   overwritten after they are copied out (the caller may). */
+static int stream_peek(psg_filter *f, const float *x, int n, float *y)
+{
+	int got = 0, pos = 0, k, ready;
+	unsigned r = 7;
+	float *p;
+	while (pos <= n) {
+		r = r * 1103515245u + 12345u;
+		k = 1 + (int)(r >> 16) % 777;
+		if (pos < n) {
+			k = k > n - pos ? n - pos : k;
+			psg_filter_push(f, x + pos, k);
+			pos += k;
+			k = (int)(r >> 8) % 1000;
+		} else {        /* the end: all that is left */
+			psg_filter_finish(f);
+			pos++;
+			k = n;
+		}
+		if (!(p = psg_filter_peek(f, &ready)))
+			continue;
+		k = k < ready ? k : ready;
+		memcpy(y + got, p, (size_t)k * sizeof *y);
+		memset(p, 0xff, (size_t)k * sizeof *p);
+		got += k;
+		if (psg_filter_consume(f, k) || psg_filter_ready(f) != ready - k)
+			return -1;
+	}
+	return got;
+}
+
+static void test_peek(void)
+{
+	enum { N = 20000 };
+	static float x[N], a[N], b[N];
+	double *h;
+	int nt, st, n;
+	psg_fir_spec s = {PSG_FIR_BANDPASS, 10, 100, 0, 0, 0};
+	psg_fir_design(&s, 512, &h, &nt, NULL, 0);
+	for (int i = 0; i < N; i++)
+		x[i] = (float)(20 * sin(0.37 * i) + 5 * sin(0.05 * i));
+	psg_filter *f = psg_filter_new(h, nt, &st);
+	OK(psg_filter_peek(f, &n) == NULL && n == 0 &&
+	   psg_filter_consume(f, 0) == PSG_OK &&
+	   psg_filter_consume(f, 1) == PSG_ERR_ARG,
+	   "an empty filter: nothing to peek, nothing to consume");
+	int ga = stream(f, x, N, a), gb = stream_peek(f, x, N, b);
+	OK(ga == N && gb == N && !memcmp(a, b, sizeof a),
+	   "peek and consume give _pull's samples, bit for bit (%d, %d)",
+	   ga, gb);
+	psg_filter_push(f, x, 5000);
+	OK(psg_filter_peek(f, &n) && psg_filter_consume(f, n + 1) ==
+	   PSG_ERR_ARG && psg_filter_consume(f, -1) == PSG_ERR_ARG &&
+	   psg_filter_ready(f) == n,
+	   "consuming more than is ready, or less than none, is refused");
+	psg_filter_free(f);
+	free(h);
+}
+
 static void test_impulse_lag(void)
 {
 	/* A symmetric burst's centre stays where it was: the lag of the
@@ -282,6 +342,7 @@ int main(void)
 {
 	test_designs();
 	test_streaming();
+	test_peek();
 	test_impulse_lag();
 	test_lockstep();
 	return TAP_DONE();
