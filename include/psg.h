@@ -602,6 +602,9 @@ void psg_welch_restart(psg_welch *w);
 void psg_welch_clear(psg_welch *w);
 /* Whole windows accumulated since the last _clear. */
 int psg_welch_windows(const psg_welch *w);
+/* Samples that complete the next window (at least 1): a caller that reads
+   the sums after each window pushes this many at a time. */
+int psg_welch_room(const psg_welch *w);
 /* Bins 0..nyquist, their spacing, and the mean PSD (NULL if no window). */
 int psg_welch_bins(const psg_welch *w);
 double psg_welch_df(const psg_welch *w);

@@ -143,6 +143,11 @@ int psg_welch_windows(const psg_welch *p)
 	return p->nwin;
 }
 
+int psg_welch_room(const psg_welch *p)
+{
+	return p->w - p->have;
+}
+
 int psg_welch_bins(const psg_welch *p)
 {
 	return p->w / 2 + 1;

@@ -54,6 +54,7 @@
  * per channel one epoch's 1-s values.
  */
 #include "stage.h"
+#include "epochrun.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -102,8 +103,7 @@ typedef struct feed {           /* one channel's per-epoch spectrum */
 	double sum, sum2;
 	double *sec;                /* chin: its tone per second */
 	size_t nsec, seccap;
-	psg_clock clk;              /* sample times */
-	grid_cache grid;            /* and their epochs */
+	grid_cache grid;            /* the epoch of its samples */
 } feed;
 
 typedef struct det {
@@ -318,16 +318,16 @@ static double chin_tone(const psg_welch *w, double rate)
 	       welch_band(w, 63, 97, rate);
 }
 
-static void sample(feed *f, int which, const float *x)
+/* Samples x[0..n), all in the epoch being accumulated; the chin's tone
+   is read from each 1-s window as it completes. */
+static void run(feed *f, int which, const float *x, int32_t n)
 {
-	f->n++;
-	f->sum += *x, f->sum2 += (double)*x * *x;
-	psg_welch_push(f->wel, x, 1);
-	if (which == F_EMG && psg_welch_windows(f->wel)) {
-		f->sec = grow(f->sec, &f->seccap, f->nsec, sizeof *f->sec);
-		f->sec[f->nsec++] = chin_tone(f->wel, f->rate);
-		psg_welch_clear(f->wel);
-	}
+	sums_run(x, n, &f->n, &f->sum, &f->sum2);
+	if (which != F_EMG)
+		psg_welch_push(f->wel, x, n);
+	else
+		window_values(f->wel, x, n, chin_tone, f->rate, &f->sec,
+			      &f->nsec, &f->seccap);
 }
 
 static void block(det *d, int which, const psg_block *b)
@@ -338,15 +338,15 @@ static void block(det *d, int which, const psg_block *b)
 		psg_welch_restart(f->wel);
 	f->t0 = b->t0;
 	f->next = b->offset + b->n;
-	for (int32_t i = 0; i < b->n; i++) {
-		int64_t e = grid_epoch_at(&f->grid, d->h, psg_clock_time(
-				&f->clk, pc, b->t0, b->offset + i));
+	for (int32_t i = 0, j; i < b->n; i = j) {
+		int64_t e;
+		j = epoch_run(&f->grid, d->h, pc, b, i, &e);
 		if (e != f->epoch) {
 			finish_epoch(d, which);
 			f->epoch = e;
 		}
 		if (e >= 0)
-			sample(f, which, &b->x[i]);
+			run(f, which, b->x + i, j - i);
 	}
 }
 

@@ -99,6 +99,7 @@
  * Stage annotations in the stream pass through unread.
  */
 #include "stage.h"
+#include "epochrun.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -154,8 +155,7 @@ typedef struct feed {           /* one channel's per-epoch spectrum */
 	size_t nsec, seccap, sec2cap;
 	int nwin;                   /* EEG: Welch windows read so far */
 	double prev[3];             /* their mean theta, alpha, beta */
-	psg_clock clk;              /* sample times */
-	grid_cache grid;            /* and their epochs */
+	grid_cache grid;            /* the epoch of its samples */
 } feed;
 
 #define MAX_BASE 120            /* steps of arousal baseline at most */
@@ -514,6 +514,69 @@ static void arousal_step(det *d, int64_t t_end)
 
 /* ---- the stream ---- */
 
+/* EEG samples x[0..n), all in one epoch: the Welch sums a window at a
+   time, each window's ratios read as it completes. */
+static void eeg_run(det *d, feed *f, const float *x, int32_t n)
+{
+	while (n > 0) {
+		int32_t k = welch_fill(f->wel, x, n);
+		x += k, n -= k;
+		if (psg_welch_windows(f->wel) > f->nwin)
+			eeg_window(d, f);
+	}
+}
+
+/* The chin's power in one 1-s window. */
+static double chin_power(const psg_welch *w, double rate)
+{
+	return welch_band(w, 10, 100, rate);
+}
+
+/* EEG samples i .. j-1 of b into the arousals' 2-s ring: a step each
+   n1 samples once the ring is full, at the time of the sample after. */
+static void arousal_run(det *d, const psg_channel *pc, const psg_block *b,
+			int32_t i, int32_t j)
+{
+	while (i < j) {
+		int32_t due = d->n1 - d->since, k = d->n2 - d->fill;
+		due = due > k ? due : k;
+		k = j - i < due ? j - i : (due > 1 ? due : 1);
+		int32_t head = d->n2 - d->pos < k ? d->n2 - d->pos : k;
+		memcpy(d->ring + d->pos, b->x + i, (size_t)head * sizeof *d->ring);
+		memcpy(d->ring, b->x + i + head, (size_t)(k - head) * sizeof *d->ring);
+		d->pos = (d->pos + k) % d->n2;
+		d->fill = d->fill + k < d->n2 ? d->fill + k : d->n2;
+		d->since += k;
+		i += k;
+		if (d->since >= d->n1 && d->fill == d->n2) {
+			d->since = 0;
+			arousal_step(d, psg_sample_time(pc, b->t0, b->offset + i));
+		}
+	}
+}
+
+/* Samples i .. j-1 of b, all in the epoch being accumulated. */
+static void run(det *d, int which, const psg_block *b, int32_t i, int32_t j)
+{
+	feed *f = &d->f[which];
+	const float *x = b->x + i;
+	int32_t n = j - i;
+	sums_run(x, n, &f->n, &f->sum, &f->sum2);
+	int64_t sat = 0;
+	for (int32_t k = 0; k < n; k++)
+		sat += x[k] >= f->hi || x[k] <= f->lo;
+	f->nsat += sat;
+	if (which == F_EOG)
+		psg_welch_push(f->wel, x, n);
+	else if (which == F_EMG)
+		window_values(f->wel, x, n, chin_power, f->rate, &f->sec,
+			      &f->nsec, &f->seccap);
+	else {
+		eeg_run(d, f, x, n);
+		arousal_run(d, &d->h->channels[f->ch], b, i, j);
+	}
+}
+
 static void block(det *d, int which, const psg_block *b)
 {
 	feed *f = &d->f[which];
@@ -527,51 +590,15 @@ static void block(det *d, int which, const psg_block *b)
 	}
 	f->t0 = b->t0;
 	f->next = b->offset + b->n;
-	int32_t start = 0;
-	for (int32_t i = 0; i <= b->n; i++) {
-		int64_t t = i < b->n ? psg_clock_time(&f->clk, pc, b->t0,
-						      b->offset + i) : 0;
-		int64_t e = i < b->n ? grid_epoch_at(&f->grid, d->h, t) : -2;
-		if (i == b->n || e != f->epoch) {
-			if (f->epoch >= 0 && which == F_EOG)
-				psg_welch_push(f->wel, b->x + start, i - start);
-			if (i == b->n)
-				break;
+	for (int32_t i = 0, j; i < b->n; i = j) {
+		int64_t e;
+		j = epoch_run(&f->grid, d->h, pc, b, i, &e);
+		if (e != f->epoch) {
 			finish_epoch(d, which);
 			f->epoch = e;
-			start = i;
 		}
-		if (e < 0) {
-			start = i + 1;
-			continue;
-		}
-		float x = b->x[i];
-		f->n++;
-		f->sum += x, f->sum2 += (double)x * x;
-		f->nsat += x >= f->hi || x <= f->lo;
-		if (which == F_EMG) {       /* 1-s windows, one at a time */
-			psg_welch_push(f->wel, &b->x[i], 1);
-			if (psg_welch_windows(f->wel)) {
-				f->sec = grow(f->sec, &f->seccap, f->nsec,
-					      sizeof *f->sec);
-				f->sec[f->nsec++] = welch_band(f->wel, 10, 100, f->rate);
-				psg_welch_clear(f->wel);
-			}
-		}
-		if (which != F_EEG)
-			continue;
-		psg_welch_push(f->wel, &b->x[i], 1);
-		if (psg_welch_windows(f->wel) > f->nwin)
-			eeg_window(d, f);
-		d->ring[d->pos] = x;
-		d->pos = (d->pos + 1) % d->n2;
-		if (d->fill < d->n2)
-			d->fill++;
-		if (++d->since >= d->n1 && d->fill == d->n2) {
-			d->since = 0;
-			arousal_step(d, psg_clock_time(&f->clk, pc, b->t0,
-						       b->offset + i + 1));
-		}
+		if (e >= 0)
+			run(d, which, b, i, j);
 	}
 }
 
