@@ -35,7 +35,8 @@ extern "C" {
 
 #define PSG_VERSION "0.1.0"
 #define PSG_STREAM_MAJOR 1   /* incompatible changes */
-#define PSG_STREAM_MINOR 2   /* compatible additions (1.1: ARRAY, 1.2: roles) */
+#define PSG_STREAM_MINOR 3   /* compatible additions (1.1: ARRAY, 1.2: roles,
+                                 1.3: records padded to 4 bytes) */
 #define PSG_TICKS_PER_SEC INT64_C(10000000)
 #define PSG_SCHEMA_VERSION "2.0"  /* of the result files psg-h5 writes
 				     (docs/hdf5.md); 1.x and 2.x are read */

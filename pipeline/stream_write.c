@@ -90,9 +90,21 @@ static void putstr(psg_writer *w, const char *s)
 		memcpy(w->rec + w->reclen, s, n), w->reclen += n;
 }
 
+/* Zeros up to a multiple of 4 bytes (stream 1.3): every record then
+   starts 4-aligned, so a reader can hand out a DATA record's samples where
+   they lie in its input buffer instead of copying them (docs/stream.md).
+   Readers ignore bytes beyond the fields they know. */
+static void pad4(psg_writer *w)
+{
+	size_t n = (4 - w->reclen % 4) % 4;
+	if (n && !reserve(w, n))
+		memset(w->rec + w->reclen, 0, n), w->reclen += n;
+}
+
 static int end_record(psg_writer *w, uint32_t tag)
 {
 	unsigned char frame[8];
+	pad4(w);
 	if (w->failed)
 		return w->failed;
 	psg__put_u32(frame, tag);

@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 #include "tap.h"
+#include "wire.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -344,10 +345,144 @@ static void test_tal(void)
 	   psg__parse_seconds("+", 1, &t) == -1, "seconds to ticks");
 }
 
+/* ---- stream 1.3: records padded to 4 bytes, samples read in place ---- */
+
+enum { NBIG = 1200, EVERY = 97 };
+
+/* About 1.3 MB, so that one record straddles the reader's 1-MiB reads; an
+   event with a 3-byte label every EVERY blocks would misalign what follows
+   without the padding. */
+static int write_big(const psg_header *h)
+{
+	char path[] = "/tmp/psgtestXXXXXX";
+	int fd = mkstemp(path), st;
+	unlink(path);
+	psg_writer *w = psg_writer_open_fd(fd, h, &st);
+	float x[256];
+	double v[2] = {1, 2};
+	psg_event e = {.type = 1, .channel = 0, .label = "odd", .nvalues = 2,
+		.values = v};
+	for (int k = 0; k < NBIG; k++) {
+		for (int i = 0; i < 256; i++)
+			x[i] = (float)(k * 1000 + i);
+		psg_block b = {.channel = 0, .t0 = k * PSG_TICKS_PER_SEC,
+			.offset = 0, .n = 256, .x = x};
+		psg_write_block(w, &b);
+		if (k % EVERY == 0)
+			e.onset = b.t0, psg_write_event(w, &e);
+	}
+	psg_end end = {.duration = NBIG * PSG_TICKS_PER_SEC};
+	psg_writer_finish(w, &end);
+	psg_writer_free(w);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static unsigned char *slurp(int fd, size_t *n)
+{
+	off_t len = lseek(fd, 0, SEEK_END);
+	unsigned char *p = malloc((size_t)len + 1);
+	*n = (size_t)len;
+	if (p && pread(fd, p, *n, 0) != len)
+		*n = 0;
+	lseek(fd, 0, SEEK_SET);
+	return p;
+}
+
+/* Every record's length a multiple of 4, so every record starts aligned. */
+static int all_padded(const unsigned char *p, size_t n)
+{
+	size_t pos = PSG_MAGIC_LEN + 4;
+	while (pos + 8 <= n) {
+		uint32_t len = psg__get_u32(p + pos + 4);
+		if (len % 4)
+			return 0;
+		pos += 8 + len;
+	}
+	return pos == n;
+}
+
+/* Reads the big stream back; returns how many blocks had their samples
+   intact, counts the events and the blocks whose samples lay at the same
+   address as the previous block's (a copy into one buffer). */
+static int read_big(int fd, int *events, int *reused)
+{
+	int st, good = 0, k = 0;
+	char msg[256];
+	psg_record rec;
+	const float *last = NULL;
+	psg_reader *r = psg_reader_open_fd(fd, &st, msg, sizeof msg);
+	*events = *reused = 0;
+	while (r && (st = psg_reader_next(r, &rec)) > 0 &&
+	       rec.kind != PSG_REC_END) {
+		if (rec.kind == PSG_REC_EVENT) {
+			*events += !strcmp(rec.event.label, "odd");
+			continue;
+		}
+		if (rec.kind != PSG_REC_DATA)
+			continue;
+		int same = rec.block.n == 256;
+		for (int i = 0; same && i < 256; i++)
+			same = rec.block.x[i] == (float)(k * 1000 + i);
+		good += same, k++;
+		*reused += rec.block.x == last;
+		last = rec.block.x;
+	}
+	if (st < 0)
+		good = -1;
+	psg_reader_free(r);
+	return good;
+}
+
+/* The same stream as an older (1.2) writer could have left it: one stray
+   byte after the header's fields, so every record after it is misaligned. */
+static int misaligned_copy(const unsigned char *p, size_t n)
+{
+	char path[] = "/tmp/psgtestXXXXXX";
+	int fd = mkstemp(path);
+	unlink(path);
+	size_t head = PSG_MAGIC_LEN + 4;
+	uint32_t len = psg__get_u32(p + head + 4);
+	unsigned char lenb[4], zero = 0;
+	psg__put_u32(lenb, len + 1);
+	if (write(fd, p, head + 4) < 0 || write(fd, lenb, 4) < 0 ||
+	    write(fd, p + head + 8, len) < 0 || write(fd, &zero, 1) < 0 ||
+	    write(fd, p + head + 8 + len, n - head - 8 - len) < 0)
+		return -1;
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static void test_padding(void)
+{
+	psg_header *h = make_header();
+	int fd = write_big(h), events, reused;
+	size_t n;
+	unsigned char *raw = slurp(fd, &n);
+	OK(raw && n > (1u << 20) && all_padded(raw, n),
+	   "every record is padded to a multiple of 4 bytes (%zu bytes)", n);
+	int good = read_big(fd, &events, &reused);
+	OK(good == NBIG && events == (NBIG + EVERY - 1) / EVERY,
+	   "samples and events read back across a refill (%d blocks)", good);
+	OK(reused == 0, "samples are read in place, not copied into one "
+	   "buffer (%d of %d blocks at the previous one's address)", reused,
+	   NBIG);
+	close(fd);
+	fd = raw ? misaligned_copy(raw, n) : -1;
+	good = fd < 0 ? -1 : read_big(fd, &events, &reused);
+	OK(good == NBIG && events == (NBIG + EVERY - 1) / EVERY,
+	   "an unpadded, misaligned stream reads the same (%d blocks)", good);
+	if (fd >= 0)
+		close(fd);
+	free(raw);
+	psg_header_free(h);
+}
+
 int main(void)
 {
 	test_roundtrip();
 	test_truncated();
+	test_padding();
 	test_bad_magic();
 	test_writer_checks();
 	test_helpers();
