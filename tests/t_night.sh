@@ -132,6 +132,30 @@ check "...naming the EEG role of psg-wake and psg-sws, and no output" sh -c \
 	test ! -e '$TMP/noeeg.h5'"
 expect_exit 0 "...and --detectors emg runs what it can" \
 	psg-night -q "$TMP/noeeg.edf" --detectors emg -o "$TMP/noeeg.h5"
+# -q runs the header pass only after a failed night, to explain it: the
+# same exit and the same messages as a run that checks first.
+psg-night "$TMP/noeeg.edf" -o "$TMP/q.h5" >/dev/null 2>"$TMP/loud.err"
+expect_exit 3 "-q: a recording without EEG still exits 3" \
+	psg-night -q "$TMP/noeeg.edf" -o "$TMP/q.h5"
+check "...with the messages of a run without -q, and no output" sh -c \
+	"cmp -s '$TMP/loud.err' '$TMP/stderr' && test ! -e '$TMP/q.h5'"
+psg-night "$TMP/mixed.edf" --chin Chn -o "$TMP/q.h5" >/dev/null \
+	2>"$TMP/loud.err"
+expect_exit 1 "-q: a channel option naming no channel is still exit 1" \
+	psg-night -q "$TMP/mixed.edf" --chin Chn -o "$TMP/q.h5"
+check "...with the messages of a run without -q" \
+	cmp -s "$TMP/loud.err" "$TMP/stderr"
+if command -v strace >/dev/null 2>&1; then
+	# (LSan cannot run under ptrace: leak checks off for this run.)
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+		strace -f -qq -e trace=execve -o "$TMP/q.trace" \
+		psg-night -q "$TMP/mixed.edf" -o "$TMP/q.h5" >/dev/null 2>&1
+	nchain=$(grep -c 'execve(".*psg-chain"' "$TMP/q.trace")
+	check "-q: a night that succeeds starts psg-chain once ($nchain)" \
+		sh -c "test '$nchain' -eq 1 && test -s '$TMP/q.h5'"
+else
+	skip "strace missing (scripts/setup-deps installs it)"
+fi
 for opt in --chin --eeg --legs --ecg --eog --masseter; do
 	expect_exit 1 "$opt naming no channel is a usage error" \
 		psg-night "$TMP/mixed.edf" $opt Chn -o "$TMP/typo.h5"
