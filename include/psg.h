@@ -461,8 +461,10 @@ const char *psg_writer_errmsg(const psg_writer *w);
 /* ---- in-process links (psg-chain) -------------------------------------- */
 
 /* A link carries one stream between two threads of one process, as a pipe
-   carries it between two processes, but hands whole buffers over instead
-   of copying them through the kernel.  Memory stays bounded: a writer
+   carries it between two processes, but hands slices of buffers over
+   instead of copying them through the kernel, and a record a stage
+   forwards unchanged is not copied at all (docs/stream.md, "Links").
+   Memory stays bounded: a writer
    ahead of its reader waits.  Its two ends are closed by whoever runs the
    threads, not by the reader or writer on it: close_write when the writer
    is done (its reader then meets the end of its input after the last

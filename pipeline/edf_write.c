@@ -614,7 +614,7 @@ static int flush_out(psg_edf_writer *w)
 
 static int emit(psg_edf_writer *w, const void *p, size_t n)
 {
-	if (psg__buffered(NULL, w->fd, &w->out, &w->used, p, n))
+	if (psg__buffered(w->fd, w->out, &w->used, p, n))
 		return io_fail(w, "");
 	return PSG_OK;
 }

@@ -76,21 +76,47 @@ psg_hasher *psg__hasher_start(const char *path);
 /* Joins the thread; writes 64 hex digits or "" on failure. */
 void psg__hasher_finish(psg_hasher *hs, char out[65]);
 
-/* Output through a PSG__OUTBUF-byte buffer (outbuf.c) into a link, if
-   not NULL, else into fd: 0, or -1 with errno set.  psg__buffered flushes
-   each time the buffer fills; a link may hand back another buffer. */
+/* Output through a PSG__OUTBUF-byte buffer into fd (outbuf.c): 0, or -1
+   with errno set.  psg__buffered writes each time the buffer fills. */
 #define PSG__OUTBUF (1u << 20)
 int psg__write_all(int fd, const unsigned char *p, size_t n);
-int psg__flush_to(psg_link *link, int fd, unsigned char **buf, size_t *used);
-int psg__buffered(psg_link *link, int fd, unsigned char **buf, size_t *used,
-		  const void *p, size_t n);
+int psg__flush_to(int fd, unsigned char *buf, size_t *used);
+int psg__buffered(int fd, unsigned char *buf, size_t *used, const void *p,
+		  size_t n);
 
-/* Links (link.c).  put hands over *buf (len bytes, not 0) and sets *buf
-   to an empty PSG__OUTBUF-byte buffer: 0, or -1 with errno EPIPE (the
-   reader is gone) or ENOMEM.  get hands back *buf (may be NULL) and sets
-   it to the next full buffer: its length, or 0 at the end. */
-int psg__link_put(psg_link *l, unsigned char **buf, size_t len);
-ssize_t psg__link_get(psg_link *l, unsigned char **buf);
+/* Buffers of PSG__OUTBUF bytes with counted references (link.c): new
+   holds one; the last unref (any thread; NULL is nothing) returns it to a
+   pool.  live counts the buffers that exist. */
+unsigned char *psg__buf_new(void);
+void psg__buf_ref(unsigned char *b);
+void psg__buf_unref(unsigned char *b);
+int psg__buf_live(void);
+
+/* A slice of such a buffer: what travels through a link, with one
+   reference to its buffer. */
+typedef struct psg__slice {
+	unsigned char *buf;
+	size_t off, len;
+} psg__slice;
+
+/* Links (link.c).  put hands over a slice and its reference (len 0: just
+   dropped): 0, or -1 with errno EPIPE when the reader is gone.  get waits
+   for the next slice and passes its reference to the caller: 1, or 0 at
+   the end of input (*s empty). */
+int psg__link_put(psg_link *l, psg__slice s);
+int psg__link_get(psg_link *l, psg__slice *s);
+
+/* The DATA record this thread's stream reader handed out last, when it
+   lies whole in a link's buffer (stream_read.c); a writer on the same
+   thread forwards those very bytes instead of copying the samples
+   (stream_write.c).  x is NULL when there is none. */
+typedef struct psg__origin {
+	const float *x;
+	unsigned char *buf;
+	size_t off, len;         /* the record, its frame included */
+} psg__origin;
+extern _Thread_local psg__origin psg__last_read;
+
 /* Around every FFTW plan made or destroyed (fftfilt.c): threads. */
 void psg__planner_lock(void);
 void psg__planner_unlock(void);

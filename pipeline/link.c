@@ -4,34 +4,105 @@
  * A pipe between two stages costs two copies through the kernel and a
  * system call per megabyte each side: about 0.25 CPU s per hop on an 8-h
  * night (docs/performance.md).  A link carries the same bytes without
- * copying them: the writer hands over its whole output buffer and takes an
- * empty one back; the reader takes the full buffer as its input buffer and
- * hands back the one it has read.  Every buffer is PSG__OUTBUF bytes, so
- * either side can take any.  At most LINK_DEPTH full buffers wait in a
- * link, so memory stays bounded as a pipe's does: a writer ahead of its
- * reader waits.
+ * copying them: what travels is a *slice* of a buffer, with a reference
+ * to it.  A writer hands over slices of its own output buffer, and, for a
+ * DATA record it forwards unchanged, the slice of its reader's input
+ * where that record already lies (stream_write.c): a stage that only
+ * passes samples on copies none of them.  A buffer goes back to a small
+ * pool when its last reference is dropped, by whichever thread holds it.
+ *
+ * At most LINK_BYTES bytes (and LINK_SLICES slices) wait in a link, so
+ * memory stays bounded as a pipe's does: a writer ahead of its reader
+ * waits.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
-/* One full buffer waiting, one being filled, one being read: as a 1-MiB
-   pipe between two stages' 1-MiB buffers.  Two waiting cost 6 MB more in
-   psg-night's chain and saved no time (8-h night, 2 cores). */
-#define LINK_DEPTH 1
-/* Buffers in circulation: the queue's, the writer's and the reader's. */
-#define LINK_BUFS (LINK_DEPTH + 2)
+/* A megabyte waiting, as a 1-MiB pipe between two stages' 1-MiB buffers.
+   Two cost 6 MB more in psg-night's chain and saved no time (8-h night,
+   2 cores).  The slice count only bounds the queue's array: slices come
+   as big as the runs of forwarded records, or a buffer. */
+#define LINK_BYTES PSG__OUTBUF
+#define LINK_SLICES 256
+/* Buffers kept for reuse: one fresh megabyte costs 256 page faults. */
+#define POOL_MAX 32
+
+/* ---- buffers ---- */
+
+/* The count sits in front of the bytes, a cache line apart from them. */
+typedef struct buf_head {
+	alignas(64) atomic_int refs;
+} buf_head;
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char *pool[POOL_MAX];
+static int npool;
+static atomic_int nlive;
+
+static buf_head *head_of(unsigned char *b)
+{
+	return (buf_head *)(void *)(b - sizeof(buf_head));
+}
+
+unsigned char *psg__buf_new(void)
+{
+	unsigned char *b = NULL;
+	pthread_mutex_lock(&pool_mu);
+	if (npool)
+		b = pool[--npool];
+	pthread_mutex_unlock(&pool_mu);
+	if (!b) {
+		unsigned char *p = aligned_alloc(64, sizeof(buf_head) +
+						 PSG__OUTBUF);
+		if (!p)
+			return NULL;
+		b = p + sizeof(buf_head);
+		atomic_fetch_add(&nlive, 1);
+	}
+	atomic_init(&head_of(b)->refs, 1);
+	return b;
+}
+
+void psg__buf_ref(unsigned char *b)
+{
+	atomic_fetch_add_explicit(&head_of(b)->refs, 1, memory_order_relaxed);
+}
+
+void psg__buf_unref(unsigned char *b)
+{
+	if (!b || atomic_fetch_sub_explicit(&head_of(b)->refs, 1,
+					    memory_order_acq_rel) != 1)
+		return;
+	pthread_mutex_lock(&pool_mu);
+	if (npool < POOL_MAX) {
+		pool[npool++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	if (b) {
+		free(head_of(b));
+		atomic_fetch_sub(&nlive, 1);
+	}
+}
+
+int psg__buf_live(void)
+{
+	return atomic_load(&nlive);
+}
+
+/* ---- links ---- */
 
 struct psg_link {
 	pthread_mutex_t mu;
 	pthread_cond_t changed;
-	unsigned char *full[LINK_DEPTH];
-	size_t len[LINK_DEPTH];
+	psg__slice q[LINK_SLICES];
 	int head, count;
-	unsigned char *spare[LINK_BUFS];
-	int nspare;
+	size_t bytes;            /* in the queue */
 	int write_closed, read_closed;
 };
 
@@ -52,14 +123,19 @@ psg_link *psg_link_new(void)
 	return l;
 }
 
+/* The queue's references, dropped (under the lock, or when alone). */
+static void drop_queue(psg_link *l)
+{
+	for (; l->count; l->count--, l->head = (l->head + 1) % LINK_SLICES)
+		psg__buf_unref(l->q[l->head].buf);
+	l->bytes = 0;
+}
+
 void psg_link_free(psg_link *l)
 {
 	if (!l)
 		return;
-	for (int i = 0; i < l->count; i++)
-		free(l->full[(l->head + i) % LINK_DEPTH]);
-	for (int i = 0; i < l->nspare; i++)
-		free(l->spare[i]);
+	drop_queue(l);
 	pthread_cond_destroy(&l->changed);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
@@ -69,6 +145,8 @@ static void set_closed(psg_link *l, int *flag)
 {
 	pthread_mutex_lock(&l->mu);
 	*flag = 1;
+	if (flag == &l->read_closed)   /* nobody will read them */
+		drop_queue(l);
 	pthread_cond_broadcast(&l->changed);
 	pthread_mutex_unlock(&l->mu);
 }
@@ -85,59 +163,47 @@ void psg_link_close_read(psg_link *l)
 		set_closed(l, &l->read_closed);
 }
 
-/* A buffer returned to the link; the spare list cannot overflow, since no
-   more than LINK_BUFS buffers ever exist (see psg__link_put). */
-static void keep_spare(psg_link *l, unsigned char *buf)
+int psg__link_put(psg_link *l, psg__slice s)
 {
-	if (buf && l->nspare < LINK_BUFS)
-		l->spare[l->nspare++] = buf;
-	else
-		free(buf);
-}
-
-int psg__link_put(psg_link *l, unsigned char **buf, size_t len)
-{
-	if (!len)
+	if (!s.len) {
+		psg__buf_unref(s.buf);
 		return 0;
+	}
 	pthread_mutex_lock(&l->mu);
-	while (l->count == LINK_DEPTH && !l->read_closed)
+	while ((l->count == LINK_SLICES || l->bytes >= LINK_BYTES) &&
+	       !l->read_closed)
 		pthread_cond_wait(&l->changed, &l->mu);
 	if (l->read_closed) {
 		pthread_mutex_unlock(&l->mu);
+		psg__buf_unref(s.buf);
 		errno = EPIPE;
 		return -1;
 	}
-	int tail = (l->head + l->count) % LINK_DEPTH;
-	l->full[tail] = *buf, l->len[tail] = len;
+	l->q[(l->head + l->count) % LINK_SLICES] = s;
 	l->count++;
-	unsigned char *next = l->nspare ? l->spare[--l->nspare] : NULL;
-	pthread_cond_broadcast(&l->changed);
+	l->bytes += s.len;
+	/* The reader waits only on an empty queue. */
+	if (l->count == 1)
+		pthread_cond_broadcast(&l->changed);
 	pthread_mutex_unlock(&l->mu);
-	/* Only while fewer than LINK_BUFS exist: the writer's own, the
-	   reader's and the queued ones. */
-	*buf = next ? next : malloc(PSG__OUTBUF);
-	if (!*buf) {
-		errno = ENOMEM;
-		return -1;
-	}
 	return 0;
 }
 
-ssize_t psg__link_get(psg_link *l, unsigned char **buf)
+int psg__link_get(psg_link *l, psg__slice *s)
 {
 	pthread_mutex_lock(&l->mu);
-	keep_spare(l, *buf);
-	*buf = NULL;
 	while (!l->count && !l->write_closed)
 		pthread_cond_wait(&l->changed, &l->mu);
-	ssize_t n = 0;
+	*s = (psg__slice){NULL, 0, 0};
 	if (l->count) {
-		*buf = l->full[l->head];
-		n = (ssize_t)l->len[l->head];
-		l->head = (l->head + 1) % LINK_DEPTH;
+		int full = l->count == LINK_SLICES || l->bytes >= LINK_BYTES;
+		*s = l->q[l->head];
+		l->head = (l->head + 1) % LINK_SLICES;
 		l->count--;
-		pthread_cond_broadcast(&l->changed);
+		l->bytes -= s->len;
+		if (full)   /* the writer may be waiting */
+			pthread_cond_broadcast(&l->changed);
 	}
 	pthread_mutex_unlock(&l->mu);
-	return n;
+	return s->len > 0;
 }

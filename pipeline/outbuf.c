@@ -1,5 +1,6 @@
-/* outbuf.c -- the buffered output loop both writers (stream, EDF) use:
-   into a file descriptor with write(2), or into a link (link.c). */
+/* outbuf.c -- the buffered output loop both writers (stream, EDF) use
+   into a file descriptor with write(2); a stream writer into a link hands
+   over slices instead (stream_write.c, link.c). */
 #include "internal.h"
 
 #include <errno.h>
@@ -19,24 +20,23 @@ int psg__write_all(int fd, const unsigned char *p, size_t n)
 	return 0;
 }
 
-int psg__flush_to(psg_link *link, int fd, unsigned char **buf, size_t *used)
+int psg__flush_to(int fd, unsigned char *buf, size_t *used)
 {
-	if (link ? psg__link_put(link, buf, *used) :
-	    psg__write_all(fd, *buf, *used))
+	if (psg__write_all(fd, buf, *used))
 		return -1;
 	*used = 0;
 	return 0;
 }
 
-int psg__buffered(psg_link *link, int fd, unsigned char **buf, size_t *used,
-		  const void *p, size_t n)
+int psg__buffered(int fd, unsigned char *buf, size_t *used, const void *p,
+		  size_t n)
 {
 	const unsigned char *s = p;
 	while (n) {
 		size_t room = PSG__OUTBUF - *used, k = n < room ? n : room;
-		memcpy(*buf + *used, s, k);
+		memcpy(buf + *used, s, k);
 		*used += k, s += k, n -= k;
-		if (*used == PSG__OUTBUF && psg__flush_to(link, fd, buf, used))
+		if (*used == PSG__OUTBUF && psg__flush_to(fd, buf, used))
 			return -1;
 	}
 	return 0;

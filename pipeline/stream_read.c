@@ -17,10 +17,13 @@
 
 #define INBUF (1u << 20)
 
+_Thread_local psg__origin psg__last_read;
+
 typedef struct stream {
 	int fd, owns_fd;
 	psg_link *link;          /* if not NULL, the input instead of fd */
-	unsigned char *in;
+	psg__slice slice;        /* a link's: the slice being read */
+	unsigned char *in;       /* the bytes being read */
 	size_t have, pos;
 	int eof;
 	unsigned char *payload;  /* a record copied out of the input */
@@ -46,27 +49,48 @@ typedef struct cursor {
 	int bad;
 } cursor;
 
+/* A link's next slice as the input (the last one's reference dropped):
+   its length, or 0 at the end. */
+static ssize_t next_slice(stream *s)
+{
+	psg__buf_unref(s->slice.buf);
+	if (!psg__link_get(s->link, &s->slice))
+		return 0;
+	s->in = s->slice.buf + s->slice.off;
+	return (ssize_t)s->slice.len;
+}
+
+/* More input once the last is used up: 1, 0 at its end, or -1. */
+static int refill(stream *s)
+{
+	for (;;) {
+		if (s->eof)
+			return 0;
+		ssize_t k = s->link ? next_slice(s) : read(s->fd, s->in, INBUF);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0) {
+			s->eof = 1;
+			return 0;
+		}
+		s->have = (size_t)k, s->pos = 0;
+		return 1;
+	}
+}
+
 /* Reads exactly n bytes; returns n, or fewer at end of input, or -1. */
 static ssize_t read_exact(stream *s, void *dst, size_t n)
 {
 	unsigned char *d = dst;
 	size_t got = 0;
 	while (got < n) {
-		if (s->pos == s->have) {
-			if (s->eof)
-				break;
-			ssize_t k = s->link ? psg__link_get(s->link, &s->in) :
-				    read(s->fd, s->in, INBUF);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0)
-				return -1;
-			if (k == 0) {
-				s->eof = 1;
-				break;
-			}
-			s->have = (size_t)k, s->pos = 0;
-		}
+		int more = s->pos < s->have ? 1 : refill(s);
+		if (more < 0)
+			return -1;
+		if (!more)
+			break;
 		size_t k = s->have - s->pos;
 		if (k > n - got)
 			k = n - got;
@@ -139,25 +163,65 @@ static unsigned char *in_place(stream *s, size_t n)
 	return p;
 }
 
+/* A DATA record whose frame lies whole in a link's slice: where, so that
+   a writer on this thread can forward it without a copy (stream_write.c). */
+static void note_origin(stream *s, const unsigned char *frame, uint32_t tag,
+			uint32_t len)
+{
+	if (!s->link || tag != PSG_TAG_DATA || len < 28)
+		return;
+	psg__last_read = (psg__origin){(const float *)(void *)(s->frame + 28),
+		s->slice.buf, (size_t)(frame - s->slice.buf), 8 + (size_t)len};
+}
+
+/* The stream AHEAD bytes on, as much of it as this record's n bytes
+   were: what comes is then in the cache before its frame is read. */
+#define AHEAD 4096
+static void prefetch_ahead(const stream *s, size_t n)
+{
+	size_t to = s->pos + AHEAD, from = n < AHEAD ? to - n : s->pos;
+	if (to > s->have)
+		to = s->have;
+	for (size_t i = from & ~(size_t)63; i < to; i += 64)
+		__builtin_prefetch(s->in + i);
+}
+
 static int read_frame(psg_reader *r, uint32_t *tag, uint32_t *len)
 {
 	stream *s = r->impl;
-	unsigned char f[8];
-	ssize_t k = read_exact(s, f, 8);
-	if (k < 0)
+	unsigned char f[8] = {0};
+	const unsigned char *frame = NULL, *hd = f;
+	psg__last_read.x = NULL;
+	/* A record begins at a slice's start more often than not. */
+	if (s->pos == s->have && refill(s) < 0)
 		return psg__fail(r, PSG_ERR_IO, "read: %s", strerror(errno));
-	if (k < 8)
-		return psg__fail(r, PSG_ERR_TRUNCATED,
-				 "stream ends without an end record "
-				 "(truncated after %llu records)",
-				 (unsigned long long)s->nrecords);
-	*tag = psg__get_u32(f);
-	*len = psg__get_u32(f + 4);
+	if (s->have - s->pos >= 8)
+		hd = frame = s->in + s->pos, s->pos += 8;
+	else {
+		ssize_t k = read_exact(s, f, 8);
+		if (k < 0)
+			return psg__fail(r, PSG_ERR_IO, "read: %s",
+					 strerror(errno));
+		if (k < 8)
+			return psg__fail(r, PSG_ERR_TRUNCATED,
+					 "stream ends without an end record "
+					 "(truncated after %llu records)",
+					 (unsigned long long)s->nrecords);
+	}
+	*tag = psg__get_u32(hd);
+	*len = psg__get_u32(hd + 4);
 	if (*len > PSG_MAX_PAYLOAD)
 		return psg__fail(r, PSG_ERR_FORMAT,
 				 "record of %u bytes exceeds the limit", *len);
-	if ((s->frame = in_place(s, *len)))
+	if ((s->frame = in_place(s, *len))) {
+		if (frame)
+			note_origin(s, frame, *tag, *len);
+		/* The next record's frame: a stage that forwards samples
+		   without reading them touches nothing else of the
+		   stream, and would wait for each frame from memory. */
+		prefetch_ahead(s, 8 + (size_t)*len);
 		return PSG_OK;
+	}
 	if (*len > s->cap) {
 		unsigned char *p = realloc(s->payload, *len);
 		if (!p)
@@ -165,7 +229,7 @@ static int read_frame(psg_reader *r, uint32_t *tag, uint32_t *len)
 		s->payload = p, s->cap = *len;
 	}
 	s->frame = s->payload;
-	k = read_exact(s, s->payload, *len);
+	ssize_t k = read_exact(s, s->payload, *len);
 	if (k < 0)
 		return psg__fail(r, PSG_ERR_IO, "read: %s", strerror(errno));
 	if ((size_t)k < *len)
@@ -546,7 +610,10 @@ static void stream_close(psg_reader *r)
 		return;
 	if (s->owns_fd)
 		close(s->fd);
-	free(s->in);
+	if (s->link)
+		psg__buf_unref(s->slice.buf);
+	else
+		free(s->in);
 	free(s->payload);
 	free(s->label);
 	free(s->values);
@@ -563,7 +630,7 @@ static int open_stream(psg_reader *r, int fd, int owns_fd, psg_link *link)
 	stream *s = calloc(1, sizeof *s);
 	unsigned char magic[PSG_MAGIC_LEN + 4];
 	uint32_t tag, len;
-	if (!s || !(s->in = malloc(INBUF)) ||
+	if (!s || (!link && !(s->in = malloc(INBUF))) ||
 	    !(s->values = malloc(PSG_MAX_FIELDS * sizeof *s->values))) {
 		if (s)
 			free(s->in);

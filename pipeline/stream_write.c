@@ -19,8 +19,11 @@
 struct psg_writer {
 	int fd;
 	psg_link *link;           /* if not NULL, the output instead of fd */
-	unsigned char *out;
+	unsigned char *out;       /* a link's: a counted buffer (link.c) */
 	size_t used;
+	size_t sent;              /* of out, handed to the link */
+	psg__slice lent;          /* records forwarded where they lie, not
+				     yet handed on (with a reference) */
 	unsigned char *rec;       /* payload under construction */
 	size_t reclen, reccap;
 	uint64_t nrecords;
@@ -35,16 +38,108 @@ static int io_error(psg_writer *w)
 	return w->failed = PSG_ERR_IO;
 }
 
+/* ---- into a link: slices, not copies (link.c) ---- */
+
+/* Own bytes or lent ones are pending, never both: each is handed over
+   before the other kind is added, which keeps the stream's order. */
+static int put_own(psg_writer *w)
+{
+	if (w->used == w->sent)
+		return 0;
+	psg__buf_ref(w->out);
+	psg__slice s = {w->out, w->sent, w->used - w->sent};
+	w->sent = w->used;
+	return psg__link_put(w->link, s);
+}
+
+static int put_lent(psg_writer *w)
+{
+	psg__slice s = w->lent;
+	w->lent = (psg__slice){NULL, 0, 0};
+	return s.buf ? psg__link_put(w->link, s) : 0;
+}
+
+/* The own buffer handed over as it is, and a fresh one to write in. */
+static int next_own(psg_writer *w)
+{
+	if (put_own(w))
+		return -1;
+	psg__buf_unref(w->out);
+	w->used = w->sent = 0;
+	if (!(w->out = psg__buf_new())) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+static int link_emit(psg_writer *w, const unsigned char *p, size_t n)
+{
+	if (put_lent(w))
+		return -1;
+	while (n) {
+		size_t room = PSG__OUTBUF - w->used, k = n < room ? n : room;
+		memcpy(w->out + w->used, p, k);
+		w->used += k, p += k, n -= k;
+		if (w->used == PSG__OUTBUF && next_own(w))
+			return -1;
+	}
+	return 0;
+}
+
+/* A record of n bytes, frame included, starts a new buffer rather than
+   straddle two: the next reader then finds it whole, in place, and can
+   lend it on.  A record bigger than a buffer straddles anyway (it is
+   read by a copy). */
+static int whole_record(psg_writer *w, size_t n)
+{
+	if (!w->link || n > PSG__OUTBUF || w->used + n <= PSG__OUTBUF)
+		return 0;
+	return next_own(w) ? io_error(w) : PSG_OK;
+}
+
+/* Buffers that may exist before a writer copies instead of lending: a
+   slice pins its whole buffer, so lending stops before pinned buffers
+   could pile up (psg-night's chain has about 20). */
+#define LEND_MAX_BUFS 64
+
+/* A DATA record its reader found in a link's buffer, written back
+   unchanged (the same samples, the same frame): handed on as the slice
+   where it lies.  1 lent, 0 not (copy it), -1 failed. */
+static int lend(psg_writer *w, const psg_block *b, const unsigned char *head,
+		size_t headlen)
+{
+	const psg__origin *o = &psg__last_read;
+	if (!w->link || !o->x || o->x != b->x ||
+	    o->len != headlen + 4 * (size_t)b->n ||
+	    memcmp(o->buf + o->off, head, headlen) ||
+	    psg__buf_live() > LEND_MAX_BUFS)
+		return 0;
+	if (put_own(w))
+		return -1;
+	if (w->lent.buf == o->buf && w->lent.off + w->lent.len == o->off) {
+		w->lent.len += o->len;
+		return 1;
+	}
+	if (put_lent(w))
+		return -1;
+	psg__buf_ref(o->buf);
+	w->lent = (psg__slice){o->buf, o->off, o->len};
+	return 1;
+}
+
 static int flush_out(psg_writer *w)
 {
-	return psg__flush_to(w->link, w->fd, &w->out, &w->used) ? io_error(w) :
-	       PSG_OK;
+	int bad = w->link ? put_lent(w) || put_own(w) :
+		  psg__flush_to(w->fd, w->out, &w->used);
+	return bad ? io_error(w) : PSG_OK;
 }
 
 static int emit(psg_writer *w, const void *p, size_t n)
 {
-	return psg__buffered(w->link, w->fd, &w->out, &w->used, p, n) ?
-	       io_error(w) : PSG_OK;
+	int bad = w->link ? link_emit(w, p, n) :
+		  psg__buffered(w->fd, w->out, &w->used, p, n);
+	return bad ? io_error(w) : PSG_OK;
 }
 
 /* ---- payload builder ---- */
@@ -110,7 +205,8 @@ static int end_record(psg_writer *w, uint32_t tag)
 	psg__put_u32(frame, tag);
 	psg__put_u32(frame + 4, (uint32_t)w->reclen);
 	w->reclen = 0;
-	if (emit(w, frame, 8) || emit(w, w->rec, psg__get_u32(frame + 4)))
+	if (whole_record(w, 8 + (size_t)psg__get_u32(frame + 4)) ||
+	    emit(w, frame, 8) || emit(w, w->rec, psg__get_u32(frame + 4)))
 		return PSG_ERR_IO;
 	if (tag != PSG_TAG_HEAD)
 		w->nrecords++;
@@ -205,10 +301,12 @@ static psg_writer *open_writer(int fd, psg_link *link, const psg_header *h,
 {
 	psg_writer *w = calloc(1, sizeof *w);
 	int st = PSG_ERR_NOMEM;
-	if (!w || !(w->out = malloc(PSG__OUTBUF)) || !(w->h = psg_header_new()) ||
-	    psg_header_copy(w->h, h))
+	if (!w)
 		goto fail;
 	w->fd = fd, w->link = link;
+	if (!(w->out = link ? psg__buf_new() : malloc(PSG__OUTBUF)) ||
+	    !(w->h = psg_header_new()) || psg_header_copy(w->h, h))
+		goto fail;
 	if (!link)
 		widen_pipe(fd);
 	unsigned char ver[4];
@@ -243,7 +341,11 @@ void psg_writer_free(psg_writer *w)
 {
 	if (!w)
 		return;
-	free(w->out);
+	if (w->link) {
+		psg__buf_unref(w->out);
+		psg__buf_unref(w->lent.buf);
+	} else
+		free(w->out);
 	free(w->rec);
 	psg_header_free(w->h);
 	free(w);
@@ -279,7 +381,15 @@ int psg_write_block(psg_writer *w, const psg_block *b)
 	psg__put_u64(head + 20, (uint64_t)b->offset);
 	psg__put_u32(head + 28, (uint32_t)b->n);
 	psg__put_u32(head + 32, 0);   /* reserved, keeps samples 4-aligned */
-	if (emit(w, head, sizeof head))
+	int lent = lend(w, b, head, sizeof head);
+	if (lent < 0)
+		return io_error(w);
+	if (lent) {
+		w->nrecords++;
+		return PSG_OK;
+	}
+	if (whole_record(w, sizeof head + 4 * (size_t)b->n) ||
+	    emit(w, head, sizeof head))
 		return PSG_ERR_IO;
 	if (psg__little_endian()) {
 		if (emit(w, b->x, 4 * (size_t)b->n))

@@ -6,8 +6,8 @@
  * does what `psg-read IN.edf | psg-wake | psg-h5 -o OUT.h5` does, with
  * the same stage code and the same output, but each stage runs on a thread
  * of psg-chain and the stream goes from one to the next through a link
- * (psg_link: the writer's full buffer is handed over, not copied through
- * the kernel twice).  A pipe's hop cost 0.2-0.25 CPU s per 8-h night, a
+ * (psg_link: slices of buffers are handed over, not copied through the
+ * kernel twice, and a record a stage forwards unchanged is not copied).  A pipe's hop cost 0.2-0.25 CPU s per 8-h night, a
  * fifth of psg-night's time (docs/performance.md, issue 21); psg-night
  * runs its chain here.
  *
