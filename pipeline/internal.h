@@ -99,11 +99,13 @@ typedef struct psg__slice {
 	size_t off, len;
 } psg__slice;
 
-/* Links (link.c).  put hands over a slice and its reference (len 0: just
-   dropped): 0, or -1 with errno EPIPE when the reader is gone.  get waits
+/* Links (link.c).  put hands over n slices (none empty, at most
+   PSG__BATCH) and their references: 0, or -1 with errno EPIPE when the
+   reader is gone (the references dropped).  get waits
    for the next slice and passes its reference to the caller: 1, or 0 at
    the end of input (*s empty). */
-int psg__link_put(psg_link *l, psg__slice s);
+#define PSG__BATCH 32
+int psg__link_put(psg_link *l, const psg__slice *s, int n);
 int psg__link_get(psg_link *l, psg__slice *s);
 
 /* The DATA record this thread's stream reader handed out last, when it

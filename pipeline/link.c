@@ -163,27 +163,27 @@ void psg_link_close_read(psg_link *l)
 		set_closed(l, &l->read_closed);
 }
 
-int psg__link_put(psg_link *l, psg__slice s)
+int psg__link_put(psg_link *l, const psg__slice *s, int n)
 {
-	if (!s.len) {
-		psg__buf_unref(s.buf);
-		return 0;
-	}
 	pthread_mutex_lock(&l->mu);
-	while ((l->count == LINK_SLICES || l->bytes >= LINK_BYTES) &&
+	while ((l->count + n > LINK_SLICES || l->bytes >= LINK_BYTES) &&
 	       !l->read_closed)
 		pthread_cond_wait(&l->changed, &l->mu);
 	if (l->read_closed) {
 		pthread_mutex_unlock(&l->mu);
-		psg__buf_unref(s.buf);
+		for (int i = 0; i < n; i++)
+			psg__buf_unref(s[i].buf);
 		errno = EPIPE;
 		return -1;
 	}
-	l->q[(l->head + l->count) % LINK_SLICES] = s;
-	l->count++;
-	l->bytes += s.len;
+	int was_empty = !l->count;
+	for (int i = 0; i < n; i++) {
+		l->q[(l->head + l->count) % LINK_SLICES] = s[i];
+		l->count++;
+		l->bytes += s[i].len;
+	}
 	/* The reader waits only on an empty queue. */
-	if (l->count == 1)
+	if (was_empty && l->count)
 		pthread_cond_broadcast(&l->changed);
 	pthread_mutex_unlock(&l->mu);
 	return 0;
@@ -196,7 +196,8 @@ int psg__link_get(psg_link *l, psg__slice *s)
 		pthread_cond_wait(&l->changed, &l->mu);
 	*s = (psg__slice){NULL, 0, 0};
 	if (l->count) {
-		int full = l->count == LINK_SLICES || l->bytes >= LINK_BYTES;
+		int full = l->count > LINK_SLICES - PSG__BATCH ||
+			   l->bytes >= LINK_BYTES;
 		*s = l->q[l->head];
 		l->head = (l->head + 1) % LINK_SLICES;
 		l->count--;

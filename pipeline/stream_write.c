@@ -24,6 +24,9 @@ struct psg_writer {
 	size_t sent;              /* of out, handed to the link */
 	psg__slice lent;          /* records forwarded where they lie, not
 				     yet handed on (with a reference) */
+	psg__slice batch[PSG__BATCH];   /* slices to hand over together */
+	int nbatch;
+	size_t batch_bytes;
 	unsigned char *rec;       /* payload under construction */
 	size_t reclen, reccap;
 	uint64_t nrecords;
@@ -40,6 +43,25 @@ static int io_error(psg_writer *w)
 
 /* ---- into a link: slices, not copies (link.c) ---- */
 
+/* Slices go over in batches of half a buffer: a stage that forwards
+   records and adds its own makes many small slices, and a reader woken
+   for each would spend its time switching threads. */
+static int send_batch(psg_writer *w)
+{
+	int n = w->nbatch;
+	w->nbatch = 0, w->batch_bytes = 0;
+	return n ? psg__link_put(w->link, w->batch, n) : 0;
+}
+
+static int put_slice(psg_writer *w, psg__slice s)
+{
+	w->batch[w->nbatch++] = s;
+	w->batch_bytes += s.len;
+	if (w->nbatch == PSG__BATCH || w->batch_bytes >= PSG__OUTBUF / 2)
+		return send_batch(w);
+	return 0;
+}
+
 /* Own bytes or lent ones are pending, never both: each is handed over
    before the other kind is added, which keeps the stream's order. */
 static int put_own(psg_writer *w)
@@ -49,14 +71,14 @@ static int put_own(psg_writer *w)
 	psg__buf_ref(w->out);
 	psg__slice s = {w->out, w->sent, w->used - w->sent};
 	w->sent = w->used;
-	return psg__link_put(w->link, s);
+	return put_slice(w, s);
 }
 
 static int put_lent(psg_writer *w)
 {
 	psg__slice s = w->lent;
 	w->lent = (psg__slice){NULL, 0, 0};
-	return s.buf ? psg__link_put(w->link, s) : 0;
+	return s.buf ? put_slice(w, s) : 0;
 }
 
 /* The own buffer handed over as it is, and a fresh one to write in. */
@@ -130,7 +152,7 @@ static int lend(psg_writer *w, const psg_block *b, const unsigned char *head,
 
 static int flush_out(psg_writer *w)
 {
-	int bad = w->link ? put_lent(w) || put_own(w) :
+	int bad = w->link ? put_lent(w) || put_own(w) || send_batch(w) :
 		  psg__flush_to(w->fd, w->out, &w->used);
 	return bad ? io_error(w) : PSG_OK;
 }
@@ -344,6 +366,8 @@ void psg_writer_free(psg_writer *w)
 	if (w->link) {
 		psg__buf_unref(w->out);
 		psg__buf_unref(w->lent.buf);
+		for (int i = 0; i < w->nbatch; i++)
+			psg__buf_unref(w->batch[i].buf);
 	} else
 		free(w->out);
 	free(w->rec);

@@ -198,7 +198,7 @@ static void slices(void)
 	psg__slice got;
 	memset(a, 7, 100);
 	psg__buf_ref(a);              /* the slice's own reference */
-	int put = psg__link_put(l, (psg__slice){a, 10, 90});
+	int put = psg__link_put(l, &(psg__slice){a, 10, 90}, 1);
 	int n = psg__link_get(l, &got);
 	OK(put == 0 && n == 1 && got.buf == a && got.off == 10 &&
 	   got.len == 90 && got.buf[got.off + 89] == 7,
@@ -210,7 +210,7 @@ static void slices(void)
 	psg_link_close_read(l);
 	errno = 0;
 	psg__buf_ref(a);
-	put = psg__link_put(l, (psg__slice){a, 0, 1});
+	put = psg__link_put(l, &(psg__slice){a, 0, 1}, 1);
 	int e = errno;
 	OK(put == -1 && e == EPIPE, "after the reader's end: EPIPE");
 	psg__buf_unref(a);
