@@ -287,20 +287,25 @@ void psg_clock_times(psg_clock *k, const psg_channel *c, int64_t t0,
 			continue;   /* done, or unset: each by the slow path */
 		const int64_t spr = c->spr, period = c->period;
 		const int64_t pq = k->pq, pr = k->pr;
-		int64_t base = k->base, r = k->r, nq = k->nq, nr = k->nr, tj;
-		for (; j < n; j++) {   /* psg_clock_time's step */
-			if (++r == spr) {
-				r = 0, nq = 0, nr = spr / 2;
-				if (__builtin_add_overflow(base, period, &base))
-					break;
-			} else {
+		int64_t base = k->base, r = k->r, nq = k->nq, nr = k->nr, end;
+		/* psg_clock_time's step, a record at a time: within one,
+		   base + nq stays below base + period, so one check of that
+		   sum stands for every sample's (and the loop tests no wrap). */
+		while (j < n && !__builtin_add_overflow(base, period, &end)) {
+			size_t m = (size_t)(spr - 1 - r);
+			m = m < n - j ? m : n - j;
+			for (size_t i = 0; i < m; i++) {
 				nq += pq, nr += pr;
 				if (nr >= spr)
 					nr -= spr, nq++;
+				t[j + i] = base + nq;
 			}
-			if (__builtin_add_overflow(base, nq, &tj))
+			j += m, r += m;
+			if (j == n)
 				break;
-			t[j] = tj;
+			r = 0, nq = 0, nr = spr / 2;   /* the next record */
+			base = end;
+			t[j++] = base;
 		}
 		if (j < n) {   /* would overflow: psg_clock_seek saturates */
 			k->c = NULL;
