@@ -214,9 +214,9 @@ typedef struct emgch {
 	float *cap, *hist, *srt, *med, res[NBEAT];
 	int capn, nhist, hnext;
 	/* envelope */
-	float *box;
-	int boxlen, boxi, nbox, step, stepi;
+	float *box;                 /* empty places hold 0 */
 	double boxsum;
+	int boxlen, boxi, nbox, step, stepi;
 	int blen, bn;               /* 0.5-s block means for the baseline */
 	double bsum;
 	psg_pctl *base;
@@ -1266,40 +1266,56 @@ static void env_flush(state *S, emgch *c, psg_writer *w)
 	if (c - S->c == S->aton)
 		mini_flush(S);
 	c->eqh = 0, c->nbox = 0, c->boxi = 0, c->boxsum = 0, c->stepi = 0;
+	memset(c->box, 0, (size_t)c->boxlen * sizeof *c->box);
 	c->bn = 0, c->bsum = 0;
 	psg_pctl_reset(c->base);
 	c->rest = NAN;
 }
 
+/* The values |y[0..n)| into the box from *b on (n not past its end):
+   into the sum, and over the oldest. */
+static double box_add(float *b, const float *y, int n, double sum)
+{
+	for (int i = 0; i < n; i++) {
+		float r = fabsf(y[i]);
+		sum -= b[i];            /* an empty place holds 0: sum - 0 */
+		b[i] = r;
+		sum += r;
+	}
+	return sum;
+}
+
 /* Conditioned samples y[0..n) at tick[0..n): rectified, averaged over
    the box, decimated (a time in seconds only at each envelope value).
-   The box's state stays in locals between envelope values (it was read
-   and written through c at every sample). */
+   The samples go into the box a stretch at a time, each stretch ending
+   at the next envelope value or at the box's end, so the loop over a
+   stretch tests nothing. */
 static void env_feed(state *S, emgch *c, const int64_t *tick,
 		     const float *y, size_t n, psg_writer *w)
 {
-	const float *box_end = c->box + c->boxlen;
-	float *b = c->box + c->boxi;
-	int nbox = c->nbox, stepi = c->stepi;
-	double sum = c->boxsum, half = (c->boxlen - 1) / (2 * c->rate);
-	for (size_t j = 0; j < n; j++) {
-		float r = fabsf(y[j]);
-		if (nbox == c->boxlen)
-			sum -= *b;
-		else
-			nbox++;
-		*b = r;
-		sum += r;
-		if (++b == box_end)
-			b = c->box;
-		if (++stepi < c->step || nbox < c->boxlen)
+	const int boxlen = c->boxlen, step = c->step;
+	double half = (boxlen - 1) / (2 * c->rate);
+	size_t j = 0;
+	while (j < n) {
+		/* the next value: a step on, and the box full (the first
+		   comes when it fills, the step counted on meanwhile) */
+		int k = step - c->stepi, fill = boxlen - c->nbox;
+		int room = boxlen - c->boxi;
+		k = k > fill ? k : fill;
+		k = k < room ? k : room;
+		k = (size_t)k < n - j ? k : (int)(n - j);
+		c->boxsum = box_add(c->box + c->boxi, y + j, k, c->boxsum);
+		j += (size_t)k;
+		c->nbox += k < fill ? k : fill;
+		c->stepi += k;
+		if ((c->boxi += k) == boxlen)
+			c->boxi = 0;
+		if (c->stepi < step || c->nbox < boxlen)
 			continue;
-		stepi = 0;
-		env_push(S, c, (double)tick[j] / PSG_TICKS_PER_SEC - half,
-			 (float)(sum / c->boxlen), w);
+		c->stepi = 0;
+		env_push(S, c, (double)tick[j - 1] / PSG_TICKS_PER_SEC - half,
+			 (float)(c->boxsum / boxlen), w);
 	}
-	c->boxi = (int)(b - c->box), c->nbox = nbox, c->stepi = stepi;
-	c->boxsum = sum;
 }
 
 /* ---- ECG bleed ---- */
