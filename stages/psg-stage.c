@@ -100,7 +100,7 @@ typedef struct feed {           /* one channel's per-epoch spectrum */
 	int64_t epoch;              /* being accumulated, -1 none */
 	int64_t t0, next;           /* input segment */
 	int64_t n;
-	double sum, sum2;
+	double sum, sum2;           /* the EEG's */
 	double *sec;                /* chin: its tone per second */
 	size_t nsec, seccap;
 	grid_cache grid;            /* the epoch of its samples */
@@ -322,7 +322,10 @@ static double chin_tone(const psg_welch *w, double rate)
    is read from each 1-s window as it completes. */
 static void run(feed *f, int which, const float *x, int32_t n)
 {
-	sums_run(x, n, &f->n, &f->sum, &f->sum2);
+	if (which == F_EEG)         /* its SD: a flat EEG is unusable */
+		sums_run(x, n, &f->n, &f->sum, &f->sum2);
+	else
+		f->n += n;
 	if (which != F_EMG)
 		psg_welch_push(f->wel, x, n);
 	else

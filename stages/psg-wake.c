@@ -148,7 +148,8 @@ typedef struct feed {           /* one channel's per-epoch spectrum */
 	int64_t t0, next;           /* input segment */
 	int64_t n, nsat;            /* samples, those at the rails */
 	double lo, hi;              /* the rails: physical min and max */
-	double sum, sum2;
+	float flo, fhi;             /* as floats: x <= flo iff x <= lo */
+	double sum, sum2;           /* the EEG's */
 	double *sec;                /* chin: 10-100 Hz power of each second;
 				       EEG: log10 beta/theta of each window */
 	double *sec2;               /* EEG: log10 (alpha+beta)/theta */
@@ -555,17 +556,37 @@ static void arousal_run(det *d, const psg_channel *pc, const psg_block *b,
 	}
 }
 
+/* Samples of x[0..n) at or beyond a rail, four at a time in vector
+   registers (a true comparison is -1 in its lane). */
+static int64_t at_rails(const float *x, int32_t n, float lo, float hi)
+{
+	typedef float v4f __attribute__((vector_size(16)));
+	typedef int32_t v4i __attribute__((vector_size(16)));
+	const v4f vl = {lo, lo, lo, lo}, vh = {hi, hi, hi, hi};
+	v4i cnt = {0, 0, 0, 0};
+	int32_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		v4f v;
+		memcpy(&v, x + i, sizeof v);
+		cnt -= (v >= vh) | (v <= vl);
+	}
+	int64_t sat = (int64_t)cnt[0] + cnt[1] + cnt[2] + cnt[3];
+	for (; i < n; i++)
+		sat += (x[i] >= hi) | (x[i] <= lo);
+	return sat;
+}
+
 /* Samples i .. j-1 of b, all in the epoch being accumulated. */
 static void run(det *d, int which, const psg_block *b, int32_t i, int32_t j)
 {
 	feed *f = &d->f[which];
 	const float *x = b->x + i;
 	int32_t n = j - i;
-	sums_run(x, n, &f->n, &f->sum, &f->sum2);
-	int64_t sat = 0;
-	for (int32_t k = 0; k < n; k++)
-		sat += x[k] >= f->hi || x[k] <= f->lo;
-	f->nsat += sat;
+	if (which == F_EEG)         /* its SD: a flat EEG is unusable */
+		sums_run(x, n, &f->n, &f->sum, &f->sum2);
+	else
+		f->n += n;
+	f->nsat += at_rails(x, n, f->flo, f->fhi);
 	if (which == F_EOG)
 		psg_welch_push(f->wel, x, n);
 	else if (which == F_EMG)
@@ -882,6 +903,15 @@ static void setup_feed(feed *f, int ch, const psg_header *h, int which)
 	f->rate = psg_channel_rate(&h->channels[ch]);
 	f->lo = h->channels[ch].phys_min;
 	f->hi = h->channels[ch].phys_max;
+	/* The smallest float at or above the top rail, the largest at or
+	   below the bottom one: a float sample reaches a rail exactly when
+	   it reaches these, and float comparisons cost less a sample. */
+	f->fhi = (float)f->hi;
+	if ((double)f->fhi < f->hi)
+		f->fhi = nextafterf(f->fhi, INFINITY);
+	f->flo = (float)f->lo;
+	if ((double)f->flo > f->lo)
+		f->flo = nextafterf(f->flo, -INFINITY);
 	if (f->rate < 2 * nd->hi) {
 		if (which == F_EEG)
 			die(EXIT_UNSUITABLE, "%s '%s' at %g Hz cannot carry the "
