@@ -588,6 +588,37 @@ int psg_filter_finish(psg_filter *f);
 int psg_filter_latency(const psg_filter *f);
 int psg_filter_fft_size(const psg_filter *f);
 
+/* Filters run ahead on a thread of their own (ahead.c): with threads >= 2
+   a thread reads the stream from `in', runs each slot's filter on its
+   channel's DATA records, and hands every record on, unchanged, to the
+   reader psg_ahead_reader() returns; with threads < 2 there is no thread,
+   that reader is `in' and the calls below run the filters in line.
+   The consumer reads its records there and calls psg_ahead_push (each
+   non-empty DATA record of the slot's channel) and psg_ahead_finish
+   (where that channel's segment breaks once the slot has started: a
+   record whose t0 differs, or whose offset is not where the last ended;
+   and for every started slot at END) where it would call the filter's
+   _push and _finish, in that order: each takes the outputs the thread
+   made for that same call, so _peek and _consume then see what the
+   filter would have had ready.  A call out of that order fails with
+   PSG_ERR_ARG.  When the reader fails or ends early, psg_ahead_error
+   says whether the thread failed first (status and message).  Free
+   after END or an error: free joins the thread.  Filters stay the
+   caller's (free them after). */
+#define PSG_AHEAD_SLOTS 64
+typedef struct psg_ahead psg_ahead;
+psg_ahead *psg_ahead_new(psg_reader *in, int threads, int *status);
+void psg_ahead_free(psg_ahead *a);
+/* A slot for f on the channel: its index, or PSG_ERR_ARG once started. */
+int psg_ahead_add(psg_ahead *a, int channel, psg_filter *f);
+int psg_ahead_start(psg_ahead *a, char *msg, size_t msglen);
+psg_reader *psg_ahead_reader(psg_ahead *a);
+int psg_ahead_push(psg_ahead *a, int slot, const float *x, int n);
+int psg_ahead_finish(psg_ahead *a, int slot);
+float *psg_ahead_peek(psg_ahead *a, int slot, int *n);
+int psg_ahead_consume(psg_ahead *a, int slot, int n);
+int psg_ahead_error(psg_ahead *a, const char **msg);
+
 /* ---- spectra (Welch 1967) --------------------------------------------- */
 
 /* Welch's averaged periodogram, accumulated over one stretch (an epoch):

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define INBUF (1u << 20)
+#define INBUF PSG__OUTBUF      /* a counted buffer's size (link.c) */
 
 _Thread_local psg__origin psg__last_read;
 
@@ -60,13 +60,35 @@ static ssize_t next_slice(stream *s)
 	return (ssize_t)s->slice.len;
 }
 
+/* From a file descriptor, input goes into counted buffers too (link.c),
+   each filled on from where the last read ended and a fresh one once it
+   is full: what was read stays where it lies while a writer holds it, so
+   a DATA record forwarded unchanged is handed on from there (a link's
+   slice, or writev) instead of copied.  Bytes read, at s->in + *at. */
+static ssize_t next_read(stream *s, size_t *at)
+{
+	if (!s->slice.buf || s->have == INBUF) {
+		unsigned char *b = psg__buf_new();
+		if (!b) {
+			errno = ENOMEM;
+			return -1;
+		}
+		psg__buf_unref(s->slice.buf);
+		s->slice = (psg__slice){b, 0, INBUF};
+		s->in = b, s->have = s->pos = 0;
+	}
+	*at = s->have;
+	return read(s->fd, s->in + s->have, INBUF - s->have);
+}
+
 /* More input once the last is used up: 1, 0 at its end, or -1. */
 static int refill(stream *s)
 {
 	for (;;) {
 		if (s->eof)
 			return 0;
-		ssize_t k = s->link ? next_slice(s) : read(s->fd, s->in, INBUF);
+		size_t at = 0;
+		ssize_t k = s->link ? next_slice(s) : next_read(s, &at);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
@@ -75,7 +97,7 @@ static int refill(stream *s)
 			s->eof = 1;
 			return 0;
 		}
-		s->have = (size_t)k, s->pos = 0;
+		s->have = at + (size_t)k, s->pos = at;
 		return 1;
 	}
 }
@@ -163,12 +185,13 @@ static unsigned char *in_place(stream *s, size_t n)
 	return p;
 }
 
-/* A DATA record whose frame lies whole in a link's slice: where, so that
-   a writer on this thread can forward it without a copy (stream_write.c). */
+/* A DATA record whose frame lies whole in a counted buffer: where, so
+   that a writer on this thread can forward it without a copy
+   (stream_write.c). */
 static void note_origin(stream *s, const unsigned char *frame, uint32_t tag,
 			uint32_t len)
 {
-	if (!s->link || tag != PSG_TAG_DATA || len < 28)
+	if (!s->slice.buf || tag != PSG_TAG_DATA || len < 28)
 		return;
 	psg__last_read = (psg__origin){(const float *)(void *)(s->frame + 28),
 		s->slice.buf, (size_t)(frame - s->slice.buf), 8 + (size_t)len};
@@ -610,10 +633,7 @@ static void stream_close(psg_reader *r)
 		return;
 	if (s->owns_fd)
 		close(s->fd);
-	if (s->link)
-		psg__buf_unref(s->slice.buf);
-	else
-		free(s->in);
+	psg__buf_unref(s->slice.buf);
 	free(s->payload);
 	free(s->label);
 	free(s->values);
@@ -630,10 +650,7 @@ static int open_stream(psg_reader *r, int fd, int owns_fd, psg_link *link)
 	stream *s = calloc(1, sizeof *s);
 	unsigned char magic[PSG_MAGIC_LEN + 4];
 	uint32_t tag, len;
-	if (!s || (!link && !(s->in = malloc(INBUF))) ||
-	    !(s->values = malloc(PSG_MAX_FIELDS * sizeof *s->values))) {
-		if (s)
-			free(s->in);
+	if (!s || !(s->values = malloc(PSG_MAX_FIELDS * sizeof *s->values))) {
 		free(s);
 		return psg__fail(r, PSG_ERR_NOMEM, "out of memory");
 	}

@@ -2,8 +2,13 @@
  * stream_write.c -- encodes the psgpipe stream (docs/stream.md).
  *
  * Records are framed as tag (u32) + payload length (u32) + payload, all
- * little-endian, through a 1 MiB buffer written with write(2): one syscall
- * per megabyte keeps the pipe, not the encoder, the limit.
+ * little-endian.  What a writer emits goes out as slices of counted
+ * buffers (link.c): its own 1-MiB buffer, and, for a DATA record forwarded
+ * unchanged from a link's buffer, that record where it lies.  Into a link
+ * the slices are handed over; into a file descriptor they are written
+ * with writev(2), about a megabyte a call (one syscall per megabyte keeps
+ * the pipe, not the encoder, the limit), so a forwarded record is not
+ * copied there either.
  */
 #include "internal.h"
 #include "wire.h"
@@ -11,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,9 +25,9 @@
 struct psg_writer {
 	int fd;
 	psg_link *link;           /* if not NULL, the output instead of fd */
-	unsigned char *out;       /* a link's: a counted buffer (link.c) */
+	unsigned char *out;       /* a counted buffer (link.c) */
 	size_t used;
-	size_t sent;              /* of out, handed to the link */
+	size_t sent;              /* of out, in the batch or gone */
 	psg__slice lent;          /* records forwarded where they lie, not
 				     yet handed on (with a reference) */
 	psg__slice batch[PSG__BATCH];   /* slices to hand over together */
@@ -41,23 +47,56 @@ static int io_error(psg_writer *w)
 	return w->failed = PSG_ERR_IO;
 }
 
-/* ---- into a link: slices, not copies (link.c) ---- */
+/* ---- slices, not copies (link.c) ---- */
 
-/* Slices go over in batches of half a buffer: a stage that forwards
-   records and adds its own makes many small slices, and a reader woken
-   for each would spend its time switching threads. */
+/* The n slices into fd, in order, whatever write(2) takes at a time. */
+static int writev_all(int fd, const psg__slice *s, int n)
+{
+	struct iovec iov[PSG__BATCH];
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		iov[i] = (struct iovec){s[i].buf + s[i].off, s[i].len};
+	while (k < n) {
+		ssize_t got = writev(fd, iov + k, n - k);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -1;
+		for (; k < n && (size_t)got >= iov[k].iov_len; k++)
+			got -= (ssize_t)iov[k].iov_len;
+		if (k < n) {
+			iov[k].iov_base = (char *)iov[k].iov_base + got;
+			iov[k].iov_len -= (size_t)got;
+		}
+	}
+	return 0;
+}
+
+/* Into a link, slices go over in batches of half a buffer: a stage that
+   forwards records and adds its own makes many small slices, and a
+   reader woken for each would spend its time switching threads.  Into a
+   file descriptor they are written, and the own buffer, all of it gone,
+   is filled again from its start. */
 static int send_batch(psg_writer *w)
 {
-	int n = w->nbatch;
+	int n = w->nbatch, bad = 0;
 	w->nbatch = 0, w->batch_bytes = 0;
-	return n ? psg__link_put(w->link, w->batch, n) : 0;
+	if (!n || w->link)
+		return n ? psg__link_put(w->link, w->batch, n) : 0;
+	bad = writev_all(w->fd, w->batch, n);
+	for (int i = 0; i < n; i++)
+		psg__buf_unref(w->batch[i].buf);
+	if (w->sent == w->used)
+		w->sent = w->used = 0;
+	return bad;
 }
 
 static int put_slice(psg_writer *w, psg__slice s)
 {
 	w->batch[w->nbatch++] = s;
 	w->batch_bytes += s.len;
-	if (w->nbatch == PSG__BATCH || w->batch_bytes >= PSG__OUTBUF / 2)
+	if (w->nbatch == PSG__BATCH ||
+	    w->batch_bytes >= (w->link ? PSG__OUTBUF / 2 : PSG__OUTBUF))
 		return send_batch(w);
 	return 0;
 }
@@ -81,11 +120,14 @@ static int put_lent(psg_writer *w)
 	return s.buf ? put_slice(w, s) : 0;
 }
 
-/* The own buffer handed over as it is, and a fresh one to write in. */
+/* The own buffer handed over as it is, and a fresh one to write in (into
+   a file descriptor: written, and the same one again). */
 static int next_own(psg_writer *w)
 {
 	if (put_own(w))
 		return -1;
+	if (!w->link)
+		return send_batch(w);
 	psg__buf_unref(w->out);
 	w->used = w->sent = 0;
 	if (!(w->out = psg__buf_new())) {
@@ -95,7 +137,7 @@ static int next_own(psg_writer *w)
 	return 0;
 }
 
-static int link_emit(psg_writer *w, const unsigned char *p, size_t n)
+static int slice_emit(psg_writer *w, const unsigned char *p, size_t n)
 {
 	if (put_lent(w))
 		return -1;
@@ -132,7 +174,7 @@ static int lend(psg_writer *w, const psg_block *b, const unsigned char *head,
 		size_t headlen)
 {
 	const psg__origin *o = &psg__last_read;
-	if (!w->link || !o->x || o->x != b->x ||
+	if (!o->x || o->x != b->x ||
 	    o->len != headlen + 4 * (size_t)b->n ||
 	    memcmp(o->buf + o->off, head, headlen) ||
 	    psg__buf_live() > LEND_MAX_BUFS)
@@ -152,16 +194,13 @@ static int lend(psg_writer *w, const psg_block *b, const unsigned char *head,
 
 static int flush_out(psg_writer *w)
 {
-	int bad = w->link ? put_lent(w) || put_own(w) || send_batch(w) :
-		  psg__flush_to(w->fd, w->out, &w->used);
+	int bad = put_lent(w) || put_own(w) || send_batch(w);
 	return bad ? io_error(w) : PSG_OK;
 }
 
 static int emit(psg_writer *w, const void *p, size_t n)
 {
-	int bad = w->link ? link_emit(w, p, n) :
-		  psg__buffered(w->fd, w->out, &w->used, p, n);
-	return bad ? io_error(w) : PSG_OK;
+	return slice_emit(w, p, n) ? io_error(w) : PSG_OK;
 }
 
 /* ---- payload builder ---- */
@@ -326,7 +365,7 @@ static psg_writer *open_writer(int fd, psg_link *link, const psg_header *h,
 	if (!w)
 		goto fail;
 	w->fd = fd, w->link = link;
-	if (!(w->out = link ? psg__buf_new() : malloc(PSG__OUTBUF)) ||
+	if (!(w->out = psg__buf_new()) ||
 	    !(w->h = psg_header_new()) || psg_header_copy(w->h, h))
 		goto fail;
 	if (!link)
@@ -363,13 +402,10 @@ void psg_writer_free(psg_writer *w)
 {
 	if (!w)
 		return;
-	if (w->link) {
-		psg__buf_unref(w->out);
-		psg__buf_unref(w->lent.buf);
-		for (int i = 0; i < w->nbatch; i++)
-			psg__buf_unref(w->batch[i].buf);
-	} else
-		free(w->out);
+	psg__buf_unref(w->out);
+	psg__buf_unref(w->lent.buf);
+	for (int i = 0; i < w->nbatch; i++)
+		psg__buf_unref(w->batch[i].buf);
 	free(w->rec);
 	psg_header_free(w->h);
 	free(w);

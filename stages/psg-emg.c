@@ -166,6 +166,7 @@ typedef struct opts {
 	double hold;                /* s: leg rest held during a burst */
 	double arousal_gap;
 	int optional;               /* --optional: pass unusable input through */
+	int threads;                /* 2: the filters on a thread of their own */
 } opts;
 
 typedef struct burst {          /* a finished burst */
@@ -204,6 +205,7 @@ typedef struct emgch {
 	double m_s, m_amp;          /* spasm seconds, and x mean */
 	double rate, env_rate;
 	psg_filter *bp;
+	int slot;                   /* bp's in S->ah */
 	int started;
 	int64_t t0, next, k;        /* input segment; k: next filtered sample */
 	psg_clock clk;              /* k's time */
@@ -272,6 +274,8 @@ typedef struct state {
 	/* ECG */
 	int ecg;
 	psg_filter *ecgf;
+	psg_ahead *ah;              /* runs the filters: here or ahead */
+	int ecg_slot;
 	double ecg_rate, ecg_wait;    /* Hz; s of EMG held for R peaks */
 	int ecg_started;
 	int64_t e_t0, e_next, e_k;
@@ -405,6 +409,10 @@ static void usage(FILE *f)
 	      "plots\n"
 	      "      --optional         no suitable channel: pass the stream "
 	      "through, exit 0\n"
+	      "      --threads N        2: filter on a second thread, ahead "
+	      "of the detectors;\n"
+	      "                         1: one thread (default 2; 1 in "
+	      "psg-chain)\n"
 	      "      --version          the version\n"
 	      "  -h, --help             this help\n\n"
 	      "Events: emg_bursts (kind twitch, lm, spasm, rmma, burst; one "
@@ -455,6 +463,8 @@ static void defaults(opts *o)
 	o->arousal_gap = 0.5;
 	psg_muscle_defaults(&o->mo);
 	o->spasm_s = 10, o->join = 3, o->mpct = o->mo.pct;
+	/* In psg-chain every stage has a thread and the cores are busy. */
+	o->threads = chain_self() ? 1 : 2;
 }
 
 static void parse_args(int argc, char **argv, opts *o)
@@ -464,7 +474,7 @@ static void parse_args(int argc, char **argv, opts *o)
 	       O_TW, O_LMMAX, O_BIL, O_IMI, O_SER, O_RMMA, O_RGAP, O_RB,
 	       O_AGAP, O_COFFT, O_TRACE, O_PHASIC, O_TONIC, O_COFF, O_OPTIONAL,
 	       O_HOLD, O_MUSCLE, O_MON, O_MRATIO, O_MWIN, O_MREL, O_SPASM,
-	       O_JOIN, O_MPCT };
+	       O_JOIN, O_MPCT, O_THREADS };
 	static const struct option lo[] = {{"legs", 1, 0, O_LEGS},
 		{"chin", 1, 0, O_CHIN}, {"masseter", 1, 0, O_JAW},
 		{"ecg", 1, 0, O_ECG}, {"band", 1, 0, O_BAND},
@@ -486,7 +496,7 @@ static void parse_args(int argc, char **argv, opts *o)
 		{"muscle-on", 1, 0, O_MON}, {"muscle-ratio", 1, 0, O_MRATIO},
 		{"muscle-window", 1, 0, O_MWIN}, {"muscle-off", 1, 0, O_MREL},
 		{"spasm", 1, 0, O_SPASM}, {"muscle-pct", 1, 0, O_MPCT}, {"join", 1, 0, O_JOIN},
-		{"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+		{"threads", 1, 0, O_THREADS}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
 	int c;
 	defaults(o);
 	opterr = 0;
@@ -569,6 +579,12 @@ static void parse_args(int argc, char **argv, opts *o)
 		case O_SPASM: o->spasm_s = opt_num("--spasm", optarg, 0.5,
 						   3600); break;
 		case O_JOIN: o->join = opt_num("--join", optarg, 0, 600); break;
+		case O_THREADS: o->threads = (int)opt_num("--threads", optarg, 1,
+							  2);
+			if (o->threads != atof(optarg))
+				die(EXIT_USAGE, "--threads wants 1 or 2, not "
+				    "'%s'", optarg);
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_option(c, argv);
 		}
@@ -1545,6 +1561,17 @@ static void ecg_sample(state *S, double t, float y)
 
 /* ---- the stream ---- */
 
+/* A filter's push or finish, here or ahead on the reading thread. */
+static void filter_done(state *S, int st)
+{
+	const char *msg;
+	if (!st)
+		return;
+	if (psg_ahead_error(S->ah, &msg))
+		die(EXIT_IO, "%s", msg);
+	die(EXIT_IO, "filter: %s", psg_strerror(st));
+}
+
 /* How many of the n samples at tick[0..n), of `avail' waiting, can be
    conditioned now: a sample waits for the ECG's R peaks around it, but
    never for longer than its filter can hold them back (an FFT block) and
@@ -1581,7 +1608,7 @@ static void emg_run(state *S, emgch *c, psg_writer *w, int force)
 	int64_t tick[RUN];
 	int avail;
 	float *x;
-	while ((x = psg_filter_peek(c->bp, &avail))) {
+	while ((x = psg_ahead_peek(S->ah, c->slot, &avail))) {
 		size_t n = avail < RUN ? (size_t)avail : RUN, m = n;
 		psg_clock_times(&c->clk, &S->h->channels[c->ch], c->t0, c->k, n,
 				tick);
@@ -1589,7 +1616,7 @@ static void emg_run(state *S, emgch *c, psg_writer *w, int force)
 			m = emg_ready(S, c, tick, n, (size_t)avail);
 		unbleed(S, c, tick, x, m);
 		env_feed(S, c, tick, x, m, w);
-		psg_filter_consume(c->bp, (int)m);
+		psg_ahead_consume(S->ah, c->slot, (int)m);
 		c->k += (int64_t)m;
 		if (m < n)
 			break;
@@ -1598,8 +1625,7 @@ static void emg_run(state *S, emgch *c, psg_writer *w, int force)
 
 static void emg_end_segment(state *S, emgch *c, psg_writer *w)
 {
-	if (psg_filter_finish(c->bp))
-		die(EXIT_IO, "out of memory");
+	filter_done(S, psg_ahead_finish(S->ah, c->slot));
 	emg_run(S, c, w, 1);
 	env_flush(S, c, w);
 	c->capn = 0;
@@ -1613,8 +1639,7 @@ static void emg_block(state *S, emgch *c, const psg_block *b, psg_writer *w)
 		c->started = 1, c->t0 = b->t0, c->k = b->offset;
 	}
 	c->next = b->offset + b->n;
-	if (psg_filter_push(c->bp, b->x, b->n))
-		die(EXIT_IO, "out of memory");
+	filter_done(S, psg_ahead_push(S->ah, c->slot, b->x, b->n));
 	emg_run(S, c, w, 0);
 }
 
@@ -1624,13 +1649,13 @@ static void ecg_drain(state *S)
 	int n;
 	const float *y;
 	const psg_channel *pc = &S->h->channels[S->ecg];
-	while ((y = psg_filter_peek(S->ecgf, &n))) {
+	while ((y = psg_ahead_peek(S->ah, S->ecg_slot, &n))) {
 		n = n < RUN ? n : RUN;
 		psg_clock_times(&S->e_clk, pc, S->e_t0, S->e_k, (size_t)n, tick);
 		for (int i = 0; i < n; i++, S->e_k++)
 			ecg_sample(S, (double)tick[i] / PSG_TICKS_PER_SEC,
 				   y[i]);
-		psg_filter_consume(S->ecgf, n);
+		psg_ahead_consume(S->ah, S->ecg_slot, n);
 	}
 }
 
@@ -1638,8 +1663,7 @@ static void ecg_block(state *S, const psg_block *b, psg_writer *w)
 {
 	if (!S->ecg_started || b->t0 != S->e_t0 || b->offset != S->e_next) {
 		if (S->ecg_started) {
-			if (psg_filter_finish(S->ecgf))
-				die(EXIT_IO, "out of memory");
+			filter_done(S, psg_ahead_finish(S->ah, S->ecg_slot));
 			ecg_drain(S);
 			if (S->in_qrs)
 				qrs_done(S, 1 / S->ecg_rate);
@@ -1647,8 +1671,7 @@ static void ecg_block(state *S, const psg_block *b, psg_writer *w)
 		S->ecg_started = 1, S->e_t0 = b->t0, S->e_k = b->offset;
 	}
 	S->e_next = b->offset + b->n;
-	if (psg_filter_push(S->ecgf, b->x, b->n))
-		die(EXIT_IO, "out of memory");
+	filter_done(S, psg_ahead_push(S->ah, S->ecg_slot, b->x, b->n));
 	ecg_drain(S);
 	for (int i = 0; i < S->nch; i++)
 		if (S->c[i].started)
@@ -2362,6 +2385,23 @@ static void setup(state *S, const psg_header *hin, const opts *o)
 	S->cur_sec = INT64_MIN, S->last_eval = INT64_MIN;
 }
 
+/* The filters, run by S->ah: on a thread of their own reading the
+   stream ahead (threads 2), or here.  The records then come from it. */
+static psg_reader *start_filters(state *S, psg_reader *in, int threads)
+{
+	int st;
+	char msg[512];
+	if (!(S->ah = psg_ahead_new(in, threads, &st)))
+		die(EXIT_IO, "%s", psg_strerror(st));
+	if (S->ecg >= 0)
+		S->ecg_slot = psg_ahead_add(S->ah, S->ecg, S->ecgf);
+	for (int i = 0; i < S->nch; i++)
+		S->c[i].slot = psg_ahead_add(S->ah, S->c[i].ch, S->c[i].bp);
+	if ((st = psg_ahead_start(S->ah, msg, sizeof msg)))
+		die(EXIT_IO, "%s", msg);
+	return psg_ahead_reader(S->ah);
+}
+
 static int find_role(const state *S, int ch)
 {
 	for (int i = 0; i < S->nch; i++)
@@ -2374,8 +2414,7 @@ static void finish(state *S, const psg_end *end, psg_writer *w)
 {
 	counts n = {0};
 	if (S->ecg >= 0 && S->ecg_started) {
-		if (psg_filter_finish(S->ecgf))
-			die(EXIT_IO, "out of memory");
+		filter_done(S, psg_ahead_finish(S->ah, S->ecg_slot));
 		ecg_drain(S);
 		if (S->in_qrs)
 			qrs_done(S, 1 / S->ecg_rate);
@@ -2415,7 +2454,8 @@ int main(int argc, char **argv)
 	S.f_wake = psg_header_find_feature(h, "wake");
 	S.f_stage = psg_header_find_feature(h, "sleep_stage");
 	psg_writer *w = open_stdout_stream(h);
-	while ((st = psg_reader_next(in, &rec)) > 0) {
+	psg_reader *rin = start_filters(&S, in, o.threads);
+	while ((st = psg_reader_next(rin, &rec)) > 0) {
 		if (rec.kind == PSG_REC_END) {
 			finish(&S, &rec.end, w);
 			if (psg_writer_finish(w, &rec.end))
@@ -2437,8 +2477,13 @@ int main(int argc, char **argv)
 			epoch_in(&S, &rec.epoch);
 		}
 	}
-	if (st < 0)
-		die(exit_code(st), "%s", psg_reader_errmsg(in));
+	if (st < 0) {
+		const char *msg;
+		int fst = psg_ahead_error(S.ah, &msg);
+		die(exit_code(fst ? fst : st), "%s", fst ? msg :
+		    psg_reader_errmsg(rin));
+	}
+	psg_ahead_free(S.ah);
 	for (int i = 0; i < S.nch; i++)
 		channel_free(&S.c[i]);
 	psg_filter_free(S.ecgf);
