@@ -196,14 +196,6 @@ static void stop(psg_ahead *a, int st, const char *msg)
 	pthread_mutex_unlock(&a->mu);
 }
 
-#include <stdio.h>
-#include <time.h>
-static void dbg_cpu(const char *who)
-{
-	struct timespec t;
-	if (getenv("PSG_AHEAD_DEBUG") && !clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t))
-		fprintf(stderr, "%s cpu %.3f\n", who, t.tv_sec + t.tv_nsec * 1e-9);
-}
 static void *front(void *arg)
 {
 	psg_ahead *a = arg;
@@ -215,7 +207,6 @@ static void *front(void *arg)
 				return stop(a, st, NULL), NULL;
 			if ((st = psg_writer_finish(a->w, &rec.end)))
 				return stop(a, st, psg_writer_errmsg(a->w)), NULL;
-			dbg_cpu("front");
 			return stop(a, PSG_OK, NULL), NULL;
 		}
 		if (rec.kind == PSG_REC_DATA && rec.block.n > 0 &&
@@ -359,7 +350,6 @@ void psg_ahead_free(psg_ahead *a)
 {
 	if (!a)
 		return;
-	dbg_cpu("back");
 	if (a->running) {
 		psg_link_close_read(a->link);   /* a thread still writing stops */
 		pthread_join(a->th, NULL);
