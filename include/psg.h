@@ -601,22 +601,35 @@ int psg_filter_fft_size(const psg_filter *f);
    _push and _finish, in that order: each takes the outputs the thread
    made for that same call, so _peek and _consume then see what the
    filter would have had ready.  A call out of that order fails with
-   PSG_ERR_ARG.  When the reader fails or ends early, psg_ahead_error
-   says whether the thread failed first (status and message).  Free
-   after END or an error: free joins the thread.  Filters stay the
-   caller's (free them after). */
+   PSG_ERR_ARG.  The consumer must take each call's outputs as it reads
+   its record: what the thread holds is then bounded by what the link
+   between them holds.  When the reader fails or ends early,
+   psg_ahead_error says whether the thread failed first (status and
+   message).  Free after END or an error: free joins the thread.  Filters
+   stay the caller's (free them after).
+   A slot added with a drain has its filter's outputs used on the thread:
+   after each _push (b the block) and _finish (b NULL) of the filter, fn
+   drains it (_peek/_consume) and leaves a message of *len bytes at *msg
+   (its own, valid until its next call); the consumer's matching call
+   makes a copy of that message available from psg_ahead_message (until
+   its next call on the slot), in place of outputs to _peek. */
 #define PSG_AHEAD_SLOTS 64
 typedef struct psg_ahead psg_ahead;
+typedef int (*psg_ahead_drain)(void *ctx, psg_filter *f, const psg_block *b,
+			       const void **msg, size_t *len);
 psg_ahead *psg_ahead_new(psg_reader *in, int threads, int *status);
 void psg_ahead_free(psg_ahead *a);
 /* A slot for f on the channel: its index, or PSG_ERR_ARG once started. */
 int psg_ahead_add(psg_ahead *a, int channel, psg_filter *f);
+int psg_ahead_add_drain(psg_ahead *a, int channel, psg_filter *f,
+			psg_ahead_drain fn, void *ctx);
 int psg_ahead_start(psg_ahead *a, char *msg, size_t msglen);
 psg_reader *psg_ahead_reader(psg_ahead *a);
-int psg_ahead_push(psg_ahead *a, int slot, const float *x, int n);
+int psg_ahead_push(psg_ahead *a, int slot, const psg_block *b);
 int psg_ahead_finish(psg_ahead *a, int slot);
 float *psg_ahead_peek(psg_ahead *a, int slot, int *n);
 int psg_ahead_consume(psg_ahead *a, int slot, int n);
+const void *psg_ahead_message(psg_ahead *a, int slot, size_t *len);
 int psg_ahead_error(psg_ahead *a, const char **msg);
 
 /* ---- spectra (Welch 1967) --------------------------------------------- */

@@ -41,8 +41,9 @@
 enum { OP_PUSH, OP_FINISH };
 
 typedef struct op {             /* one call's outputs, made ahead */
-	int kind, n, cap;
-	float *x;
+	int kind;
+	size_t n, cap;              /* bytes */
+	unsigned char *x;           /* floats, or a drain's message */
 } op;
 
 /* Buffers of outputs taken, kept for the thread's next ones: one freed
@@ -53,6 +54,8 @@ typedef struct op {             /* one call's outputs, made ahead */
 typedef struct aslot {
 	int channel;
 	psg_filter *f;
+	psg_ahead_drain fn;         /* drains f on the thread, if set */
+	void *ctx;
 	/* the thread's view of the channel's segment */
 	int started;
 	int64_t t0, next;
@@ -65,6 +68,10 @@ typedef struct aslot {
 	/* outputs taken, handed out by _peek and _consume */
 	float *q;
 	size_t qh, qn, qcap;
+	/* a drained slot's last message, taken (or the drain's own) */
+	op m;
+	const void *msg;
+	size_t mlen;
 } aslot;
 
 struct psg_ahead {
@@ -102,15 +109,22 @@ psg_ahead *psg_ahead_new(psg_reader *in, int threads, int *status)
 
 int psg_ahead_add(psg_ahead *a, int channel, psg_filter *f)
 {
+	return psg_ahead_add_drain(a, channel, f, NULL, NULL);
+}
+
+int psg_ahead_add_drain(psg_ahead *a, int channel, psg_filter *f,
+			psg_ahead_drain fn, void *ctx)
+{
 	if (a->running || !f || a->n == PSG_AHEAD_SLOTS)
 		return PSG_ERR_ARG;
-	a->s[a->n] = (aslot){.channel = channel, .f = f};
+	a->s[a->n] = (aslot){.channel = channel, .f = f, .fn = fn,
+			     .ctx = ctx};
 	return a->n++;
 }
 
 /* ---- the thread ---- */
 
-/* A buffer for n outputs: a spare one if it is big enough. */
+/* A buffer for o->n bytes: a spare one if it is big enough. */
 static int buffer(psg_ahead *a, aslot *s, op *o)
 {
 	pthread_mutex_lock(&a->mu);
@@ -122,18 +136,39 @@ static int buffer(psg_ahead *a, aslot *s, op *o)
 		return PSG_OK;
 	free(o->x);
 	o->cap = o->n;
-	return (o->x = malloc(sizeof *o->x * (size_t)o->n)) ? PSG_OK :
-	       PSG_ERR_NOMEM;
+	return (o->x = malloc(o->n)) ? PSG_OK : PSG_ERR_NOMEM;
+}
+
+/* The slot's last call's outputs (b NULL: a finish), or its drain's
+   message on them, into o. */
+static int outputs(psg_ahead *a, aslot *s, const psg_block *b, op *o)
+{
+	const void *msg = NULL;
+	int st;
+	if (s->fn && (st = s->fn(s->ctx, s->f, b, &msg, &o->n)))
+		return st;
+	if (!s->fn)
+		o->n = sizeof(float) * (size_t)psg_filter_ready(s->f);
+	if (!o->n)
+		return PSG_OK;
+	if (buffer(a, s, o))
+		return PSG_ERR_NOMEM;
+	if (s->fn)
+		memcpy(o->x, msg, o->n);
+	else
+		psg_filter_pull(s->f, (float *)(void *)o->x,
+				(int)(o->n / sizeof(float)));
+	return PSG_OK;
 }
 
 /* The outputs of the slot's last call, handed to the consumer. */
-static int publish(psg_ahead *a, aslot *s, int kind)
+static int publish(psg_ahead *a, aslot *s, int kind, const psg_block *b)
 {
-	op o = {kind, psg_filter_ready(s->f), 0, NULL};
-	if (o.n && (buffer(a, s, &o) ||
-		    psg_filter_pull(s->f, o.x, o.n) != o.n)) {
+	op o = {kind, 0, 0, NULL};
+	int st = outputs(a, s, b, &o);
+	if (st) {
 		free(o.x);
-		return PSG_ERR_NOMEM;
+		return st;
 	}
 	pthread_mutex_lock(&a->mu);
 	if (s->on == s->ocap) {     /* grow, the ring unrolled */
@@ -164,11 +199,11 @@ static int front_block(psg_ahead *a, const psg_block *b)
 			continue;
 		if (s->started && (b->t0 != s->t0 || b->offset != s->next))
 			if ((st = psg_filter_finish(s->f)) ||
-			    (st = publish(a, s, OP_FINISH)))
+			    (st = publish(a, s, OP_FINISH, NULL)))
 				break;
 		s->started = 1, s->t0 = b->t0, s->next = b->offset + b->n;
 		if (!(st = psg_filter_push(s->f, b->x, b->n)))
-			st = publish(a, s, OP_PUSH);
+			st = publish(a, s, OP_PUSH, b);
 	}
 	return st;
 }
@@ -178,7 +213,7 @@ static int front_end(psg_ahead *a)
 	int st = PSG_OK;
 	for (int i = 0; i < a->n && !st; i++)
 		if (a->s[i].started && !(st = psg_filter_finish(a->s[i].f)))
-			st = publish(a, &a->s[i], OP_FINISH);
+			st = publish(a, &a->s[i], OP_FINISH, NULL);
 	return st;
 }
 
@@ -297,8 +332,12 @@ static int take(psg_ahead *a, int i, int kind)
 	pthread_mutex_unlock(&a->mu);
 	if (!st && o.kind != kind)
 		st = PSG_ERR_ARG;
-	if (!st && o.n)
-		st = enqueue(s, o.x, (size_t)o.n);
+	if (!st && s->fn) {         /* the message, kept until the next */
+		op m = s->m;
+		s->m = o, o = m;
+		s->msg = s->m.x, s->mlen = s->m.n;
+	} else if (!st && o.n)
+		st = enqueue(s, (float *)(void *)o.x, o.n / sizeof(float));
 	if (o.x) {
 		pthread_mutex_lock(&a->mu);
 		if (s->nspare < SPARE)
@@ -309,20 +348,38 @@ static int take(psg_ahead *a, int i, int kind)
 	return st;
 }
 
-int psg_ahead_push(psg_ahead *a, int slot, const float *x, int n)
+/* In line: the filter, then its drain (whose message stays its own). */
+static int in_line(aslot *s, const psg_block *b, int st)
 {
-	if (slot < 0 || slot >= a->n)
+	s->msg = NULL, s->mlen = 0;
+	if (!st && s->fn)
+		st = s->fn(s->ctx, s->f, b, &s->msg, &s->mlen);
+	return st;
+}
+
+int psg_ahead_push(psg_ahead *a, int slot, const psg_block *b)
+{
+	if (slot < 0 || slot >= a->n || !b)
 		return PSG_ERR_ARG;
+	aslot *s = &a->s[slot];
 	return a->threaded ? take(a, slot, OP_PUSH) :
-	       psg_filter_push(a->s[slot].f, x, n);
+	       in_line(s, b, psg_filter_push(s->f, b->x, b->n));
 }
 
 int psg_ahead_finish(psg_ahead *a, int slot)
 {
 	if (slot < 0 || slot >= a->n)
 		return PSG_ERR_ARG;
+	aslot *s = &a->s[slot];
 	return a->threaded ? take(a, slot, OP_FINISH) :
-	       psg_filter_finish(a->s[slot].f);
+	       in_line(s, NULL, psg_filter_finish(s->f));
+}
+
+const void *psg_ahead_message(psg_ahead *a, int slot, size_t *len)
+{
+	aslot *s = &a->s[slot];
+	*len = s->mlen;
+	return s->msg;
 }
 
 float *psg_ahead_peek(psg_ahead *a, int slot, int *n)
@@ -363,6 +420,7 @@ void psg_ahead_free(psg_ahead *a)
 			free(s->ops[(s->oh + k) % s->ocap].x);
 		for (int k = 0; k < s->nspare; k++)
 			free(s->spare[k].x);
+		free(s->m.x);
 		free(s->ops), free(s->q);
 	}
 	pthread_mutex_destroy(&a->mu);

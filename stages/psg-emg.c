@@ -265,6 +265,26 @@ typedef struct stagerun {
 	int stage;                  /* enum psg_stage */
 } stagerun;
 
+/* The ECG's R peaks, found where its filter runs: on the reading thread
+   with psg_ahead (its drain), or in line.  Each call of the filter leaves
+   a message: the time before which R peaks are final, then the R peaks
+   it found. */
+typedef struct ecgdet {
+	const psg_channel *pc;
+	double rate;
+	int started;
+	int64_t t0, next, k;        /* segment; k: next filtered sample */
+	psg_clock clk;              /* k's time */
+	double smax[8], cur_max, sec_end, last_r;
+	double thr;                 /* ecg_threshold() of smax, kept */
+	int nsmax, in_qrs, need_next;
+	double q_start, q_peak, q_t, q_before, q_after, prev_a;
+	double known;
+	double *msg;                /* known, R peaks */
+	size_t nmsg, msgcap;
+	int nomem;
+} ecgdet;
+
 typedef struct state {
 	const opts *o;
 	FILE *trace;
@@ -279,15 +299,11 @@ typedef struct state {
 	int ecg_slot;
 	double ecg_rate, ecg_wait;    /* Hz; s of EMG held for R peaks */
 	int ecg_started;
-	int64_t e_t0, e_next, e_k;
-	psg_clock e_clk;
+	int64_t e_t0, e_next;
+	ecgdet ed;                  /* the R peaks' detector */
 	double known;               /* R peaks before this time are final */
 	double r[RCAP];
 	uint64_t nr;
-	double smax[8], cur_max, sec_end, last_r;
-	double thr;                 /* ecg_threshold() of smax, kept */
-	int nsmax, in_qrs, need_next;
-	double q_start, q_peak, q_t, q_prev, q_before, q_after, prev_a;
 	/* held until END */
 	held *lm;
 	size_t nlm, lmcap;
@@ -1564,17 +1580,25 @@ static void unbleed(state *S, emgch *c, const int64_t *tick, float *x,
 /* R peaks: |5-25 Hz ECG| above 0.4 x the median of the last 8 seconds'
    maxima, at least 0.25 s apart; the peak is taken 0.1 s after it was
    last exceeded and refined by a parabola through its neighbours. */
-static void qrs_done(state *S, double dt)
+static void qrs_done(ecgdet *S, double dt)
 {
 	double a = S->q_before, b = S->q_peak, c = S->q_after;
 	double den = a - 2 * b + c, shift = den < 0 ? 0.5 * (a - c) / den : 0;
-	S->r[S->nr % RCAP] = S->q_t + fmax(-0.5, fmin(0.5, shift)) * dt;
-	S->nr++;
+	if (S->nmsg == S->msgcap) {
+		size_t cap = 2 * S->msgcap;
+		double *m = realloc(S->msg, cap * sizeof *m);
+		if (!m) {
+			S->nomem = 1;
+			return;
+		}
+		S->msg = m, S->msgcap = cap;
+	}
+	S->msg[S->nmsg++] = S->q_t + fmax(-0.5, fmin(0.5, shift)) * dt;
 	S->last_r = S->q_t;
 	S->in_qrs = 0;
 }
 
-static double ecg_threshold(const state *S)
+static double ecg_threshold(const ecgdet *S)
 {
 	double v[8];
 	memcpy(v, S->smax, sizeof v);
@@ -1586,7 +1610,7 @@ static double ecg_threshold(const state *S)
 	return 0.4 * v[S->nsmax / 2];
 }
 
-static void ecg_sample(state *S, double t, float y)
+static void ecg_sample(ecgdet *S, double t, float y)
 {
 	double a = fabs(y);
 	if (t >= S->sec_end) {
@@ -1605,7 +1629,7 @@ static void ecg_sample(state *S, double t, float y)
 		S->q_peak = a, S->q_t = t, S->q_before = S->prev_a,
 		S->need_next = 1;
 	else if (S->in_qrs && t - S->q_t > 0.1 && !S->need_next)
-		qrs_done(S, 1 / S->ecg_rate);
+		qrs_done(S, 1 / S->rate);
 	if (!S->in_qrs && S->nsmax >= 2 && t - S->last_r > 0.25 &&
 	    a > S->thr) {
 		S->in_qrs = 1, S->q_start = t;
@@ -1706,24 +1730,51 @@ static void emg_block(state *S, emgch *c, const psg_block *b, psg_writer *w)
 		c->started = 1, c->t0 = b->t0, c->k = b->offset;
 	}
 	c->next = b->offset + b->n;
-	filter_done(S, psg_ahead_push(S->ah, c->slot, b->x, b->n));
+	filter_done(S, psg_ahead_push(S->ah, c->slot, b));
 	emg_run(S, c, w, 0);
 }
 
-static void ecg_drain(state *S)
+/* The ECG filter's drain (psg_ahead_drain): its outputs through the R
+   peaks' detector after a push of b, or after a finish (b NULL), which
+   also ends a QRS in progress; the message is known, then the R peaks. */
+static int ecg_drain(void *ctx, psg_filter *f, const psg_block *b,
+		     const void **msg, size_t *len)
 {
+	ecgdet *d = ctx;
 	int64_t tick[RUN];
 	int n;
 	const float *y;
-	const psg_channel *pc = &S->h->channels[S->ecg];
-	while ((y = psg_ahead_peek(S->ah, S->ecg_slot, &n))) {
+	if (b && (!d->started || b->t0 != d->t0 || b->offset != d->next))
+		d->started = 1, d->t0 = b->t0, d->k = b->offset;
+	if (b)
+		d->next = b->offset + b->n;
+	d->nmsg = 1;
+	while ((y = psg_filter_peek(f, &n))) {
 		n = n < RUN ? n : RUN;
-		psg_clock_times(&S->e_clk, pc, S->e_t0, S->e_k, (size_t)n, tick);
-		for (int i = 0; i < n; i++, S->e_k++)
-			ecg_sample(S, (double)tick[i] / PSG_TICKS_PER_SEC,
+		psg_clock_times(&d->clk, d->pc, d->t0, d->k, (size_t)n, tick);
+		for (int i = 0; i < n; i++, d->k++)
+			ecg_sample(d, (double)tick[i] / PSG_TICKS_PER_SEC,
 				   y[i]);
-		psg_ahead_consume(S->ah, S->ecg_slot, n);
+		psg_filter_consume(f, n);
 	}
+	if (!b && d->in_qrs)
+		qrs_done(d, 1 / d->rate);
+	d->msg[0] = d->known;
+	*msg = d->msg, *len = d->nmsg * sizeof *d->msg;
+	return d->nomem ? PSG_ERR_NOMEM : PSG_OK;
+}
+
+/* The R peaks the ECG filter's last call found, and how far they are
+   final. */
+static void ecg_apply(state *S)
+{
+	size_t len;
+	const double *m = psg_ahead_message(S->ah, S->ecg_slot, &len);
+	size_t n = len / sizeof *m;
+	if (n)
+		S->known = m[0];
+	for (size_t i = 1; i < n; i++)
+		S->r[S->nr++ % RCAP] = m[i];
 }
 
 static void ecg_block(state *S, const psg_block *b, psg_writer *w)
@@ -1731,15 +1782,13 @@ static void ecg_block(state *S, const psg_block *b, psg_writer *w)
 	if (!S->ecg_started || b->t0 != S->e_t0 || b->offset != S->e_next) {
 		if (S->ecg_started) {
 			filter_done(S, psg_ahead_finish(S->ah, S->ecg_slot));
-			ecg_drain(S);
-			if (S->in_qrs)
-				qrs_done(S, 1 / S->ecg_rate);
+			ecg_apply(S);
 		}
-		S->ecg_started = 1, S->e_t0 = b->t0, S->e_k = b->offset;
+		S->ecg_started = 1, S->e_t0 = b->t0;
 	}
 	S->e_next = b->offset + b->n;
-	filter_done(S, psg_ahead_push(S->ah, S->ecg_slot, b->x, b->n));
-	ecg_drain(S);
+	filter_done(S, psg_ahead_push(S->ah, S->ecg_slot, b));
+	ecg_apply(S);
 	for (int i = 0; i < S->nch; i++)
 		if (S->c[i].started)
 			emg_run(S, &S->c[i], w, 0);
@@ -2449,7 +2498,13 @@ static void setup(state *S, const psg_header *hin, const opts *o)
 	if (o->trace)
 		S->trace = open_trace(o->trace);
 	S->known = -INFINITY;
-	S->last_r = -INFINITY;
+	if (S->ecg >= 0) {
+		S->ed = (ecgdet){.pc = &hin->channels[S->ecg],
+			.rate = S->ecg_rate, .known = -INFINITY,
+			.last_r = -INFINITY, .msgcap = 64};
+		if (!(S->ed.msg = malloc(S->ed.msgcap * sizeof *S->ed.msg)))
+			die(EXIT_IO, "out of memory");
+	}
 	S->cur_sec = INT64_MIN, S->last_eval = INT64_MIN;
 }
 
@@ -2462,7 +2517,8 @@ static psg_reader *start_filters(state *S, psg_reader *in, int threads)
 	if (!(S->ah = psg_ahead_new(in, threads, &st)))
 		die(EXIT_IO, "%s", psg_strerror(st));
 	if (S->ecg >= 0)
-		S->ecg_slot = psg_ahead_add(S->ah, S->ecg, S->ecgf);
+		S->ecg_slot = psg_ahead_add_drain(S->ah, S->ecg, S->ecgf,
+						  ecg_drain, &S->ed);
 	for (int i = 0; i < S->nch; i++)
 		S->c[i].slot = psg_ahead_add(S->ah, S->c[i].ch, S->c[i].bp);
 	if ((st = psg_ahead_start(S->ah, msg, sizeof msg)))
@@ -2483,9 +2539,7 @@ static void finish(state *S, const psg_end *end, psg_writer *w)
 	counts n = {0};
 	if (S->ecg >= 0 && S->ecg_started) {
 		filter_done(S, psg_ahead_finish(S->ah, S->ecg_slot));
-		ecg_drain(S);
-		if (S->in_qrs)
-			qrs_done(S, 1 / S->ecg_rate);
+		ecg_apply(S);
 	}
 	S->known = INFINITY;
 	for (int i = 0; i < S->nch; i++)
@@ -2551,6 +2605,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < S.nch; i++)
 		channel_free(&S.c[i]);
 	psg_filter_free(S.ecgf);
+	free(S.ed.msg);
 	if (S.trace)
 		close_trace(S.trace, o.trace);
 	free(S.lm), free(S.ar), free(S.runs), free(S.wake), free(S.jaw);

@@ -142,7 +142,7 @@ static void consume(const char *path, int threads, run *r)
 			take_all(a, slot[c], r);
 		}
 		started[c] = 1, t0[c] = b->t0, next[c] = b->offset + b->n;
-		if (psg_ahead_push(a, slot[c], b->x, b->n))
+		if (psg_ahead_push(a, slot[c], b))
 			r->status = -101;
 		take_all(a, slot[c], r);
 	}
