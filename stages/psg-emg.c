@@ -1544,9 +1544,37 @@ static size_t first_place(const int64_t *tick, size_t j, size_t n, double r,
 	return j;
 }
 
+/* Sample x at place u of the beat (from its start): captured for the
+   template, and the template's median taken off. */
+static void unbleed_at(emgch *c, float *x, long u, int sub, int *capn)
+{
+	if (u >= 0 && u < c->tlen) {
+		c->cap[u] = *x, (*capn)++;
+		if (sub)
+			*x -= c->med[u];
+	}
+}
+
+/* Consecutive samples' places count up by one as long as none of them
+   comes near a rounding edge: a step between two samples' times is one
+   period at the rate give or take a tick (the clock rounds each time to
+   a tick), so over m steps x = (t - r) * rate strays at most m * rate
+   ticks' worth (plus the rounding of x itself) from counting.  How many
+   of the next m samples' places are known by counting from x: m, or 0
+   when one of them could round otherwise (then each is placed from its
+   own time). */
+static long countable(double x, double rate, long m)
+{
+	double f = x - floor(x);
+	double stray = (double)m * (rate / PSG_TICKS_PER_SEC) + 1e-6;
+	return fabs(f - 0.5) > stray && m < (1L << 20) ? m : 0;
+}
+
 /* The samples x[0..n) at tick[0..n), in place, with the bleed of the
    beat around each removed, beat by beat: only the samples inside a
-   beat's window are placed and touched. */
+   beat's window are placed and touched, and within it places are
+   counted where counting provably gives the same place as the sample's
+   own time (countable). */
 static void unbleed(state *S, emgch *c, const int64_t *tick, float *x,
 		    size_t n)
 {
@@ -1555,18 +1583,20 @@ static void unbleed(state *S, emgch *c, const int64_t *tick, float *x,
 		c->beat = S->nr - RCAP, c->capn = 0;
 	while (S->ecg >= 0 && j < n && c->beat < S->nr) {
 		double r = S->r[c->beat % RCAP], rate = c->rate;
-		long pre = c->pre, post = c->post, tlen = c->tlen;
+		long pre = c->pre, post = c->post;
 		int sub = c->nhist >= 3, capn = c->capn;
-		for (j = first_place(tick, j, n, r, rate, -pre); j < n; j++) {
-			long u = place(tick[j], r, rate);
+		for (j = first_place(tick, j, n, r, rate, -pre); j < n;) {
+			double p = ((double)tick[j] / PSG_TICKS_PER_SEC - r) *
+				   rate;
+			long u = lround_fast(p), m;
 			if (u > post)
 				break;
-			u += pre;
-			if (u >= 0 && u < tlen) {
-				c->cap[u] = x[j], capn++;
-				if (sub)
-					x[j] -= c->med[u];
-			}
+			m = post - u + 1;
+			m = (size_t)m < n - j ? m : (long)(n - j);
+			if (!(m = countable(p, rate, m)))
+				m = 1;          /* by its own time */
+			for (long i = 0; i < m; i++, j++)
+				unbleed_at(c, x + j, u + i + pre, sub, &capn);
 		}
 		c->capn = capn;
 		if (j < n) {            /* past this beat: the next one */
