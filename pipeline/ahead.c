@@ -217,9 +217,10 @@ static int front_end(psg_ahead *a)
 	return st;
 }
 
+/* The thread's end: why first, then the link's end, so that a consumer
+   whose reader meets the end finds the reason already set. */
 static void stop(psg_ahead *a, int st, const char *msg)
 {
-	psg_link_close_write(a->link);
 	pthread_mutex_lock(&a->mu);
 	a->done = 1;
 	if (st < 0 && !a->status) {
@@ -229,6 +230,7 @@ static void stop(psg_ahead *a, int st, const char *msg)
 	}
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
+	psg_link_close_write(a->link);
 }
 
 static void *front(void *arg)

@@ -40,7 +40,7 @@ typedef struct buf_head {
 } buf_head;
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static unsigned char *pool[POOL_MAX];
+static buf_head *pool[POOL_MAX];    /* as allocated: still reachable */
 static int npool;
 static atomic_int nlive;
 
@@ -54,7 +54,7 @@ unsigned char *psg__buf_new(void)
 	unsigned char *b = NULL;
 	pthread_mutex_lock(&pool_mu);
 	if (npool)
-		b = pool[--npool];
+		b = (unsigned char *)pool[--npool] + sizeof(buf_head);
 	pthread_mutex_unlock(&pool_mu);
 	if (!b) {
 		unsigned char *p = aligned_alloc(64, sizeof(buf_head) +
@@ -80,7 +80,7 @@ void psg__buf_unref(unsigned char *b)
 		return;
 	pthread_mutex_lock(&pool_mu);
 	if (npool < POOL_MAX) {
-		pool[npool++] = b;
+		pool[npool++] = head_of(b);
 		b = NULL;
 	}
 	pthread_mutex_unlock(&pool_mu);

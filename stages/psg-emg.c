@@ -301,6 +301,11 @@ typedef struct state {
 	int ecg_started;
 	int64_t e_t0, e_next;
 	ecgdet ed;                  /* the R peaks' detector */
+	struct {
+		double rate, *v;
+		int n;
+	} taps[MAXCH];              /* the EMG filters' taps, per rate */
+	int ntaps;
 	double known;               /* R peaks before this time are final */
 	double r[RCAP];
 	uint64_t nr;
@@ -796,7 +801,8 @@ static void cascade(double **taps, int *n, const psg_fir_spec *s, double rate,
 	*taps = c, *n = k;
 }
 
-static psg_filter *emg_filter(const opts *o, double rate, const char *label)
+static double *emg_taps(const opts *o, double rate, const char *label,
+			int *ntaps)
 {
 	double hi = fmin(o->band_hi, 0.4 * rate);
 	psg_fir_spec bp = {PSG_FIR_BANDPASS, o->band_lo, hi, 0, 0, 0};
@@ -814,7 +820,26 @@ static psg_filter *emg_filter(const opts *o, double rate, const char *label)
 		if (f + 2 < rate / 2)
 			cascade(&taps, &n, &nt, rate, label);
 	}
-	return filter_of_taps(taps, n);
+	*ntaps = n;
+	return taps;
+}
+
+/* The EMG filter at the rate: designed once per rate, as channels mostly
+   share theirs (the cascade is most of psg-emg's set-up after FFTW's
+   planning, which libpsg does once per size). */
+static psg_filter *emg_filter(state *S, double rate, const char *label)
+{
+	int i = 0, st;
+	while (i < S->ntaps && S->taps[i].rate != rate)
+		i++;
+	if (i == S->ntaps) {        /* at most one per channel */
+		S->taps[i].v = emg_taps(S->o, rate, label, &S->taps[i].n);
+		S->taps[i].rate = rate, S->ntaps++;
+	}
+	psg_filter *f = psg_filter_new(S->taps[i].v, S->taps[i].n, &st);
+	if (!f)
+		die(EXIT_IO, "filter: %s", psg_strerror(st));
+	return f;
 }
 
 /* ---- events ---- */
@@ -2415,7 +2440,7 @@ static void channel_init(state *S, emgch *c)
 	const opts *o = S->o;
 	const psg_channel *pc = &S->h->channels[c->ch];
 	c->rate = psg_channel_rate(pc);
-	c->bp = emg_filter(o, c->rate, pc->label);
+	c->bp = emg_filter(S, c->rate, pc->label);
 	c->step = (int)fmax(1, lround(c->rate / 100));
 	c->env_rate = c->rate / c->step;
 	c->boxlen = (int)fmax(1, lround(o->smooth * c->rate));
@@ -2636,6 +2661,8 @@ int main(int argc, char **argv)
 		channel_free(&S.c[i]);
 	psg_filter_free(S.ecgf);
 	free(S.ed.msg);
+	for (int i = 0; i < S.ntaps; i++)
+		free(S.taps[i].v);
 	if (S.trace)
 		close_trace(S.trace, o.trace);
 	free(S.lm), free(S.ar), free(S.runs), free(S.wake), free(S.jaw);
