@@ -232,6 +232,7 @@ typedef struct emgch {
 	double on, last_t, peak, sum, qsum, b_on;
 	long n;
 	double now;                 /* time of the last envelope value seen */
+	double now_sec;             /* floor(now), kept */
 	float *qw;                  /* the last W values above rest */
 	int qwi, qwn;
 	double base_sum;
@@ -1120,8 +1121,9 @@ static void detect(state *S, emgch *c, double t, double e, double b,
 		b = fmin(b, c->b_on);
 	if (S->trace)
 		fprintf(S->trace, "%d\t%.3f\t%.3f\t%.3f\n", c->ch, t, e, b);
-	if (c->role != R_LEG && floor(t) != floor(c->now)) {
-		c->now = t;
+	/* A new second (floor(t) != floor(now), without a floor a value). */
+	if (c->role != R_LEG && !(t >= c->now_sec && t < c->now_sec + 1)) {
+		c->now = t, c->now_sec = floor(t);
 		jaw_flush(S, jaw_upto(S), w);
 	}
 	c->now = t;
