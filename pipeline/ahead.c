@@ -65,6 +65,12 @@ typedef struct aslot {
 	size_t oh, on, ocap;
 	op spare[SPARE];
 	int nspare;
+	/* the consumer's: calls taken from the thread's all at once (one
+	   lock for many), and their buffers to give back at the next */
+	op *lops;
+	size_t loh, lon, locap;
+	op ret[SPARE];
+	int nret;
 	/* outputs taken, handed out by _peek and _consume */
 	float *q;
 	size_t qh, qn, qcap;
@@ -317,21 +323,38 @@ static int enqueue(aslot *s, const float *x, size_t n)
 	return PSG_OK;
 }
 
+/* Every call the thread has made for the slot, moved to the consumer's
+   ring at once (the two rings swap), and the buffers it is done with
+   given back as spares: one lock for many calls. */
+static int take_all(psg_ahead *a, aslot *s)
+{
+	pthread_mutex_lock(&a->mu);
+	while (!s->on && !a->done)
+		pthread_cond_wait(&a->cv, &a->mu);
+	int st = s->on ? PSG_OK : a->status ? a->status : PSG_ERR_ARG;
+	while (s->nret && s->nspare < SPARE)
+		s->spare[s->nspare++] = s->ret[--s->nret];
+	op *ops = s->ops;
+	size_t oh = s->oh, on = s->on, ocap = s->ocap;
+	s->ops = s->lops, s->oh = 0, s->on = 0, s->ocap = s->locap;
+	s->lops = ops, s->loh = oh, s->lon = on, s->locap = ocap;
+	pthread_mutex_unlock(&a->mu);
+	while (s->nret)
+		free(s->ret[--s->nret].x);
+	return st;
+}
+
 /* The outputs of the slot's next call, made ahead: a call of the same
    kind, or the consumer's calls do not follow the thread's. */
 static int take(psg_ahead *a, int i, int kind)
 {
 	aslot *s = &a->s[i];
-	pthread_mutex_lock(&a->mu);
-	while (!s->on && !a->done)
-		pthread_cond_wait(&a->cv, &a->mu);
+	int st = s->lon ? PSG_OK : take_all(a, s);
 	op o = {0, 0, 0, NULL};
-	int st = s->on ? PSG_OK : a->status ? a->status : PSG_ERR_ARG;
-	if (s->on) {
-		o = s->ops[s->oh];
-		s->oh = (s->oh + 1) % s->ocap, s->on--;
+	if (!st) {
+		o = s->lops[s->loh];
+		s->loh = (s->loh + 1) % s->locap, s->lon--;
 	}
-	pthread_mutex_unlock(&a->mu);
 	if (!st && o.kind != kind)
 		st = PSG_ERR_ARG;
 	if (!st && s->fn) {         /* the message, kept until the next */
@@ -340,13 +363,9 @@ static int take(psg_ahead *a, int i, int kind)
 		s->msg = s->m.x, s->mlen = s->m.n;
 	} else if (!st && o.n)
 		st = enqueue(s, (float *)(void *)o.x, o.n / sizeof(float));
-	if (o.x) {
-		pthread_mutex_lock(&a->mu);
-		if (s->nspare < SPARE)
-			s->spare[s->nspare++] = o, o.x = NULL;
-		pthread_mutex_unlock(&a->mu);
-		free(o.x);
-	}
+	if (o.x && s->nret < SPARE)
+		s->ret[s->nret++] = o, o.x = NULL;
+	free(o.x);
 	return st;
 }
 
@@ -422,7 +441,11 @@ void psg_ahead_free(psg_ahead *a)
 			free(s->ops[(s->oh + k) % s->ocap].x);
 		for (int k = 0; k < s->nspare; k++)
 			free(s->spare[k].x);
-		free(s->m.x);
+		for (size_t k = 0; k < s->lon; k++)
+			free(s->lops[(s->loh + k) % s->locap].x);
+		for (int k = 0; k < s->nret; k++)
+			free(s->ret[k].x);
+		free(s->lops), free(s->m.x);
 		free(s->ops), free(s->q);
 	}
 	pthread_mutex_destroy(&a->mu);
