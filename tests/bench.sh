@@ -158,6 +158,10 @@ if [ "$BENCH_CHAIN" = 1 ]; then
 			[ -x "$B/psg-$st" ] || continue
 			set -- $(median3 "$B/psg-$st < $prev > /dev/null")
 			chainline "psg-$st alone" "$1" "$2" "$3" $floor
+			if [ "$st" = emg ]; then   # its filters on a second thread, or not
+				set -- $(median3 "$B/psg-emg --threads 1 < $prev > /dev/null")
+				chainline "psg-emg --threads 1 (one thread)" "$1" "$2" "$3" $floor
+			fi
 			"$B/psg-$st" <"$prev" >"$DIR/s-$st.psg"
 			[ "$prev" = "$DIR/s0.psg" ] || rm -f "$prev"
 			prev=$DIR/s-$st.psg
