@@ -33,7 +33,6 @@
  */
 #include "internal.h"
 
-#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,9 +70,7 @@ typedef struct aslot {
 	size_t loh, lon, locap;
 	op ret[SPARE];
 	int nret;
-	/* outputs taken, handed out by _peek and _consume */
-	float *q;
-	size_t qh, qn, qcap;
+	psg__fifo q;                /* outputs taken, for _peek and _consume */
 	/* a drained slot's last message, taken (or the drain's own) */
 	op m;
 	const void *msg;
@@ -301,28 +298,6 @@ int psg_ahead_error(psg_ahead *a, const char **msg)
 	return st;
 }
 
-/* Appends n outputs to the slot's queue (psg_filter's own, fftfilt.c:
-   one block, slid to the front when it fills). */
-static int enqueue(aslot *s, const float *x, size_t n)
-{
-	if (s->qh == s->qn)
-		s->qh = s->qn = 0;
-	if (s->qn + n > s->qcap && s->qh) {
-		memmove(s->q, s->q + s->qh, (s->qn - s->qh) * sizeof *s->q);
-		s->qn -= s->qh, s->qh = 0;
-	}
-	if (s->qn + n > s->qcap) {
-		size_t cap = s->qn + n + s->qn / 2;
-		float *q = realloc(s->q, cap * sizeof *q);
-		if (!q)
-			return PSG_ERR_NOMEM;
-		s->q = q, s->qcap = cap;
-	}
-	memcpy(s->q + s->qn, x, n * sizeof *x);
-	s->qn += n;
-	return PSG_OK;
-}
-
 /* Every call the thread has made for the slot, moved to the consumer's
    ring at once (the two rings swap), and the buffers it is done with
    given back as spares: one lock for many calls. */
@@ -362,7 +337,8 @@ static int take(psg_ahead *a, int i, int kind)
 		s->m = o, o = m;
 		s->msg = s->m.x, s->mlen = s->m.n;
 	} else if (!st && o.n)
-		st = enqueue(s, (float *)(void *)o.x, o.n / sizeof(float));
+		st = psg__fifo_put(&s->q, (float *)(void *)o.x,
+				   o.n / sizeof(float), s->q.n / 2);
 	if (o.x && s->nret < SPARE)
 		s->ret[s->nret++] = o, o.x = NULL;
 	free(o.x);
@@ -407,21 +383,14 @@ float *psg_ahead_peek(psg_ahead *a, int slot, int *n)
 {
 	if (!a->threaded)
 		return psg_filter_peek(a->s[slot].f, n);
-	aslot *s = &a->s[slot];
-	size_t k = s->qn - s->qh;
-	*n = k > INT_MAX ? INT_MAX : (int)k;
-	return k ? s->q + s->qh : NULL;
+	return psg__fifo_peek(&a->s[slot].q, n);
 }
 
 int psg_ahead_consume(psg_ahead *a, int slot, int n)
 {
 	if (!a->threaded)
 		return psg_filter_consume(a->s[slot].f, n);
-	aslot *s = &a->s[slot];
-	if (n < 0 || (size_t)n > s->qn - s->qh)
-		return PSG_ERR_ARG;
-	s->qh += (size_t)n;
-	return PSG_OK;
+	return psg__fifo_consume(&a->s[slot].q, n);
 }
 
 void psg_ahead_free(psg_ahead *a)
@@ -445,8 +414,8 @@ void psg_ahead_free(psg_ahead *a)
 			free(s->lops[(s->loh + k) % s->locap].x);
 		for (int k = 0; k < s->nret; k++)
 			free(s->ret[k].x);
-		free(s->lops), free(s->m.x);
-		free(s->ops), free(s->q);
+		free(s->lops), free(s->m.x), free(s->q.q);
+		free(s->ops);
 	}
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cv);

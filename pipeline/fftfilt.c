@@ -61,8 +61,7 @@ struct psg_filter {
 	int started;
 	float last;
 	int64_t nin, nout;       /* this segment */
-	float *q;                /* filtered samples waiting to be pulled */
-	size_t qhead, qn, qcap;
+	psg__fifo q;             /* filtered samples waiting to be pulled */
 	const plan *p;
 };
 
@@ -207,7 +206,7 @@ void psg_filter_free(psg_filter *f)
 	fftwf_free(f->out);
 	fftwf_free(f->spec);
 	fftwf_free(f->h);
-	free(f->q);
+	free(f->q.q);
 	free(f);
 }
 
@@ -221,26 +220,41 @@ int psg_filter_fft_size(const psg_filter *f)
 	return f->m;
 }
 
-static int queue(psg_filter *f, const float *y, size_t n)
+int psg__fifo_put(psg__fifo *f, const float *y, size_t n, size_t slack)
 {
-	if (f->qhead && f->qhead == f->qn)
-		f->qhead = f->qn = 0;
-	if (f->qn + n > f->qcap) {
-		if (f->qhead) {   /* slide what is left to the front */
-			memmove(f->q, f->q + f->qhead,
-				(f->qn - f->qhead) * sizeof *f->q);
-			f->qn -= f->qhead, f->qhead = 0;
+	if (f->head && f->head == f->n)
+		f->head = f->n = 0;
+	if (f->n + n > f->cap) {
+		if (f->head) {   /* slide what is left to the front */
+			memmove(f->q, f->q + f->head,
+				(f->n - f->head) * sizeof *f->q);
+			f->n -= f->head, f->head = 0;
 		}
-		if (f->qn + n > f->qcap) {
-			size_t cap = f->qn + n + (size_t)f->m;
+		if (f->n + n > f->cap) {
+			size_t cap = f->n + n + slack;
 			float *q = realloc(f->q, cap * sizeof *q);
 			if (!q)
 				return PSG_ERR_NOMEM;
-			f->q = q, f->qcap = cap;
+			f->q = q, f->cap = cap;
 		}
 	}
-	memcpy(f->q + f->qn, y, n * sizeof *y);
-	f->qn += n;
+	memcpy(f->q + f->n, y, n * sizeof *y);
+	f->n += n;
+	return PSG_OK;
+}
+
+float *psg__fifo_peek(const psg__fifo *f, int *n)
+{
+	size_t k = f->n - f->head;
+	*n = k > INT_MAX ? INT_MAX : (int)k;
+	return *n ? f->q + f->head : NULL;   /* the queue may not exist yet */
+}
+
+int psg__fifo_consume(psg__fifo *f, int n)
+{
+	if (n < 0 || (size_t)n > f->n - f->head)
+		return PSG_ERR_ARG;
+	f->head += (size_t)n;
 	return PSG_OK;
 }
 
@@ -257,7 +271,8 @@ static int run_block(psg_filter *f, int keep)
 	}
 	fftwf_execute_dft_c2r(f->p->c2r, f->spec, f->out);
 	int n = keep < f->step ? keep : f->step;
-	int st = queue(f, f->out + f->ntaps - 1, (size_t)n);
+	int st = psg__fifo_put(&f->q, f->out + f->ntaps - 1, (size_t)n,
+			       (size_t)f->m);
 	f->nout += n;
 	memmove(f->buf, f->buf + f->step, sizeof *f->buf * (size_t)(f->ntaps - 1));
 	f->have = f->ntaps - 1;
@@ -312,22 +327,19 @@ int psg_filter_push(psg_filter *f, const float *x, int n)
 
 int psg_filter_ready(const psg_filter *f)
 {
-	size_t n = f->qn - f->qhead;
-	return n > INT_MAX ? INT_MAX : (int)n;
+	int n;
+	psg__fifo_peek(&f->q, &n);
+	return n;
 }
 
 float *psg_filter_peek(psg_filter *f, int *n)
 {
-	*n = psg_filter_ready(f);
-	return *n ? f->q + f->qhead : NULL;   /* the queue may not exist yet */
+	return psg__fifo_peek(&f->q, n);
 }
 
 int psg_filter_consume(psg_filter *f, int n)
 {
-	if (n < 0 || (size_t)n > f->qn - f->qhead)
-		return PSG_ERR_ARG;
-	f->qhead += (size_t)n;
-	return PSG_OK;
+	return psg__fifo_consume(&f->q, n);
 }
 
 int psg_filter_pull(psg_filter *f, float *y, int max)
@@ -341,7 +353,7 @@ int psg_filter_pull(psg_filter *f, float *y, int max)
 	if (!n)
 		return 0;
 	memcpy(y, x, (size_t)n * sizeof *y);
-	f->qhead += (size_t)n;
+	psg__fifo_consume(&f->q, n);
 	return n;
 }
 

@@ -123,6 +123,19 @@ extern _Thread_local psg__origin psg__last_read;
 void psg__planner_lock(void);
 void psg__planner_unlock(void);
 
+/* Filtered samples waiting (fftfilt.c): one block, its unread part slid
+   to the front when more will not fit, grown by `slack' more when even
+   that is not enough.  psg_filter's queue, and psg_ahead's copy of one
+   on the consumer's side (ahead.c). */
+typedef struct psg__fifo {
+	float *q;
+	size_t head, n, cap;      /* q[head..n) wait */
+} psg__fifo;
+int psg__fifo_put(psg__fifo *f, const float *y, size_t n, size_t slack);
+/* The samples waiting, in place (*n of them; NULL when none). */
+float *psg__fifo_peek(const psg__fifo *f, int *n);
+int psg__fifo_consume(psg__fifo *f, int n);
+
 /* A stream reader on a link (stream_read.c). */
 int psg__open_stream_link(psg_reader *r, psg_link *l);
 

@@ -4,7 +4,8 @@
  * Records are framed as tag (u32) + payload length (u32) + payload, all
  * little-endian.  What a writer emits goes out as slices of counted
  * buffers (link.c): its own 1-MiB buffer, and, for a DATA record forwarded
- * unchanged from a link's buffer, that record where it lies.  Into a link
+ * unchanged from its reader's counted buffer (a link's, or one a reader on
+ * a file descriptor read into), that record where it lies.  Into a link
  * the slices are handed over; into a file descriptor they are written
  * with writev(2), about a megabyte a call (one syscall per megabyte keeps
  * the pipe, not the encoder, the limit), so a forwarded record is not
@@ -167,7 +168,7 @@ static int whole_record(psg_writer *w, size_t n)
    could pile up (psg-night's chain has about 20). */
 #define LEND_MAX_BUFS 64
 
-/* A DATA record its reader found in a link's buffer, written back
+/* A DATA record its reader found in a counted buffer, written back
    unchanged (the same samples, the same frame): handed on as the slice
    where it lies.  1 lent, 0 not (copy it), -1 failed. */
 static int lend(psg_writer *w, const psg_block *b, const unsigned char *head,
