@@ -1444,8 +1444,8 @@ static vfloat vmax(vfloat a, vfloat b)
 #endif
 }
 
-/* The same on x86-64 with AVX2, WIDE lanes at a time (half the steps:
-   the template's median was a fifth of psg-emg's detector thread). */
+/* The same on x86-64 with AVX2, WIDE lanes at a time: half the steps
+   (the template's median was about a tenth of the detectors' thread). */
 #define WIDE 8
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
