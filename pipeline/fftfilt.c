@@ -5,8 +5,9 @@
  * below EDF's 16-bit resolution, at half the cost of double.
  *
  * With N taps and an FFT of size M, each transform turns M - (N-1) new
- * samples into output.  M is the 2^a 3^b 5^c 7^d size (FFTW's fastest) that
- * minimises M log M / (M - N + 1).  Plans are made once per size and shared
+ * samples into output.  M is the size of a measured menu (sizes FFTW's
+ * estimate planner makes fast) that minimises its measured cost per
+ * M log M times M log M / (M - N + 1).  Plans are made once per size and shared
  * by every filter through FFTW's new-array execute; all buffers come from
  * fftwf_malloc, so they share the plans' alignment.  PSG_FFTW_WISDOM names
  * a wisdom file: read before the first plan, measured plans added to it.
@@ -67,11 +68,37 @@ struct psg_filter {
 
 /* ---- plans ---- */
 
-/* Over the 2^a 3^b 5^c 7^d sizes m in [lo, hi] (FFTW's fastest): the
-   least work per output sample, M log M / (M - N + 1), and in *first the
-   smallest m whose work is at most `limit'.  The sizes are generated, not
-   found by testing every integer of the range for those factors (up to
-   150 000 of them per filter: a tenth of a detector's start-up). */
+/* FFT sizes and what each costs per m log2 m (ns x 1000 for one r2c, the
+   product with the taps' spectrum and one c2r), measured by
+   tests/tools/fftsizes with FFTW_ESTIMATE's plans: of the 1031 sizes
+   2^a 3^b 5^c 7^d (a >= 1) in [256, 2^20], in each octave those within
+   8 % of its fastest (docs/performance.md, "FFT sizes").  The textbook
+   count m log m alone chose sizes FFTW makes 20-60 % slower per sample:
+   8064 points cost 3.1 ns an output at 1661 taps, 9216 points 2.0. */
+static const struct {
+	int m;
+	float cost;
+} menu[] = {
+	{480, 169}, {512, 174}, {640, 163}, {768, 168}, {1280, 156},
+	{2560, 162}, {5120, 158}, {7200, 169}, {7680, 171}, {9216, 158},
+	{12288, 168}, {12800, 169}, {14112, 166}, {17280, 173}, {18144, 170},
+	{23040, 165}, {23520, 162}, {25600, 165}, {30240, 170}, {40320, 172},
+	{41160, 172}, {51200, 164}, {52920, 172}, {64512, 170}, {68040, 175},
+	{74088, 178}, {76800, 178}, {87480, 180}, {95256, 181}, {98784, 168},
+	{122472, 180}, {127008, 168}, {150528, 180}, {153600, 182},
+	{160000, 186}, {163296, 175}, {164640, 173}, {207360, 182},
+	{209952, 180}, {211680, 176}, {219520, 185}, {233280, 186},
+	{272160, 176}, {282240, 168}, {529200, 209}, {540000, 206},
+	{552960, 199}, {560000, 209}, {583200, 209}, {600000, 210},
+	{622080, 195}, {640000, 205}, {680400, 210}, {691200, 205},
+	{746496, 205}, {864000, 209}, {921600, 209}, {960000, 210},
+	{1048576, 314}
+};
+
+/* The least cost per output sample over the 2^a 3^b 5^c 7^d sizes m in
+   [lo, hi], and in *first the smallest m whose cost is at most `limit':
+   for filters too long for the menu (over 2^19 taps).  The sizes are
+   generated, not found by testing every integer of the range. */
 static double scan_sizes(long lo, long hi, int ntaps, double limit,
 			 long *first)
 {
@@ -92,16 +119,35 @@ static double scan_sizes(long lo, long hi, int ntaps, double limit,
 	return best;
 }
 
-/* The smallest FFT size within 5 % of the least work per output sample:
-   the cost M log M / (M - N + 1) flattens out, and a smaller M means less
-   memory and latency per channel. */
+/* A menu size's cost per output sample with N taps. */
+static double menu_cost(int i, int ntaps)
+{
+	double m = menu[i].m;
+	return menu[i].cost * m * log2(m) / (m - ntaps + 1);
+}
+
+/* The smallest FFT size within 3 % of the least cost per output: the
+   cost flattens out, and a smaller M means less memory and latency per
+   channel.  From the menu when it reaches 2N, else by m log m alone. */
 static int choose_size(int ntaps)
 {
 	long lo = 2L * ntaps > 256 ? 2L * ntaps : 256;
 	long hi = 32L * ntaps > 4096 ? 32L * ntaps : 4096, m = 0;
+	int n = (int)(sizeof menu / sizeof *menu), pick = -1;
+	double best = 0;
 	if (hi > (1L << 24))
 		hi = 1L << 24;
-	double best = scan_sizes(lo, hi, ntaps, -1, &m);
+	for (int i = 0; i < n; i++)
+		if (menu[i].m >= lo && menu[i].m <= hi &&
+		    (best == 0 || menu_cost(i, ntaps) < best))
+			best = menu_cost(i, ntaps);
+	for (int i = 0; i < n && pick < 0; i++)   /* the menu is in order */
+		if (menu[i].m >= lo && menu[i].m <= hi &&
+		    menu_cost(i, ntaps) <= 1.03 * best)
+			pick = i;
+	if (pick >= 0)
+		return menu[pick].m;
+	best = scan_sizes(lo, hi, ntaps, -1, &m);
 	scan_sizes(lo, hi, ntaps, 1.05 * best, &m);
 	return (int)m;
 }
