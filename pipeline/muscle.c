@@ -96,17 +96,32 @@ static int lower(const float *s, int n, float v)
 	return (int)(b - s) + (*b < v);
 }
 
+/* lower() of u and of v at once: the halvings do not depend on the
+   values, so the two searches step together and their loads overlap
+   (each alone waits on its previous load). */
+static void lower2(const float *s, int n, float u, float v, int *iu, int *iv)
+{
+	const float *a = s, *b = s;
+	while (n > 1) {
+		int half = n / 2;
+		a = a[half] < u ? a + half : a;
+		b = b[half] < v ? b + half : b;
+		n -= half;
+	}
+	*iu = (int)(a - s) + (*a < u);
+	*iv = (int)(b - s) + (*b < v);
+}
+
 void psg_pctl_push(psg_pctl *p, float v)
 {
 	float *s = p->sorted;
 	if (p->n == p->cap) {   /* v takes the oldest's place: one move */
-		int i = lower(s, p->n, p->ring[p->head]);
-		if (v > s[i]) {
-			int j = lower(s, p->n, v);
+		int i, j;
+		lower2(s, p->n, p->ring[p->head], v, &i, &j);
+		if (v > s[i]) {         /* s[i] is the oldest: j > i */
 			memmove(s + i, s + i + 1, (size_t)(j - i - 1) * sizeof *s);
 			s[j - 1] = v;
-		} else {
-			int j = lower(s, i, v);
+		} else {                /* j <= i: below the oldest's place */
 			memmove(s + j + 1, s + j, (size_t)(i - j) * sizeof *s);
 			s[j] = v;
 		}
