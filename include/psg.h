@@ -408,10 +408,6 @@ typedef struct psg_open_opts {
 	int64_t epoch_len;           /* ticks; 0 = 30 s */
 	int64_t epoch_origin;        /* ticks */
 	int hash;                    /* compute the source's SHA-256 */
-	int results;                 /* also a psgpipe result file (.h5):
-					its header, epochs, events and
-					figures as records, no samples;
-					categorical columns as their codes */
 } psg_open_opts;
 
 /* Opens a stream (path "-" is stdin; a file with the stream magic) or an
@@ -420,6 +416,14 @@ typedef struct psg_open_opts {
 psg_reader *psg_reader_open(const char *path, const psg_open_opts *opts,
 			    int *status, char *msg, size_t msglen);
 psg_reader *psg_reader_open_fd(int fd, int *status, char *msg, size_t msglen);
+/* psg_reader_open, and a psgpipe result file (.h5) as well: its header,
+   epochs, events and figures as records, no samples; categorical columns
+   as their codes.  Only a program that calls it links HDF5, whose
+   libraries (curl, krb5, gnutls...) take about 10 ms to load at every
+   start of every program that links them. */
+psg_reader *psg_reader_open_results(const char *path,
+				    const psg_open_opts *opts, int *status,
+				    char *msg, size_t msglen);
 void psg_reader_free(psg_reader *r);
 /* The header; its duration, if unknown (-1) at the start, is set from the
    END record once that has been read. */

@@ -57,7 +57,13 @@ void psg__strlcpy(char *dst, const char *src, size_t n);
 int psg__open_stream(psg_reader *r, int fd, int owns_fd);
 int psg__open_edflib(psg_reader *r, const char *path, const psg_open_opts *o);
 int psg__open_native(psg_reader *r, const char *path, const psg_open_opts *o);
-int psg__open_result(psg_reader *r, const char *path);   /* result_src.c */
+/* psg_reader_open with `special' tried on a file first (NULL: none): it
+   opens r and returns a status, or returns 1 for a file not of its kind
+   (psg_reader_open_results passes result_src.c's). */
+typedef int (*psg__opener)(psg_reader *r, const char *path);
+psg_reader *psg__reader_open(const char *path, const psg_open_opts *opts,
+			     psg__opener special, int *status, char *msg,
+			     size_t msglen);
 
 /* Converts voltages to microvolts: returns the factor for unit (1 if none)
    and rewrites unit to "uV" when it was a voltage. */

@@ -99,23 +99,10 @@ static int is_stream_file(const char *path)
 	return yes;
 }
 
-/* psg-h5 writes HDF5's signature at the start of the file. */
-static int is_hdf5_file(const char *path)
+static int open_file(psg_reader *r, const char *path, const psg_open_opts *o,
+		     psg__opener special)
 {
-	static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n',
-					     0x1a, '\n'};
-	unsigned char m[sizeof sig];
-	int fd = open(path, O_RDONLY), yes = 0;
-	if (fd < 0)
-		return 0;
-	yes = read(fd, m, sizeof m) == (ssize_t)sizeof m &&
-	      !memcmp(m, sig, sizeof sig);
-	close(fd);
-	return yes;
-}
-
-static int open_file(psg_reader *r, const char *path, const psg_open_opts *o)
-{
+	int st;
 	struct stat sb;
 	if (access(path, R_OK) || stat(path, &sb))
 		return psg__fail(r, PSG_ERR_IO, "%s", strerror(errno));
@@ -128,8 +115,8 @@ static int open_file(psg_reader *r, const char *path, const psg_open_opts *o)
 					 strerror(errno));
 		return psg__open_stream(r, fd, 1);
 	}
-	if (o->results && is_hdf5_file(path))
-		return psg__open_result(r, path);
+	if (special && (st = special(r, path)) != 1)
+		return st;
 	/* The native parser by default: it reads a record in one read()
 	   where edflib seeks once per signal (13x faster,
 	   docs/performance.md), and it reads EDF+D and the header quirks
@@ -143,6 +130,13 @@ static int open_file(psg_reader *r, const char *path, const psg_open_opts *o)
 psg_reader *psg_reader_open(const char *path, const psg_open_opts *opts,
 			    int *status, char *msg, size_t msglen)
 {
+	return psg__reader_open(path, opts, NULL, status, msg, msglen);
+}
+
+psg_reader *psg__reader_open(const char *path, const psg_open_opts *opts,
+			     psg__opener special, int *status, char *msg,
+			     size_t msglen)
+{
 	psg_open_opts none = {0};
 	if (!strcmp(path, "-"))
 		return psg_reader_open_fd(0, status, msg, msglen);
@@ -153,7 +147,7 @@ psg_reader *psg_reader_open(const char *path, const psg_open_opts *opts,
 			*status = PSG_ERR_NOMEM;
 		return NULL;
 	}
-	int st = open_file(r, path, opts ? opts : &none);
+	int st = open_file(r, path, opts ? opts : &none, special);
 	if (st == PSG_OK)
 		st = psg__check_header(r);
 	if (!(r->path = strdup(path)) && st == PSG_OK)

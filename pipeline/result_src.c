@@ -1,5 +1,5 @@
 /* result_src.c -- a psgpipe result file (psg-h5's HDF5) read back as a
- * stream without samples (psg_open_opts.results): its header, then one
+ * stream without samples (psg_reader_open_results): its header, then one
  * EPOCH record per row of /epochs, one EVENT per row of each event table,
  * one SUMMARY per figure, END.  So a stage that compares or converts
  * results (psg-score) takes a night's .h5 as it takes the chain's stream,
@@ -8,12 +8,17 @@
  * The file is read whole by psg_result_open (tables grow with the events,
  * not the samples).  Columns become what the stream declared: every
  * number, and every categorical column (coded.c) as its code again; other
- * text columns have no place in a stream and are left out. */
+ * text columns have no place in a stream and are left out.
+ *
+ * Only this file and result.c call HDF5, and psg_reader_open never calls
+ * them: a program that reads no results does not load HDF5's libraries. */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SEC ((double)PSG_TICKS_PER_SEC)
 
@@ -321,9 +326,27 @@ static void result_close(psg_reader *r)
 
 static const struct psg_reader_ops result_ops = {result_next, result_close};
 
-int psg__open_result(psg_reader *r, const char *path)
+/* psg-h5 writes HDF5's signature at the start of the file. */
+static int is_hdf5_file(const char *path)
+{
+	static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n',
+					     0x1a, '\n'};
+	unsigned char m[sizeof sig];
+	int fd = open(path, O_RDONLY), yes = 0;
+	if (fd < 0)
+		return 0;
+	yes = read(fd, m, sizeof m) == (ssize_t)sizeof m &&
+	      !memcmp(m, sig, sizeof sig);
+	close(fd);
+	return yes;
+}
+
+/* psg__reader_open's special opener: 1 for a file that is not HDF5. */
+static int open_result(psg_reader *r, const char *path)
 {
 	int st;
+	if (!is_hdf5_file(path))
+		return 1;
 	src *s = calloc(1, sizeof *s);
 	if (!s)
 		return psg__fail(r, PSG_ERR_NOMEM, "out of memory");
@@ -343,4 +366,11 @@ int psg__open_result(psg_reader *r, const char *path)
 	    (st = header_features(r, s)) || (st = header_events(r, s)))
 		return st;
 	return PSG_OK;
+}
+
+psg_reader *psg_reader_open_results(const char *path,
+				    const psg_open_opts *opts, int *status,
+				    char *msg, size_t msglen)
+{
+	return psg__reader_open(path, opts, open_result, status, msg, msglen);
 }

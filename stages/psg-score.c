@@ -803,8 +803,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		if (inputs[i])
 			tmpout_input(inputs[i]);
-	psg_open_opts oo = {.results = 1};
-	psg_reader *in = psg_reader_open(o.input, &oo, &st, msg, sizeof msg);
+	psg_reader *in = psg_reader_open_results(o.input, NULL, &st, msg,
+						  sizeof msg);
 	if (!in)
 		die(exit_code(st), "%s", msg);
 	const psg_header *h = psg_reader_header(in);

@@ -1,5 +1,5 @@
 /* test_result_src.c -- a result file read back as a stream
-   (psg_open_opts.results, pipeline/result_src.c): the header from the root
+   (psg_reader_open_results, pipeline/result_src.c): the header from the root
    attributes and /channels, /epochs rows as EPOCH records, event rows as
    EVENT records with categorical text back to its codes (coded.c), figures,
    END; and a reader without the option that does not take the file. */
@@ -159,11 +159,10 @@ int main(void)
 	int fd = mkstemp(path), st;
 	close(fd);
 	make_night(path);
-	psg_open_opts none = {0}, res = {.results = 1};
-	psg_reader *rd = psg_reader_open(path, &none, &st, msg, sizeof msg);
-	OK(!rd, "without .results a result file is not read (%s)", msg);
-	rd = psg_reader_open(path, &res, &st, msg, sizeof msg);
-	OK(rd != NULL, "with .results it opens (%s)", rd ? "" : msg);
+	psg_reader *rd = psg_reader_open(path, NULL, &st, msg, sizeof msg);
+	OK(!rd, "psg_reader_open does not read a result file (%s)", msg);
+	rd = psg_reader_open_results(path, NULL, &st, msg, sizeof msg);
+	OK(rd != NULL, "psg_reader_open_results does (%s)", rd ? "" : msg);
 	if (rd) {
 		check_header(psg_reader_header(rd));
 		check_records(rd);
