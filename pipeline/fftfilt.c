@@ -304,8 +304,6 @@ int psg__fifo_consume(psg__fifo *f, int n)
 	return PSG_OK;
 }
 
-/* One overlap-save block: the m - (N-1) valid outputs (at most `keep`)
-   to the queue, and the last N-1 inputs become the next block's history. */
 /* spec[0..n) *= h[0..n), complex numbers as (re, im) pairs, two at a
    time in vectors (GCC's vector extensions; SSE2 on x86-64).  Each
    element gets the scalar loop's operations in its order, a - b as
@@ -338,6 +336,8 @@ static void spectrum_product(float *restrict spec, const float *restrict h,
 	}
 }
 
+/* One overlap-save block: the m - (N-1) valid outputs (at most `keep`)
+   to the queue, and the last N-1 inputs become the next block's history. */
 static int run_block(psg_filter *f, int keep)
 {
 	fftwf_execute_dft_r2c(f->p->r2c, f->buf, f->spec);
