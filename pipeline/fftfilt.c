@@ -26,6 +26,9 @@
 #include <string.h>
 #include <pthread.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define MAX_PLANS 64
 
@@ -304,31 +307,29 @@ int psg__fifo_consume(psg__fifo *f, int n)
 	return PSG_OK;
 }
 
-/* spec[0..n) *= h[0..n), complex numbers as (re, im) pairs, two at a
-   time in vectors (GCC's vector extensions; SSE2 on x86-64).  Each
+/* spec[0..n) *= h[0..n), complex numbers as (re, im) pairs: two at a
+   time in SSE2 (every x86-64 has it; elsewhere one at a time).  Each
    element gets the scalar loop's operations in its order, a - b as
    a + (-b) and b + a as a + b, which IEEE arithmetic rounds alike, so the
    results are the scalar loop's to the bit (psg-emg's, psg-sws's and
    psg-spindle's streams were cmp-equal before and after). */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int v4i __attribute__((vector_size(16)));
-
 static void spectrum_product(float *restrict spec, const float *restrict h,
 			     int n)
 {
-	const v4i even = {0, 0, 2, 2}, odd = {1, 1, 3, 3}, swap = {1, 0, 3, 2};
-	const v4f sign = {-1, 1, -1, 1};
 	int i = 0;
+#ifdef __SSE2__
+	const __m128 sign = _mm_set_ps(1, -1, 1, -1);   /* lane 0 first */
 	for (; i + 4 <= 2 * n; i += 4) {
-		v4f x, y;
-		memcpy(&x, spec + i, sizeof x);
-		memcpy(&y, h + i, sizeof y);
+		__m128 x = _mm_loadu_ps(spec + i), y = _mm_loadu_ps(h + i);
+		__m128 hr = _mm_shuffle_ps(y, y, _MM_SHUFFLE(2, 2, 0, 0));
+		__m128 hi = _mm_shuffle_ps(y, y, _MM_SHUFFLE(3, 3, 1, 1));
+		__m128 xs = _mm_shuffle_ps(x, x, _MM_SHUFFLE(2, 3, 0, 1));
 		/* (re hr, im hr) + (-(im hi), re hi) */
-		v4f p = x * __builtin_shuffle(y, even);
-		v4f q = __builtin_shuffle(x, swap) * __builtin_shuffle(y, odd);
-		x = p + q * sign;
-		memcpy(spec + i, &x, sizeof x);
+		__m128 p = _mm_mul_ps(x, hr);
+		__m128 q = _mm_mul_ps(_mm_mul_ps(xs, hi), sign);
+		_mm_storeu_ps(spec + i, _mm_add_ps(p, q));
 	}
+#endif
 	for (; i < 2 * n; i += 2) {
 		float re = spec[i], im = spec[i + 1];
 		spec[i] = re * h[i] - im * h[i + 1];
