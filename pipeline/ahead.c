@@ -481,16 +481,14 @@ const int64_t *psg_ahead_times(psg_ahead *a, int slot, int n)
 	aslot *s = &a->s[slot];
 	if (a->threaded)
 		return s->rn ? op_times(&s->rq[s->rh]) + s->first : NULL;
-	size_t want = n > 0 ? (size_t)n : 1;
-	if (want > s->tcap) {
-		int64_t *t = realloc(s->tbuf, sizeof *t * want);
+	if ((size_t)n > s->tcap) {
+		int64_t *t = realloc(s->tbuf, sizeof *t * (size_t)n);
 		if (!t)
 			return NULL;
-		s->tbuf = t, s->tcap = want;
+		s->tbuf = t, s->tcap = (size_t)n;
 	}
-	if (n > 0)
-		psg_clock_times(&s->clk, s->pc, s->t0, s->k0 + s->nout,
-				(size_t)n, s->tbuf);
+	psg_clock_times(&s->clk, s->pc, s->t0, s->k0 + s->nout, (size_t)n,
+			s->tbuf);
 	return s->tbuf;
 }
 
