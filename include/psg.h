@@ -616,14 +616,7 @@ int psg_filter_fft_size(const psg_filter *f);
    drains it (_peek/_consume) and leaves a message of *len bytes at *msg
    (its own, valid until its next call); the consumer's matching call
    makes a copy of that message available from psg_ahead_message (until
-   its next call on the slot), in place of outputs to _peek.
-   _peek gives the first of the outputs waiting that lie together (all of
-   them in line; with a thread, up to the end of one call's), and
-   psg_ahead_times the first n of their sample times (psg_sample_time of
-   the channel, its segment's t0 and the sample's index), valid until the
-   next _consume; psg_ahead_waiting counts every output waiting.  In line,
-   the consumer takes every output of a segment (after its _finish)
-   before it pushes the next segment's first block. */
+   its next call on the slot), in place of outputs to _peek. */
 #define PSG_AHEAD_SLOTS 64
 typedef struct psg_ahead psg_ahead;
 typedef int (*psg_ahead_drain)(void *ctx, psg_filter *f, const psg_block *b,
@@ -639,8 +632,6 @@ psg_reader *psg_ahead_reader(psg_ahead *a);
 int psg_ahead_push(psg_ahead *a, int slot, const psg_block *b);
 int psg_ahead_finish(psg_ahead *a, int slot);
 float *psg_ahead_peek(psg_ahead *a, int slot, int *n);
-const int64_t *psg_ahead_times(psg_ahead *a, int slot, int n);
-size_t psg_ahead_waiting(psg_ahead *a, int slot);
 int psg_ahead_consume(psg_ahead *a, int slot, int n);
 const void *psg_ahead_message(psg_ahead *a, int slot, size_t *len);
 int psg_ahead_error(psg_ahead *a, const char **msg);

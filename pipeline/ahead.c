@@ -28,18 +28,11 @@
  * for an output whose record it has read (the thread hands the outputs
  * over before the record), so neither can wait on the other in a circle.
  *
- * A filter's outputs come with their sample times (psg_ahead_times), found
- * on the thread with the outputs, and the consumer reads both where the
- * thread wrote them, in the buffers of the calls (no copy): finding the
- * times and copying the outputs were a tenth of psg-emg's detectors'
- * thread, which is the slower of the two.
- *
  * Without a thread (threads < 2: in psg-chain, whose stages already keep
  * the cores busy) the same calls run the filters in line.
  */
 #include "internal.h"
 
-#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,20 +42,8 @@ enum { OP_PUSH, OP_FINISH };
 typedef struct op {             /* one call's outputs, made ahead */
 	int kind;
 	size_t n, cap;              /* bytes */
-	size_t ns;                  /* outputs (none for a drained slot) */
-	unsigned char *x;           /* ns times (int64), then ns floats; or a
-				       drain's message */
+	unsigned char *x;           /* floats, or a drain's message */
 } op;
-
-static int64_t *op_times(const op *o)
-{
-	return (int64_t *)(void *)o->x;
-}
-
-static float *op_samples(const op *o)
-{
-	return (float *)(void *)(o->x + o->ns * sizeof(int64_t));
-}
 
 /* Buffers of outputs taken, kept for the thread's next ones: one freed
    on the consumer's thread went back to the allocator's arena of the
@@ -71,16 +52,12 @@ static float *op_samples(const op *o)
 
 typedef struct aslot {
 	int channel;
-	const psg_channel *pc;
 	psg_filter *f;
 	psg_ahead_drain fn;         /* drains f on the thread, if set */
 	void *ctx;
-	/* the channel's segment as the filter's caller sees it (the
-	   thread's, or in line the consumer's): its t0, the index of its
-	   first sample, the next block's offset, outputs so far */
+	/* the thread's view of the channel's segment */
 	int started;
-	int64_t t0, k0, next, nout;
-	psg_clock clk;
+	int64_t t0, next;
 	/* calls made ahead, not yet taken, and spare buffers (under the
 	   lock) */
 	op *ops;
@@ -93,13 +70,7 @@ typedef struct aslot {
 	size_t loh, lon, locap;
 	op ret[SPARE];
 	int nret;
-	/* outputs taken, for _peek and _consume: the calls' buffers in a
-	   ring, the first read from `first' on */
-	op *rq;
-	size_t rh, rn, rcap, first, waiting;
-	/* in line: the times of the outputs peeked */
-	int64_t *tbuf;
-	size_t tcap;
+	psg__fifo q;                /* outputs taken, for _peek and _consume */
 	/* a drained slot's last message, taken (or the drain's own) */
 	op m;
 	const void *msg;
@@ -149,11 +120,8 @@ int psg_ahead_add_drain(psg_ahead *a, int channel, psg_filter *f,
 {
 	if (a->running || !f || a->n == PSG_AHEAD_SLOTS)
 		return PSG_ERR_ARG;
-	const psg_header *h = a->in ? psg_reader_header(a->in) : NULL;
-	if (!h || channel < 0 || channel >= h->nchannels)
-		return PSG_ERR_ARG;
 	a->s[a->n] = (aslot){.channel = channel, .f = f, .fn = fn,
-			     .ctx = ctx, .pc = &h->channels[channel]};
+			     .ctx = ctx};
 	return a->n++;
 }
 
@@ -164,7 +132,7 @@ static int buffer(psg_ahead *a, aslot *s, op *o)
 {
 	pthread_mutex_lock(&a->mu);
 	if (s->nspare)
-		*o = (op){o->kind, o->n, s->spare[s->nspare - 1].cap, o->ns,
+		*o = (op){o->kind, o->n, s->spare[s->nspare - 1].cap,
 			  s->spare[s->nspare - 1].x}, s->nspare--;
 	pthread_mutex_unlock(&a->mu);
 	if (o->cap >= o->n)
@@ -182,29 +150,24 @@ static int outputs(psg_ahead *a, aslot *s, const psg_block *b, op *o)
 	int st;
 	if (s->fn && (st = s->fn(s->ctx, s->f, b, &msg, &o->n)))
 		return st;
-	if (!s->fn) {
-		o->ns = (size_t)psg_filter_ready(s->f);
-		o->n = o->ns * (sizeof(int64_t) + sizeof(float));
-	}
+	if (!s->fn)
+		o->n = sizeof(float) * (size_t)psg_filter_ready(s->f);
 	if (!o->n)
 		return PSG_OK;
 	if (buffer(a, s, o))
 		return PSG_ERR_NOMEM;
-	if (s->fn) {
+	if (s->fn)
 		memcpy(o->x, msg, o->n);
-		return PSG_OK;
-	}
-	psg_filter_pull(s->f, op_samples(o), (int)o->ns);
-	psg_clock_times(&s->clk, s->pc, s->t0, s->k0 + s->nout, o->ns,
-			op_times(o));
-	s->nout += (int64_t)o->ns;
+	else
+		psg_filter_pull(s->f, (float *)(void *)o->x,
+				(int)(o->n / sizeof(float)));
 	return PSG_OK;
 }
 
 /* The outputs of the slot's last call, handed to the consumer. */
 static int publish(psg_ahead *a, aslot *s, int kind, const psg_block *b)
 {
-	op o = {kind, 0, 0, 0, NULL};
+	op o = {kind, 0, 0, NULL};
 	int st = outputs(a, s, b, &o);
 	if (st) {
 		free(o.x);
@@ -230,14 +193,6 @@ static int publish(psg_ahead *a, aslot *s, int kind, const psg_block *b)
 	return PSG_OK;
 }
 
-/* b continues the slot's segment, or starts the next (after a finish). */
-static void segment(aslot *s, const psg_block *b)
-{
-	if (!s->started || b->t0 != s->t0 || b->offset != s->next)
-		s->k0 = b->offset, s->nout = 0;
-	s->started = 1, s->t0 = b->t0, s->next = b->offset + b->n;
-}
-
 static int front_block(psg_ahead *a, const psg_block *b)
 {
 	int st = PSG_OK;
@@ -249,7 +204,7 @@ static int front_block(psg_ahead *a, const psg_block *b)
 			if ((st = psg_filter_finish(s->f)) ||
 			    (st = publish(a, s, OP_FINISH, NULL)))
 				break;
-		segment(s, b);
+		s->started = 1, s->t0 = b->t0, s->next = b->offset + b->n;
 		if (!(st = psg_filter_push(s->f, b->x, b->n)))
 			st = publish(a, s, OP_PUSH, b);
 	}
@@ -364,42 +319,13 @@ static int take_all(psg_ahead *a, aslot *s)
 	return st;
 }
 
-/* A buffer the consumer is done with, to give back at the next take_all
-   (or freed, when enough are waiting). */
-static void give_back(aslot *s, op *o)
-{
-	if (o->x && s->nret < SPARE)
-		s->ret[s->nret++] = *o, o->x = NULL;
-	free(o->x);
-	o->x = NULL;
-}
-
-/* A call's outputs after those taken before, to _peek in place. */
-static int keep(aslot *s, op *o)
-{
-	if (s->rn == s->rcap) {     /* grow, the ring unrolled */
-		size_t cap = s->rcap ? 2 * s->rcap : 8;
-		op *rq = malloc(sizeof *rq * cap);
-		if (!rq)
-			return PSG_ERR_NOMEM;
-		for (size_t i = 0; i < s->rn; i++)
-			rq[i] = s->rq[(s->rh + i) % s->rcap];
-		free(s->rq);
-		s->rq = rq, s->rh = 0, s->rcap = cap;
-	}
-	s->rq[(s->rh + s->rn++) % s->rcap] = *o;
-	s->waiting += o->ns;
-	o->x = NULL;
-	return PSG_OK;
-}
-
 /* The outputs of the slot's next call, made ahead: a call of the same
    kind, or the consumer's calls do not follow the thread's. */
 static int take(psg_ahead *a, int i, int kind)
 {
 	aslot *s = &a->s[i];
 	int st = s->lon ? PSG_OK : take_all(a, s);
-	op o = {0, 0, 0, 0, NULL};
+	op o = {0, 0, 0, NULL};
 	if (!st) {
 		o = s->lops[s->loh];
 		s->loh = (s->loh + 1) % s->locap, s->lon--;
@@ -410,9 +336,12 @@ static int take(psg_ahead *a, int i, int kind)
 		op m = s->m;
 		s->m = o, o = m;
 		s->msg = s->m.x, s->mlen = s->m.n;
-	} else if (!st && o.ns)
-		st = keep(s, &o);
-	give_back(s, &o);
+	} else if (!st && o.n)
+		st = psg__fifo_put(&s->q, (float *)(void *)o.x,
+				   o.n / sizeof(float), s->q.n / 2);
+	if (o.x && s->nret < SPARE)
+		s->ret[s->nret++] = o, o.x = NULL;
+	free(o.x);
 	return st;
 }
 
@@ -430,10 +359,8 @@ int psg_ahead_push(psg_ahead *a, int slot, const psg_block *b)
 	if (slot < 0 || slot >= a->n || !b)
 		return PSG_ERR_ARG;
 	aslot *s = &a->s[slot];
-	if (a->threaded)
-		return take(a, slot, OP_PUSH);
-	segment(s, b);
-	return in_line(s, b, psg_filter_push(s->f, b->x, b->n));
+	return a->threaded ? take(a, slot, OP_PUSH) :
+	       in_line(s, b, psg_filter_push(s->f, b->x, b->n));
 }
 
 int psg_ahead_finish(psg_ahead *a, int slot)
@@ -454,68 +381,16 @@ const void *psg_ahead_message(psg_ahead *a, int slot, size_t *len)
 
 float *psg_ahead_peek(psg_ahead *a, int slot, int *n)
 {
-	aslot *s = &a->s[slot];
 	if (!a->threaded)
-		return psg_filter_peek(s->f, n);
-	if (!s->rn) {
-		*n = 0;
-		return NULL;
-	}
-	const op *o = &s->rq[s->rh];
-	size_t k = o->ns - s->first;
-	*n = k > INT_MAX ? INT_MAX : (int)k;
-	return op_samples(o) + s->first;
-}
-
-size_t psg_ahead_waiting(psg_ahead *a, int slot)
-{
-	aslot *s = &a->s[slot];
-	int n = 0;
-	if (!a->threaded)
-		psg_filter_peek(s->f, &n);
-	return a->threaded ? s->waiting : (size_t)n;
-}
-
-const int64_t *psg_ahead_times(psg_ahead *a, int slot, int n)
-{
-	aslot *s = &a->s[slot];
-	if (a->threaded)
-		return s->rn ? op_times(&s->rq[s->rh]) + s->first : NULL;
-	if ((size_t)n > s->tcap) {
-		int64_t *t = realloc(s->tbuf, sizeof *t * (size_t)n);
-		if (!t)
-			return NULL;
-		s->tbuf = t, s->tcap = (size_t)n;
-	}
-	psg_clock_times(&s->clk, s->pc, s->t0, s->k0 + s->nout, (size_t)n,
-			s->tbuf);
-	return s->tbuf;
+		return psg_filter_peek(a->s[slot].f, n);
+	return psg__fifo_peek(&a->s[slot].q, n);
 }
 
 int psg_ahead_consume(psg_ahead *a, int slot, int n)
 {
-	aslot *s = &a->s[slot];
-	if (!a->threaded) {
-		int st = psg_filter_consume(s->f, n);
-		if (!st)
-			s->nout += n;   /* in line, nout counts those taken */
-		return st;
-	}
-	if (n < 0 || (size_t)n > s->waiting)
-		return PSG_ERR_ARG;
-	s->waiting -= (size_t)n;
-	while (n > 0) {
-		op *o = &s->rq[s->rh];
-		size_t k = o->ns - s->first;
-		k = k < (size_t)n ? k : (size_t)n;
-		s->first += k, n -= (int)k;
-		if (s->first == o->ns) {
-			give_back(s, o);
-			s->rh = (s->rh + 1) % s->rcap, s->rn--;
-			s->first = 0;
-		}
-	}
-	return PSG_OK;
+	if (!a->threaded)
+		return psg_filter_consume(a->s[slot].f, n);
+	return psg__fifo_consume(&a->s[slot].q, n);
 }
 
 void psg_ahead_free(psg_ahead *a)
@@ -539,9 +414,7 @@ void psg_ahead_free(psg_ahead *a)
 			free(s->lops[(s->loh + k) % s->locap].x);
 		for (int k = 0; k < s->nret; k++)
 			free(s->ret[k].x);
-		for (size_t k = 0; k < s->rn; k++)
-			free(s->rq[(s->rh + k) % s->rcap].x);
-		free(s->lops), free(s->m.x), free(s->rq), free(s->tbuf);
+		free(s->lops), free(s->m.x), free(s->q.q);
 		free(s->ops);
 	}
 	pthread_mutex_destroy(&a->mu);

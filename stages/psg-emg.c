@@ -207,7 +207,8 @@ typedef struct emgch {
 	psg_filter *bp;
 	int slot;                   /* bp's in S->ah */
 	int started;
-	int64_t t0, next;           /* input segment */
+	int64_t t0, next, k;        /* input segment; k: next filtered sample */
+	psg_clock clk;              /* k's time */
 	/* ECG bleed template */
 	int pre, post, tlen;        /* samples before and after R */
 	int tstride;                /* tlen rounded up to WIDE */
@@ -1752,19 +1753,19 @@ static size_t emg_ready(const state *S, const emgch *c, const int64_t *tick,
 #define RUN 256
 static void emg_run(state *S, emgch *c, psg_writer *w, int force)
 {
+	int64_t tick[RUN];
 	int avail;
 	float *x;
 	while ((x = psg_ahead_peek(S->ah, c->slot, &avail))) {
 		size_t n = avail < RUN ? (size_t)avail : RUN, m = n;
-		const int64_t *tick = psg_ahead_times(S->ah, c->slot, (int)n);
-		if (!tick)
-			die_ahead(S, PSG_ERR_NOMEM, "out of memory");
+		psg_clock_times(&c->clk, &S->h->channels[c->ch], c->t0, c->k, n,
+				tick);
 		if (!force && S->ecg >= 0)
-			m = emg_ready(S, c, tick, n,
-				      psg_ahead_waiting(S->ah, c->slot));
+			m = emg_ready(S, c, tick, n, (size_t)avail);
 		unbleed(S, c, tick, x, m);
 		env_feed(S, c, tick, x, m, w);
 		psg_ahead_consume(S->ah, c->slot, (int)m);
+		c->k += (int64_t)m;
 		if (m < n)
 			break;
 	}
@@ -1783,7 +1784,7 @@ static void emg_block(state *S, emgch *c, const psg_block *b, psg_writer *w)
 	if (!c->started || b->t0 != c->t0 || b->offset != c->next) {
 		if (c->started)
 			emg_end_segment(S, c, w);
-		c->started = 1, c->t0 = b->t0;
+		c->started = 1, c->t0 = b->t0, c->k = b->offset;
 	}
 	c->next = b->offset + b->n;
 	filter_done(S, psg_ahead_push(S->ah, c->slot, b));

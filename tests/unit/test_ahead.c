@@ -2,8 +2,7 @@
  * test_ahead.c -- psg_ahead (pipeline/ahead.c): with its filters on a
  * thread of their own, the consumer gets every record unchanged and, call
  * for call, exactly the samples the same filters give run in line
- * (segment breaks and END included), with their sample times, taken in
- * place a call's outputs at a time; calls out of the thread's order fail
+ * (segment breaks and END included); calls out of the thread's order fail
  * with PSG_ERR_ARG; a stream that ends early fails with the thread's
  * reason, and the records before it still come.
  */
@@ -78,37 +77,26 @@ static psg_filter *band(void)
 
 typedef struct run {
 	float *y;                   /* every output, in the order taken */
-	int64_t *t;                 /* its time */
-	int *ch;                    /* its channel */
 	size_t ny, cap;
-	int waiting_wrong;          /* psg_ahead_waiting != what came */
 	long records, events, data;
 	int status;                 /* the reader's last */
 	int failed;                 /* psg_ahead_error's */
 	char msg[256];
 } run;
 
-static void take_all(psg_ahead *a, int slot, int channel, run *r)
+static void take_all(psg_ahead *a, int slot, run *r)
 {
 	int n;
-	float *y;
-	size_t want = psg_ahead_waiting(a, slot), got = 0;
-	while ((y = psg_ahead_peek(a, slot, &n))) {
-		const int64_t *t = psg_ahead_times(a, slot, n);
-		if (r->ny + (size_t)n > r->cap) {
-			r->cap = 2 * (r->ny + (size_t)n);
-			r->y = realloc(r->y, r->cap * sizeof *r->y);
-			r->t = realloc(r->t, r->cap * sizeof *r->t);
-			r->ch = realloc(r->ch, r->cap * sizeof *r->ch);
-		}
-		memcpy(r->y + r->ny, y, (size_t)n * sizeof *y);
-		memcpy(r->t + r->ny, t, (size_t)n * sizeof *t);
-		for (int i = 0; i < n; i++)
-			r->ch[r->ny + (size_t)i] = channel;
-		r->ny += (size_t)n, got += (size_t)n;
-		psg_ahead_consume(a, slot, n);
+	float *y = psg_ahead_peek(a, slot, &n);
+	if (!n)
+		return;
+	if (r->ny + (size_t)n > r->cap) {
+		r->cap = 2 * (r->ny + (size_t)n);
+		r->y = realloc(r->y, r->cap * sizeof *r->y);
 	}
-	r->waiting_wrong |= got != want || psg_ahead_waiting(a, slot);
+	memcpy(r->y + r->ny, y, (size_t)n * sizeof *y);
+	r->ny += (size_t)n;
+	psg_ahead_consume(a, slot, n);
 }
 
 /* Reads the file through psg_ahead with `threads', calling its slots as
@@ -138,7 +126,7 @@ static void consume(const char *path, int threads, run *r)
 			for (int c = 0; c < 2; c++)
 				if (started[c]) {
 					psg_ahead_finish(a, slot[c]);
-					take_all(a, slot[c], c, r);
+					take_all(a, slot[c], r);
 				}
 			st = 0;         /* END */
 			break;
@@ -151,12 +139,12 @@ static void consume(const char *path, int threads, run *r)
 		int c = b->channel;
 		if (started[c] && (b->t0 != t0[c] || b->offset != next[c])) {
 			psg_ahead_finish(a, slot[c]);
-			take_all(a, slot[c], c, r);
+			take_all(a, slot[c], r);
 		}
 		started[c] = 1, t0[c] = b->t0, next[c] = b->offset + b->n;
 		if (psg_ahead_push(a, slot[c], b))
 			r->status = -101;
-		take_all(a, slot[c], c, r);
+		take_all(a, slot[c], r);
 	}
 	if (!r->status)
 		r->status = st;
@@ -187,26 +175,7 @@ static void same_outputs(const char *path)
 	   "the filters' outputs, call for call, are those run in line, "
 	   "bit for bit (%zu samples, a segment break and END included)",
 	   two.ny);
-	OK(!memcmp(one.t, two.t, one.ny * sizeof *one.t) &&
-	   !one.waiting_wrong && !two.waiting_wrong,
-	   "their times are the same too, and psg_ahead_waiting counts "
-	   "what comes");
-	/* Each channel's j-th output is its j-th input sample: 250 blocks
-	   from t0 0, then 150 from t0 300 s (the gap). */
-	psg_channel ch = {.spr = SPR, .period = PSG_TICKS_PER_SEC};
-	size_t bad = 0, k[2] = {0, 0};
-	for (size_t i = 0; i < two.ny; i++) {
-		int64_t j = (int64_t)k[two.ch[i]]++, seg = 250 * SPR;
-		int64_t want = j < seg ?
-			       psg_sample_time(&ch, 0, j) :
-			       psg_sample_time(&ch, 300 * (int64_t)PSG_TICKS_PER_SEC,
-					       j - seg);
-		bad += two.t[i] != want;
-	}
-	OK(bad == 0, "every output's time is psg_sample_time of its sample "
-	   "(%zu of %zu wrong)", bad, two.ny);
-	free(one.y), free(two.y), free(one.t), free(two.t);
-	free(one.ch), free(two.ch);
+	free(one.y), free(two.y);
 }
 
 /* A finish where the thread pushed: the calls do not follow it. */
@@ -255,7 +224,7 @@ static void truncated(void)
 	   r.failed, r.msg);
 	OK(r.data > 100 && r.data < 2 * NBLOCKS,
 	   "the records before the cut still come (%ld blocks)", r.data);
-	free(r.y), free(r.t), free(r.ch);
+	free(r.y);
 	unlink(path);
 }
 
