@@ -62,9 +62,10 @@ $(SCRIPT_BINS): $(B)/bin/%: scripts/%
 	cp $< $@ && chmod 755 $@
 
 # -fno-semantic-interposition: libpsg is linked statically, so nothing
-# replaces its functions at run time, and GCC may call or inline them
-# directly within a file (psg_muscle_push called psg_muscle_rest through
-# the PLT, 8.6 M times a night; psg-emg's detectors' thread 3 % faster).
+# replaces its functions at run time, and GCC may inline them within a
+# file (with -fPIC alone it would not: psg_muscle_push called
+# psg_muscle_rest 8.6 M times a night; psg-emg's detectors' thread is 3 %
+# faster).
 $(B)/obj/%.o: pipeline/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -fPIC -fno-semantic-interposition -c $< -o $@
