@@ -5,9 +5,10 @@
  * below EDF's 16-bit resolution, at half the cost of double.
  *
  * With N taps and an FFT of size M, each transform turns M - (N-1) new
- * samples into output.  M is the size of a measured menu (sizes FFTW's
- * estimate planner makes fast) that minimises its measured cost per
- * M log M times M log M / (M - N + 1).  Plans are made once per size and shared
+ * samples into output.  M comes from a measured menu of sizes FFTW's
+ * estimate planner makes fast: the smallest whose cost per output (its
+ * measured cost per M log M, times M log M / (M - N + 1)) is within 3 %
+ * of the least (choose_size).  Plans are made once per size and shared
  * by every filter through FFTW's new-array execute; all buffers come from
  * fftwf_malloc, so they share the plans' alignment.  PSG_FFTW_WISDOM names
  * a wisdom file: read before the first plan, measured plans added to it.
