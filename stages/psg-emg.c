@@ -196,6 +196,16 @@ typedef struct row {            /* an emg_bursts row */
 	double series, arousal;
 } row;
 
+/* Sample times (psg_sample_time) of runs of consecutive samples, by a
+   table of one record's offsets: a time is its record's start plus the
+   table's entry, an addition a sample, where the clock's steps carry a
+   remainder from each sample to the next. */
+typedef struct ticks {
+	const psg_channel *pc;
+	int64_t *off;               /* off[r], r < spr; NULL: by the clock */
+	psg_clock clk;
+} ticks;
+
 typedef struct emgch {
 	int ch, role;
 	char name[PSG_LABEL_LEN];   /* the muscle's, for its figures */
@@ -208,7 +218,7 @@ typedef struct emgch {
 	int slot;                   /* bp's in S->ah */
 	int started;
 	int64_t t0, next, k;        /* input segment; k: next filtered sample */
-	psg_clock clk;              /* k's time */
+	ticks tk;                   /* samples' times */
 	/* ECG bleed template */
 	int pre, post, tlen;        /* samples before and after R */
 	int tstride;                /* tlen rounded up to WIDE */
@@ -224,6 +234,7 @@ typedef struct emgch {
 	double bsum;
 	psg_pctl *base;
 	double rest;                /* its percentile, kept from push to push */
+	double rise;                /* the rise over rest that starts a burst */
 	double *et;                 /* look-ahead queue: time, value */
 	float *ev;
 	int eqcap, eqh, eqn;
@@ -271,11 +282,10 @@ typedef struct stagerun {
    a message: the time before which R peaks are final, then the R peaks
    it found. */
 typedef struct ecgdet {
-	const psg_channel *pc;
 	double rate;
 	int started;
 	int64_t t0, next, k;        /* segment; k: next filtered sample */
-	psg_clock clk;              /* k's time */
+	ticks tk;                   /* samples' times */
 	double smax[8], cur_max, sec_end, last_r;
 	double thr;                 /* ecg_threshold() of smax, kept */
 	int nsmax, in_qrs, need_next;
@@ -1108,10 +1118,10 @@ static void burst_done(state *S, emgch *c, burst *b, psg_writer *w)
 
 /* ---- the detector: one envelope value e at t with resting level b ---- */
 
-static void detect(state *S, emgch *c, double t, double e, double b,
-		   psg_writer *w)
+static void detect(state *S, emgch *c, double t, double e, psg_writer *w)
 {
 	const opts *o = S->o;
+	double b = c->rest;
 	/* A leg's rest does not rise while a burst lasts (up to --hold): a
 	   contraction longer than 80 % of the window would become its own
 	   rest and end early, a 5-min cramp coming out as two spasms and LMs
@@ -1133,11 +1143,7 @@ static void detect(state *S, emgch *c, double t, double e, double b,
 	if (c->role != R_LEG && c->npend && !c->in &&
 	    t - c->pend[c->npend - 1].off >= o->rmma_gap)
 		flush_rmma(S, c);
-	/* The rise that starts a burst: WASM's 8 uV on legs; on the chin
-	   twice the rest (AASM bruxism), whose tone changes with stage. */
-	double rise = c->role == R_LEG ? o->on_uv :
-		      fmax(o->chin_min, (o->chin_ratio - 1) * b);
-	double x = e - b;
+	double rise = c->rise, x = e - b;
 	if (!c->in) {
 		if (x < rise)
 			return;
@@ -1145,7 +1151,8 @@ static void detect(state *S, emgch *c, double t, double e, double b,
 		c->peak = x, c->sum = 0, c->n = 0, c->qsum = 0, c->qwn = 0;
 	}
 	c->sum += x, c->n++;
-	c->peak = fmax(c->peak, x);
+	if (x > c->peak || isnan(c->peak))     /* fmax's answer, inline */
+		c->peak = x;
 	c->last_t = t;
 	if (c->qwn == c->W)
 		c->qsum -= c->qw[c->qwi];
@@ -1279,6 +1286,15 @@ static void atonia(state *S, double t, double e)
 
 /* ---- envelope ---- */
 
+/* The rise over the rest that starts a burst: WASM's 8 uV on legs; on
+   the chin twice the rest (AASM bruxism), whose tone changes with stage.
+   Kept with the rest, which changes once per 0.5-s block, not per value. */
+static double rise_over(const opts *o, int role, double rest)
+{
+	return role == R_LEG ? o->on_uv :
+	       fmax(o->chin_min, (o->chin_ratio - 1) * rest);
+}
+
 /* One envelope value: into the baseline's window, and through the
    look-ahead queue to the detector, which sees the rest centred on it. */
 static void env_push(state *S, emgch *c, double t, float e, psg_writer *w)
@@ -1302,10 +1318,11 @@ static void env_push(state *S, emgch *c, double t, float e, psg_writer *w)
 	if (++c->bn == c->blen) {
 		psg_pctl_push(c->base, (float)(c->bsum / c->blen));
 		c->rest = psg_pctl_get(c->base, S->o->pct);
+		c->rise = rise_over(S->o, c->role, c->rest);
 		c->bsum = 0, c->bn = 0;
 	}
 	if (c->eqn == c->eqcap) {
-		detect(S, c, c->et[c->eqh], c->ev[c->eqh], c->rest, w);
+		detect(S, c, c->et[c->eqh], c->ev[c->eqh], w);
 		if (++c->eqh == c->eqcap)
 			c->eqh = 0;
 		c->eqn--;
@@ -1321,7 +1338,7 @@ static void env_flush(state *S, emgch *c, psg_writer *w)
 	if (psg_muscle_end(c->mus, &k))
 		muscle_add(S, c, &k);
 	for (; c->eqn; c->eqn--, c->eqh = (c->eqh + 1) % c->eqcap)
-		detect(S, c, c->et[c->eqh], c->ev[c->eqh], c->rest, w);
+		detect(S, c, c->et[c->eqh], c->ev[c->eqh], w);
 	detect_close(S, c, w);
 	if (c - S->c == S->aton)
 		mini_flush(S);
@@ -1571,15 +1588,24 @@ static size_t first_place(const int64_t *tick, size_t j, size_t n, double r,
 	return j;
 }
 
-/* Sample x at place u of the beat (from its start): captured for the
-   template, and the template's median taken off. */
-static void unbleed_at(emgch *c, float *x, long u, int sub, int *capn)
+/* Samples x[0..m) at places u, u + 1, ... of the beat (from its start):
+   those inside the template captured for it, and its median taken off,
+   a stretch at a time (a copy and a subtraction: vector instructions,
+   where a sample at a time tested its place for each). */
+static void unbleed_run(emgch *c, float *x, long u, long m, int sub,
+			int *capn)
 {
-	if (u >= 0 && u < c->tlen) {
-		c->cap[u] = *x, (*capn)++;
-		if (sub)
-			*x -= c->med[u];
-	}
+	long a = u < 0 ? -u : 0, b = c->tlen - u < m ? c->tlen - u : m;
+	if (a >= b)
+		return;
+	float *restrict y = x + a;
+	const float *restrict med = c->med + (u + a);
+	size_t n = (size_t)(b - a);
+	memcpy(c->cap + (u + a), y, n * sizeof *y);
+	*capn += (int)n;
+	if (sub)
+		for (size_t i = 0; i < n; i++)
+			y[i] -= med[i];
 }
 
 /* Consecutive samples' places count up by one as long as none of them
@@ -1622,8 +1648,8 @@ static void unbleed(state *S, emgch *c, const int64_t *tick, float *x,
 			m = (size_t)m < n - j ? m : (long)(n - j);
 			if (!(m = countable(p, rate, m)))
 				m = 1;          /* by its own time */
-			for (long i = 0; i < m; i++, j++)
-				unbleed_at(c, x + j, u + i + pre, sub, &capn);
+			unbleed_run(c, x + j, u + pre, m, sub, &capn);
+			j += (size_t)m;
 		}
 		c->capn = capn;
 		if (j < n) {            /* past this beat: the next one */
@@ -1699,6 +1725,51 @@ static void ecg_sample(ecgdet *S, double t, float y)
 
 /* ---- the stream ---- */
 
+/* A table only where it is short: a record of up to 2^16 samples. */
+#define TICKS_MAX 65536
+
+static void ticks_init(ticks *k, const psg_channel *pc)
+{
+	*k = (ticks){.pc = pc};
+	if (pc->spr < 1 || pc->spr > TICKS_MAX || pc->period < 1)
+		return;
+	if (!(k->off = malloc((size_t)pc->spr * sizeof *k->off)))
+		die(EXIT_IO, "out of memory");
+	for (int r = 0; r < pc->spr; r++)
+		if ((k->off[r] = psg_sample_time(pc, 0, r)) == INT64_MAX) {
+			free(k->off);   /* saturated: each by the clock */
+			k->off = NULL;
+			return;
+		}
+}
+
+/* psg_sample_time of samples idx .. idx + n - 1 of the segment at t0
+   into t[0..n): by the table while no sum can overflow, else by the
+   clock (which saturates as psg_sample_time does). */
+static void ticks_get(ticks *k, int64_t t0, int64_t idx, size_t n,
+		      int64_t *t)
+{
+	const int64_t spr = k->pc->spr, period = k->pc->period;
+	int64_t r = 0, base, end;
+	size_t j = 0;
+	if (k->off && idx >= 0 &&
+	    !__builtin_mul_overflow(idx / spr, period, &base) &&
+	    !__builtin_add_overflow(base, t0, &base))
+		for (r = idx % spr; j < n &&
+		     !__builtin_add_overflow(base, period, &end);
+		     r = 0, base = end) {
+			size_t m = (size_t)(spr - r) < n - j ?
+				   (size_t)(spr - r) : n - j;
+			const int64_t *o = k->off + r;
+			for (size_t i = 0; i < m; i++)  /* o[i] <= period */
+				t[j + i] = base + o[i];
+			j += m;
+		}
+	if (j < n)
+		psg_clock_times(&k->clk, k->pc, t0, idx + (int64_t)j, n - j,
+				t + j);
+}
+
 /* Ends on the reading thread's failure when it failed, with its reason
    and code, else on `st' (its thread joined first: it has stopped). */
 __attribute__((noreturn))
@@ -1758,8 +1829,7 @@ static void emg_run(state *S, emgch *c, psg_writer *w, int force)
 	float *x;
 	while ((x = psg_ahead_peek(S->ah, c->slot, &avail))) {
 		size_t n = avail < RUN ? (size_t)avail : RUN, m = n;
-		psg_clock_times(&c->clk, &S->h->channels[c->ch], c->t0, c->k, n,
-				tick);
+		ticks_get(&c->tk, c->t0, c->k, n, tick);
 		if (!force && S->ecg >= 0)
 			m = emg_ready(S, c, tick, n, (size_t)avail);
 		unbleed(S, c, tick, x, m);
@@ -1808,7 +1878,7 @@ static int ecg_drain(void *ctx, psg_filter *f, const psg_block *b,
 	d->nmsg = 1;
 	while ((y = psg_filter_peek(f, &n))) {
 		n = n < RUN ? n : RUN;
-		psg_clock_times(&d->clk, d->pc, d->t0, d->k, (size_t)n, tick);
+		ticks_get(&d->tk, d->t0, d->k, (size_t)n, tick);
 		for (int i = 0; i < n; i++, d->k++)
 			ecg_sample(d, (double)tick[i] / PSG_TICKS_PER_SEC,
 				   y[i]);
@@ -2443,6 +2513,7 @@ static void channel_init(state *S, emgch *c)
 	const psg_channel *pc = &S->h->channels[c->ch];
 	c->rate = psg_channel_rate(pc);
 	c->bp = emg_filter(S, c->rate, pc->label);
+	ticks_init(&c->tk, pc);
 	c->step = (int)fmax(1, lround(c->rate / 100));
 	c->env_rate = c->rate / c->step;
 	c->boxlen = (int)fmax(1, lround(o->smooth * c->rate));
@@ -2508,6 +2579,7 @@ static void channel_free(emgch *c)
 	free(c->cap), free(c->med), free(c->hist), free(c->srt);
 	psg_pctl_free(c->base);
 	psg_muscle_free(c->mus);
+	free(c->tk.off);
 }
 
 static void setup(state *S, const psg_header *hin, const opts *o)
@@ -2556,11 +2628,11 @@ static void setup(state *S, const psg_header *hin, const opts *o)
 		S->trace = open_trace(o->trace);
 	S->known = -INFINITY;
 	if (S->ecg >= 0) {
-		S->ed = (ecgdet){.pc = &hin->channels[S->ecg],
-			.rate = S->ecg_rate, .known = -INFINITY,
+		S->ed = (ecgdet){.rate = S->ecg_rate, .known = -INFINITY,
 			.last_r = -INFINITY, .msgcap = 64};
 		if (!(S->ed.msg = malloc(S->ed.msgcap * sizeof *S->ed.msg)))
 			die(EXIT_IO, "out of memory");
+		ticks_init(&S->ed.tk, &hin->channels[S->ecg]);
 	}
 	S->cur_sec = INT64_MIN, S->last_eval = INT64_MIN;
 }
@@ -2662,7 +2734,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < S.nch; i++)
 		channel_free(&S.c[i]);
 	psg_filter_free(S.ecgf);
-	free(S.ed.msg);
+	free(S.ed.msg), free(S.ed.tk.off);
 	for (int i = 0; i < S.ntaps; i++)
 		free(S.taps[i].v);
 	if (S.trace)
