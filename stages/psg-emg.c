@@ -1603,9 +1603,15 @@ static void unbleed_run(emgch *c, float *x, long u, long m, int sub,
 	size_t n = (size_t)(b - a);
 	memcpy(c->cap + (u + a), y, n * sizeof *y);
 	*capn += (int)n;
-	if (sub)
-		for (size_t i = 0; i < n; i++)
-			y[i] -= med[i];
+	if (!sub)
+		return;
+	size_t i = 0;
+	for (; i + LANES <= n; i += LANES) {
+		vfloat v = vload(y + i) - vload(med + i);
+		memcpy(y + i, &v, sizeof v);
+	}
+	for (; i < n; i++)
+		y[i] -= med[i];
 }
 
 /* Consecutive samples' places count up by one as long as none of them
@@ -1725,6 +1731,21 @@ static void ecg_sample(ecgdet *S, double t, float y)
 
 /* ---- the stream ---- */
 
+/* t[i] = base + o[i] for i < n, two at a time. */
+typedef int64_t vint64 __attribute__((vector_size(2 * sizeof(int64_t))));
+static void add_to(int64_t *t, const int64_t *o, size_t n, int64_t base)
+{
+	size_t i = 0;
+	for (; i + 2 <= n; i += 2) {
+		vint64 v;
+		memcpy(&v, o + i, sizeof v);
+		v += base;
+		memcpy(t + i, &v, sizeof v);
+	}
+	for (; i < n; i++)
+		t[i] = base + o[i];
+}
+
 /* A table only where it is short: a record of up to 2^16 samples. */
 #define TICKS_MAX 65536
 
@@ -1760,9 +1781,7 @@ static void ticks_get(ticks *k, int64_t t0, int64_t idx, size_t n,
 		     r = 0, base = end) {
 			size_t m = (size_t)(spr - r) < n - j ?
 				   (size_t)(spr - r) : n - j;
-			const int64_t *o = k->off + r;
-			for (size_t i = 0; i < m; i++)  /* o[i] <= period */
-				t[j + i] = base + o[i];
+			add_to(t + j, k->off + r, m, base); /* <= end */
 			j += m;
 		}
 	if (j < n)
