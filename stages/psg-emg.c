@@ -1536,18 +1536,33 @@ static void template_swap(emgch *c, const float *out, int count)
 	}
 }
 
+/* The captured beat's squared distance from the template (zero until a
+   beat joins it): four sums side by side, for their additions to overlap
+   (one sum waited on each addition before the next, a tenth of the
+   bleed's time). */
+static double residual(const emgch *c)
+{
+	double acc[4] = {0, 0, 0, 0};
+	int i = 0;
+	for (; i + 4 <= c->tlen; i += 4)
+		for (int l = 0; l < 4; l++) {
+			double d = c->cap[i + l] - c->med[i + l];
+			acc[l] += d * d;
+		}
+	for (; i < c->tlen; i++) {
+		double d = c->cap[i] - c->med[i];
+		acc[0] += d * d;
+	}
+	return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
 /* The captured beat joins the template unless it is far noisier than
    the usual residual (a burst): the median of the last NBEAT. */
 static void beat_done(emgch *c)
 {
 	if (c->capn != c->tlen)
 		return;
-	double res = 0;
-	for (int i = 0; i < c->tlen; i++) {
-		double d = c->cap[i] - (c->nhist ? c->med[i] : 0);
-		res += d * d;
-	}
-	res = sqrt(res / c->tlen);
+	double res = sqrt(residual(c) / c->tlen);
 	if (c->nhist >= 5) {
 		float r[NBEAT];
 		memcpy(r, c->res, sizeof r);
@@ -1729,6 +1744,61 @@ static void ecg_sample(ecgdet *S, double t, float y)
 	S->known = S->in_qrs ? S->q_start - 0.3 : t - 0.3;
 }
 
+/* The first of tick[i..n) at or past second s (times only grow). */
+static int first_at(const int64_t *tick, int i, int n, double s)
+{
+	while (i < n) {
+		int m = i + (n - i) / 2;
+		if ((double)tick[m] / PSG_TICKS_PER_SEC >= s)
+			n = m;
+		else
+			i = m + 1;
+	}
+	return i;
+}
+
+/* ecg_sample of y[i..e), all before the second's end, outside a QRS:
+   only the second's maximum, and the test that starts a QRS, which needs
+   the time only where the threshold is passed.  Where one starts, the
+   index after it, else e. */
+static int ecg_quiet(ecgdet *S, const int64_t *tick, const float *y, int i,
+		     int e)
+{
+	for (; i < e; i++) {
+		double a = fabs(y[i]), t;
+		if (a > S->cur_max)
+			S->cur_max = a;
+		if (a > S->thr && S->nsmax >= 2 &&
+		    (t = (double)tick[i] / PSG_TICKS_PER_SEC) - S->last_r > 0.25) {
+			S->in_qrs = 1, S->q_start = t;
+			S->q_peak = a, S->q_t = t, S->q_before = S->prev_a;
+			S->need_next = 1;
+			S->prev_a = a;
+			return i + 1;
+		}
+		S->prev_a = a;
+	}
+	return e;
+}
+
+/* ecg_sample of y[0..n) at tick[0..n): sample by sample in a QRS and at
+   a second's start, and between them by ecg_quiet, which spares most
+   samples their time in seconds (a division each). */
+static void ecg_run(ecgdet *S, const int64_t *tick, const float *y, int n)
+{
+	for (int i = 0; i < n;) {
+		double t = (double)tick[i] / PSG_TICKS_PER_SEC;
+		if (S->in_qrs || S->need_next || t >= S->sec_end)
+			ecg_sample(S, t, y[i++]);
+		else
+			i = ecg_quiet(S, tick, y, i,
+				      first_at(tick, i, n, S->sec_end));
+	}
+	if (n > 0)
+		S->known = S->in_qrs ? S->q_start - 0.3 :
+			   (double)tick[n - 1] / PSG_TICKS_PER_SEC - 0.3;
+}
+
 /* ---- the stream ---- */
 
 /* t[i] = base + o[i] for i < n, two at a time. */
@@ -1898,9 +1968,8 @@ static int ecg_drain(void *ctx, psg_filter *f, const psg_block *b,
 	while ((y = psg_filter_peek(f, &n))) {
 		n = n < RUN ? n : RUN;
 		ticks_get(&d->tk, d->t0, d->k, (size_t)n, tick);
-		for (int i = 0; i < n; i++, d->k++)
-			ecg_sample(d, (double)tick[i] / PSG_TICKS_PER_SEC,
-				   y[i]);
+		ecg_run(d, tick, y, n);
+		d->k += n;
 		psg_filter_consume(f, n);
 	}
 	if (!b && d->in_qrs)
