@@ -107,44 +107,54 @@ fi
 # (a hop is a copy into and out of the kernel, with no work), the seven
 # stages through pipes and in psg-chain (threads, in-memory links), and
 # the whole chain as psg-night -q runs it (one pass when the night
-# succeeds).  Each line is the median of
-# BENCH_REPEAT runs (default 3) of wall time, CPU time (user + system, of
-# every process of the line) and peak RSS (the largest process's); ratios
-# are to the floor of the same run (the lower of its two measurements,
-# below).
+# succeeds).  A virtual machine's speed moves with its neighbours, by a
+# fifth or more within a minute, so each line is measured in pairs: the
+# floor (psg-read --no-hash > /dev/null) run just before each of the
+# line's BENCH_REPEAT runs (default 3).  A line's wall and CPU times (user
+# + system, of every process of the line) and peak RSS (the largest
+# process's) are medians of its runs; its ratios are the medians of the
+# pairs' ratios, each to the floor run next to it.  The floor's own line
+# is the median of all its runs.
 BENCH_CHAIN=${BENCH_CHAIN:-1}
 REP=${BENCH_REPEAT:-3}
-# Prints the median "wall cpu rss_kb" of $REP runs of the shell command $1.
-median3() {
+# One run of the shell command $1: "wall cpu rss_kb".
+once() {
+	sh -c "/usr/bin/time -f '%e %U %S %M' sh -c \"$1\"" \
+		2>"$DIR/time.log" >/dev/null
+	tail -1 "$DIR/time.log" | awk '{ print $1, $2 + $3, $4 }'
+}
+# The median of the numbers on stdin.
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { printf "%s ", v[int((NR + 1) / 2)] }'
+}
+# $REP pairs of a floor run ($FLOOR) and a run of $1; prints the medians
+# "wall cpu rss_kb wall/floor cpu/floor" and keeps the floor's runs.
+paired() {
 	i=0
-	: >"$DIR/runs"
+	: >"$DIR/pairs"
 	while [ "$i" -lt "$REP" ]; do
-		sh -c "/usr/bin/time -f '%e %U %S %M' sh -c \"$1\"" \
-			2>"$DIR/time.log" >/dev/null
-		tail -1 "$DIR/time.log" >>"$DIR/runs"
+		fl=$(once "$FLOOR")
+		echo "$fl" >>"$DIR/floors"
+		echo "$fl $(once "$1")" >>"$DIR/pairs"
 		i=$((i + 1))
 	done
-	for col in 1 2 4; do
-		if [ "$col" = 2 ]; then
-			awk '{ print $2 + $3 }' "$DIR/runs"
-		else
-			cut -d' ' -f"$col" "$DIR/runs"
-		fi | sort -n | awk '{ v[NR] = $1 } END { printf "%s ", v[int((NR + 1) / 2)] }'
+	for e in '$4' '$5' '$6' '$4 / ($1 > 0 ? $1 : 0.01)' '$5 / ($2 > 0 ? $2 : 0.01)'; do
+		awk "{ print $e }" "$DIR/pairs" | median
 	done
 	echo
 }
-chainline() {   # name wall cpu rss_kb floor_wall floor_cpu
-	awk -v n="$1" -v s="$2" -v c="$3" -v m="$4" -v f="$5" -v fc="$6" 'BEGIN {
+chainline() {   # name wall cpu rss_kb wall/floor cpu/floor
+	awk -v n="$1" -v s="$2" -v c="$3" -v m="$4" -v rw="$5" -v rc="$6" 'BEGIN {
 		gsub(/\|/, "\\|", n)
 		printf "| %-42s | %6.2f | %6.2f | %6.2f | %6.2f | %6.1f |\n",
-		       n, s, c, s / f, c / fc, m / 1024 }'
+		       n, s, c, rw, rc, m / 1024 }'
 }
-# A virtual machine's timings move with its neighbours, and the floor is
-# measured first: it is measured again after the chain's lines, and the
-# ratios are to the lower of the two (the harder target).  Lines are kept
-# until then in $DIR/rows: name, wall, cpu, rss_kb.
+# A line, measured in pairs with the floor, kept in $DIR/rows until the
+# table is printed (after the floor's line).
 row() {
-	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$DIR/rows"
+	set -- "$1" $(paired "$2")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" \
+		>>"$DIR/rows"
 }
 if [ "$BENCH_CHAIN" = 1 ]; then
 	for h in ${BENCH_CHAIN_HOURS:-1 8}; do
@@ -152,52 +162,37 @@ if [ "$BENCH_CHAIN" = 1 ]; then
 		[ -s "$f" ] || "$B/psg-synth" -H "$h" -s 1 -o "$f" >/dev/null
 		echo "== the chain, $h h, psg-synth's 16-channel montage ($(du -h "$f" | cut -f1)); load: $(uptime | sed 's/.*load/load/')"
 		: >"$DIR/rows"
-		set -- $(median3 "$B/psg-read --no-hash $f > /dev/null")
-		before="$1 $2 $3"
-		set -- $(median3 "$B/psg-read $f > /dev/null")
-		row "psg-read (default: SHA-256 on)" "$1" "$2" "$3"
-		set -- $(median3 "$B/psg-read --backend edflib $f > /dev/null")
-		row "psg-read --backend edflib" "$1" "$2" "$3"
+		: >"$DIR/floors"
+		FLOOR="$B/psg-read --no-hash $f > /dev/null"
+		row "psg-read (default: SHA-256 on)" "$B/psg-read $f > /dev/null"
+		row "psg-read --backend edflib" "$B/psg-read --backend edflib $f > /dev/null"
 		"$B/psg-read" "$f" >"$DIR/s0.psg"
 		prev=$DIR/s0.psg
 		for st in wake sws spindle stage emg; do
 			[ -x "$B/psg-$st" ] || continue
-			set -- $(median3 "$B/psg-$st < $prev > /dev/null")
-			row "psg-$st alone" "$1" "$2" "$3"
+			row "psg-$st alone" "$B/psg-$st < $prev > /dev/null"
 			if [ "$st" = emg ]; then   # its filters on a second thread, or not
-				set -- $(median3 "$B/psg-emg --threads 1 < $prev > /dev/null")
-				row "psg-emg --threads 1 (one thread)" "$1" "$2" "$3"
+				row "psg-emg --threads 1 (one thread)" "$B/psg-emg --threads 1 < $prev > /dev/null"
 			fi
 			"$B/psg-$st" <"$prev" >"$DIR/s-$st.psg"
 			[ "$prev" = "$DIR/s0.psg" ] || rm -f "$prev"
 			prev=$DIR/s-$st.psg
 		done
-		set -- $(median3 "$B/psg-h5 -o $DIR/chain.h5 < $prev")
-		row "psg-h5 alone" "$1" "$2" "$3"
+		row "psg-h5 alone" "$B/psg-h5 -o $DIR/chain.h5 < $prev"
 		rm -f "$prev" "$DIR/s0.psg" "$DIR/chain.h5"
-		set -- $(median3 "$B/psg-read --no-hash $f | cat > /dev/null")
-		row "psg-read --no-hash | cat (one hop)" "$1" "$2" "$3"
-		set -- $(median3 "$B/psg-read --no-hash $f | cat | cat | cat | cat | cat | cat > /dev/null")
-		row "psg-read --no-hash | cat x6 (six hops)" "$1" "$2" "$3"
-		set -- $(median3 "$B/psg-read $f | $B/psg-wake | $B/psg-sws | $B/psg-spindle | $B/psg-stage | $B/psg-emg | $B/psg-h5 -o $DIR/chain.h5")
-		row "the seven stages through pipes" "$1" "$2" "$3"
-		set -- $(median3 "$B/psg-chain $B/psg-read $f '|' $B/psg-wake '|' $B/psg-sws '|' $B/psg-spindle '|' $B/psg-stage '|' $B/psg-emg '|' $B/psg-h5 -o $DIR/chain.h5")
-		row "...the same in psg-chain (one process)" "$1" "$2" "$3"
-		set -- $(median3 "$B/psg-night -q $f -o $DIR/chain.h5")
-		row "psg-night (the whole chain)" "$1" "$2" "$3"
+		row "psg-read --no-hash | cat (one hop)" "$B/psg-read --no-hash $f | cat > /dev/null"
+		row "psg-read --no-hash | cat x6 (six hops)" "$B/psg-read --no-hash $f | cat | cat | cat | cat | cat | cat > /dev/null"
+		row "the seven stages through pipes" "$B/psg-read $f | $B/psg-wake | $B/psg-sws | $B/psg-spindle | $B/psg-stage | $B/psg-emg | $B/psg-h5 -o $DIR/chain.h5"
+		row "...the same in psg-chain (one process)" "$B/psg-chain $B/psg-read $f '|' $B/psg-wake '|' $B/psg-sws '|' $B/psg-spindle '|' $B/psg-stage '|' $B/psg-emg '|' $B/psg-h5 -o $DIR/chain.h5"
+		row "psg-night (the whole chain)" "$B/psg-night -q $f -o $DIR/chain.h5"
 		rm -f "$DIR/chain.h5"
-		set -- $(median3 "$B/psg-read --no-hash $f > /dev/null")
-		after="$1 $2 $3"
-		set -- $(echo "$before $after" | awk '{
-			w = $1 < $4 ? $1 : $4; c = $1 < $4 ? $2 : $5
-			m = $1 < $4 ? $3 : $6; print w, c, m }')
-		floor="$1 $2"
-		echo "floor: psg-read --no-hash, ${before%% *} s before the lines below and ${after%% *} s after them; the ratios are to the lower"
+		set -- $(for c in 1 2 3; do cut -d' ' -f$c "$DIR/floors" | median; done)
+		echo "floor: psg-read --no-hash, $(wc -l <"$DIR/floors") runs, each just before a run of a line below: $(cut -d' ' -f1 "$DIR/floors" | sort -g | sed -n '1p;$p' | tr '\n' ' ' | sed 's/ $//;s/ / to /') s; a line's ratios are the medians of its runs' ratios to those next to them"
 		echo "| stage | wall s | cpu s | wall x floor | cpu x floor | peak MB |"
 		echo "|---|---:|---:|---:|---:|---:|"
-		chainline "psg-read --no-hash (floor)" "$1" "$2" "$3" $floor
-		while IFS="$(printf '\t')" read -r n w c m; do
-			chainline "$n" "$w" "$c" "$m" $floor
+		chainline "psg-read --no-hash (floor)" "$1" "$2" "$3" 1 1
+		while IFS="$(printf '\t')" read -r n w c m rw rc; do
+			chainline "$n" "$w" "$c" "$m" "$rw" "$rc"
 		done <"$DIR/rows"
 		rm -f "$DIR/rows"
 	done
