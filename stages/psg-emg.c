@@ -1538,8 +1538,9 @@ static void template_swap(emgch *c, const float *out, int count)
 
 /* The captured beat's squared distance from the template (zero until a
    beat joins it): four sums side by side, for their additions to overlap
-   (one sum waited on each addition before the next, a tenth of the
-   bleed's time). */
+   (one sum waited on each addition before the next).  The order of the
+   additions differs from one sum's, so the last bits can; the residual
+   only decides whether a beat is far noisier than usual (3x). */
 static double residual(const emgch *c)
 {
 	double acc[4] = {0, 0, 0, 0};
@@ -1816,8 +1817,9 @@ static void add_to(int64_t *t, const int64_t *o, size_t n, int64_t base)
 		t[i] = base + o[i];
 }
 
-/* A table only where it is short: a record of up to 2^16 samples. */
-#define TICKS_MAX 65536
+/* A table only where it is short: a record of up to 8192 samples (64 KB
+   a channel; a longer record is timed by the clock). */
+#define TICKS_MAX 8192
 
 static void ticks_init(ticks *k, const psg_channel *pc)
 {
