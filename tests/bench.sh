@@ -110,13 +110,13 @@ fi
 # succeeds).  A virtual machine's speed moves with its neighbours, by a
 # fifth or more within a minute, so each line is measured in pairs: the
 # floor (psg-read --no-hash > /dev/null) run just before each of the
-# line's BENCH_REPEAT runs (default 3).  A line's wall and CPU times (user
+# line's BENCH_REPEAT runs (default 5).  A line's wall and CPU times (user
 # + system, of every process of the line) and peak RSS (the largest
 # process's) are medians of its runs; its ratios are the medians of the
 # pairs' ratios, each to the floor run next to it.  The floor's own line
 # is the median of all its runs.
 BENCH_CHAIN=${BENCH_CHAIN:-1}
-REP=${BENCH_REPEAT:-3}
+REP=${BENCH_REPEAT:-5}
 # One run of the shell command $1: "wall cpu rss_kb".
 once() {
 	sh -c "/usr/bin/time -f '%e %U %S %M' sh -c \"$1\"" \
