@@ -1742,7 +1742,6 @@ static void ecg_sample(ecgdet *S, double t, float y)
 		S->need_next = 1;
 	}
 	S->prev_a = a;
-	S->known = S->in_qrs ? S->q_start - 0.3 : t - 0.3;
 }
 
 /* The first of tick[i..n) at or past second s (times only grow). */
@@ -1784,7 +1783,9 @@ static int ecg_quiet(ecgdet *S, const int64_t *tick, const float *y, int i,
 
 /* ecg_sample of y[0..n) at tick[0..n): sample by sample in a QRS and at
    a second's start, and between them by ecg_quiet, which spares most
-   samples their time in seconds (a division each). */
+   samples their time in seconds (a division each).  Then how far the R
+   peaks are final: 0.3 s before the last sample, or before the QRS in
+   progress. */
 static void ecg_run(ecgdet *S, const int64_t *tick, const float *y, int n)
 {
 	for (int i = 0; i < n;) {
